@@ -1,0 +1,40 @@
+# Dispute Desk — the two commands: `make run` and `make test`.
+PYTHON ?= python3
+VENV   := .venv
+PY     := $(VENV)/bin/python
+STAMP  := $(VENV)/.installed
+
+.PHONY: install run stop test test-unit bench clean
+
+install: $(STAMP)
+
+# One install path for everything (runtime, tests, CLI): the root pyproject, editable.
+$(STAMP): pyproject.toml
+	$(PYTHON) -m venv $(VENV)
+	$(PY) -m pip install --quiet --upgrade pip
+	$(PY) -m pip install --quiet -e '.[test]'
+	touch $@
+
+## Start PostgreSQL, Kafka, the five services and the portal simulator; Ctrl-C stops all.
+run: install
+	$(PY) -m deploy.local.run
+
+## Stop what `make run` started (when it was left running elsewhere).
+stop: install
+	-@test -f .local/dev/run.pid && kill -TERM $$(cat .local/dev/run.pid) 2>/dev/null && sleep 3 || true
+	$(PY) -m deploy.local.infra down
+
+## The whole suite against real PostgreSQL and Kafka (started on test ports, stopped after).
+test: install
+	$(PY) -m pytest $(PYTEST_ARGS)
+
+test-unit: install
+	$(PY) -m pytest tests/unit $(PYTEST_ARGS)
+
+## Throughput benchmarks (not part of the tests' pass/fail); results in bench/RESULTS.md.
+bench: install
+	$(PY) -m bench.backbone
+
+clean:
+	-$(PY) -m deploy.local.infra down 2>/dev/null
+	rm -rf .local/dev .local/test .pytest_cache
