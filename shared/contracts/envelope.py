@@ -1,0 +1,57 @@
+"""The CloudEvents 1.0 envelope (structured JSON mode) every Kafka message carries."""
+
+from __future__ import annotations
+
+import uuid
+from datetime import UTC, datetime
+from typing import Any, ClassVar, Literal
+
+from pydantic import AwareDatetime, BaseModel, ConfigDict, Field, field_validator
+
+
+class EventData(BaseModel):
+    """Base of every event's `data`. Subclasses name their type and schema version."""
+
+    model_config = ConfigDict(frozen=True, extra="forbid")
+
+    event_type: ClassVar[str]
+    schema_version: ClassVar[str] = "v1"
+
+    dispute_id: str = Field(min_length=1, max_length=64)
+
+    @classmethod
+    def dataschema(cls) -> str:
+        return f"{cls.event_type}/{cls.schema_version}"
+
+
+class Envelope(BaseModel):
+    """Fields shared by every event. Subclasses pin `type`, `dataschema` and `data`."""
+
+    model_config = ConfigDict(frozen=True, extra="ignore")
+
+    specversion: Literal["1.0"] = "1.0"
+    id: uuid.UUID
+    type: str
+    source: str = Field(min_length=1)
+    time: AwareDatetime
+    subject: str = Field(min_length=1)
+    sellerid: str | None = None
+    dataschema: str
+    datacontenttype: Literal["application/json"] = "application/json"
+    data: EventData
+
+    @field_validator("time")
+    @classmethod
+    def _utc(cls, value: datetime) -> datetime:
+        return value.astimezone(UTC)
+
+    @property
+    def key(self) -> bytes:
+        """Kafka key: the dispute id, so one dispute's events stay ordered on one partition."""
+        return self.subject.encode()
+
+    def to_bytes(self) -> bytes:
+        return self.model_dump_json(exclude_none=False).encode()
+
+    def to_json_dict(self) -> dict[str, Any]:
+        return self.model_dump(mode="json")

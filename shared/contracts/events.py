@@ -1,0 +1,162 @@
+"""Event payloads, version 1. Frozen; changes are additive, a breaking change is a new version.
+
+Each `*V1` class is the `data` of one event type; `envelope_type(cls)` gives the matching
+CloudEvents model, and `parse_event` (in `shared.contracts`) turns bytes into one of them.
+"""
+
+from __future__ import annotations
+
+import uuid
+from datetime import date
+from enum import StrEnum
+from typing import ClassVar, Literal
+
+from pydantic import AwareDatetime, BaseModel, ConfigDict, Field
+
+from shared.contracts import topics
+from shared.contracts.envelope import EventData
+
+DecimalString = Field(pattern=r"^-?\d{1,15}(\.\d{1,4})?$")
+
+
+class Money(BaseModel):
+    """An amount as a decimal string (KRW has no minor unit) and an ISO 4217 currency."""
+
+    model_config = ConfigDict(frozen=True, extra="forbid")
+
+    value: str = DecimalString
+    currency: str = Field(pattern=r"^[A-Z]{3}$")
+
+
+class DisputeKind(StrEnum):
+    chargeback = "chargeback"
+    platform_dispute = "platform_dispute"
+
+
+class ReasonCode(StrEnum):
+    NOT_RECEIVED = "NOT_RECEIVED"
+    NOT_AS_DESCRIBED = "NOT_AS_DESCRIBED"
+    DAMAGED = "DAMAGED"
+    DUPLICATE_CHARGE = "DUPLICATE_CHARGE"
+    UNAUTHORIZED = "UNAUTHORIZED"
+    CREDIT_NOT_PROCESSED = "CREDIT_NOT_PROCESSED"
+    OTHER = "OTHER"
+
+
+class EvidenceKind(StrEnum):
+    shipping_label = "shipping_label"
+    tracking_record = "tracking_record"
+    proof_of_delivery = "proof_of_delivery"
+    message_log = "message_log"
+    product_photo = "product_photo"
+    product_listing = "product_listing"
+    invoice = "invoice"
+    refund_record = "refund_record"
+    translation = "translation"
+    statement = "statement"
+    other = "other"
+
+
+class EvidenceRef(BaseModel):
+    """One item of an evidence set, pinned by content hash."""
+
+    model_config = ConfigDict(frozen=True, extra="forbid")
+
+    evidence_id: uuid.UUID
+    kind: EvidenceKind
+    sha256: str | None = Field(default=None, pattern=r"^[0-9a-f]{64}$")
+
+
+class Finding(BaseModel):
+    model_config = ConfigDict(frozen=True, extra="forbid")
+
+    rule: str
+    severity: Literal["blocker", "warning"]
+    evidence_id: uuid.UUID | None = None
+
+
+class DisputeReceivedV1(EventData):
+    event_type: ClassVar[str] = topics.DISPUTE_RECEIVED
+
+    seller_id: str = Field(min_length=1, max_length=64)
+    notice_id: str
+    kind: DisputeKind
+    order_id: str
+    amount: Money
+    reason_code: ReasonCode
+    raw_reason_code: str | None = None
+    reason_text: str | None = None
+    buyer_id: str | None = None
+    notified_at: AwareDatetime
+    # A date alone means 23:59:59 KST of that date (SPEC section 6); the deadline service decides.
+    respond_by: AwareDatetime | date | None = None
+
+
+class EvidenceUploadedV1(EventData):
+    event_type: ClassVar[str] = topics.EVIDENCE_UPLOADED
+
+    evidence_id: uuid.UUID
+    kind: EvidenceKind
+    sha256: str | None = Field(default=None, pattern=r"^[0-9a-f]{64}$")
+    size: int | None = Field(default=None, ge=0)
+    media_type: str | None = None
+    source: str | None = None
+    captured_at: AwareDatetime | None = None
+
+
+class EvidenceValidatedV1(EventData):
+    event_type: ClassVar[str] = topics.EVIDENCE_VALIDATED
+
+    report_id: uuid.UUID
+    status: Literal["ready", "needs_fix"]
+    ruleset_version: str
+    findings: tuple[Finding, ...] = ()
+    evidence_set: tuple[EvidenceRef, ...] = ()
+
+
+class DeadlineScheduledV1(EventData):
+    event_type: ClassVar[str] = topics.DEADLINE_SCHEDULED
+
+    due_at: AwareDatetime
+    business_days: int = Field(ge=0)
+    rule: Literal["computed", "explicit"]
+    reminder_offsets_minutes: tuple[int, ...] = ()
+
+
+class DeadlineAlertedV1(EventData):
+    event_type: ClassVar[str] = topics.DEADLINE_ALERTED
+
+    alert: Literal["reminder", "missed"]
+    due_at: AwareDatetime
+    hours_left: float
+
+
+class CaseSubmittedV1(EventData):
+    event_type: ClassVar[str] = topics.CASE_SUBMITTED
+
+    receipt_id: str
+    adapter: Literal["http", "manual"]
+    submitted_at: AwareDatetime
+    package_sha256: str = Field(pattern=r"^[0-9a-f]{64}$")
+    evidence_set: tuple[EvidenceRef, ...] = ()
+
+
+class VerdictReturnedV1(EventData):
+    event_type: ClassVar[str] = topics.VERDICT_RETURNED
+
+    outcome: Literal["won", "lost", "partial"]
+    amount: Money | None = None
+    policy_clause: str | None = None
+    summary_zh: str = ""
+    suggestions: tuple[str, ...] = ()
+
+
+EVENT_DATA_TYPES: tuple[type[EventData], ...] = (
+    DisputeReceivedV1,
+    EvidenceUploadedV1,
+    EvidenceValidatedV1,
+    DeadlineScheduledV1,
+    DeadlineAlertedV1,
+    CaseSubmittedV1,
+    VerdictReturnedV1,
+)

@@ -1,0 +1,123 @@
+"""Event contracts: envelope shape, round trips, and clear refusals."""
+
+from __future__ import annotations
+
+import json
+import uuid
+from datetime import date
+
+import pytest
+from pydantic import ValidationError
+
+from shared.contracts import (
+    ENVELOPES,
+    CaseSubmittedV1,
+    DeadlineAlertedV1,
+    DeadlineScheduledV1,
+    EventParseError,
+    EvidenceRef,
+    EvidenceUploadedV1,
+    EvidenceValidatedV1,
+    Finding,
+    Money,
+    VerdictReturnedV1,
+    new_event,
+    parse_event,
+    topics,
+)
+from tests.support import dispute_received
+
+SHA = "a" * 64
+EVIDENCE_ID = uuid.uuid4()
+
+ONE_OF_EACH = [
+    dispute_received("CD-2026-000123", 1).data,
+    EvidenceUploadedV1(
+        dispute_id="CD-1", evidence_id=EVIDENCE_ID, kind="tracking_record", sha256=SHA, size=10,
+        media_type="application/json", source="cj", captured_at="2026-09-24T09:00:00+09:00",
+    ),
+    EvidenceValidatedV1(
+        dispute_id="CD-1", report_id=uuid.uuid4(), status="needs_fix", ruleset_version="2026.11",
+        findings=[Finding(rule="carrier_not_accepted", severity="blocker", evidence_id=EVIDENCE_ID)],
+        evidence_set=[EvidenceRef(evidence_id=EVIDENCE_ID, kind="tracking_record", sha256=SHA)],
+    ),
+    DeadlineScheduledV1(
+        dispute_id="CD-1", due_at="2026-09-30T14:59:59Z", business_days=5, rule="computed",
+        reminder_offsets_minutes=[4320, 1440, 360, 60],
+    ),
+    DeadlineAlertedV1(dispute_id="CD-1", alert="reminder", due_at="2026-09-30T14:59:59Z", hours_left=24.0),
+    CaseSubmittedV1(
+        dispute_id="CD-1", receipt_id="R-1", adapter="http", submitted_at="2026-09-25T01:00:00Z",
+        package_sha256=SHA, evidence_set=[EvidenceRef(evidence_id=EVIDENCE_ID, kind="invoice")],
+    ),
+    VerdictReturnedV1(
+        dispute_id="CD-1", outcome="won", amount=Money(value="45000", currency="KRW"),
+        policy_clause="4.2", summary_zh="胜诉", suggestions=["保留签收照片"],
+    ),
+]
+
+
+def test_there_is_one_envelope_model_per_event_type_of_the_spec():
+    assert {cls.event_type for cls in ENVELOPES} == set(topics.EVENT_TOPICS)
+
+
+@pytest.mark.parametrize("data", ONE_OF_EACH, ids=lambda d: d.event_type)
+def test_every_event_survives_a_round_trip_through_bytes(data):
+    event = new_event(data, source="tests", seller_id="V1")
+    parsed = parse_event(event.to_bytes())
+    assert parsed == event
+    assert type(parsed) is type(event)
+    assert parsed.type == data.event_type == event.dataschema.split("/")[0]
+
+
+def test_envelope_is_cloudevents_structured_json_keyed_by_dispute_id():
+    event = new_event(dispute_received("CD-2026-000123", 1).data, source="ingest", seller_id="V-1")
+    body = json.loads(event.to_bytes())
+    assert body["specversion"] == "1.0"
+    assert body["type"] == "dispute.received"
+    assert body["dataschema"] == "dispute.received/v1"
+    assert body["datacontenttype"] == "application/json"
+    assert body["subject"] == "CD-2026-000123" and body["sellerid"] == "V-1"
+    assert body["time"].endswith("Z")
+    assert event.key == b"CD-2026-000123"
+
+
+def test_events_are_frozen():
+    event = new_event(dispute_received("CD-1", 1).data, source="tests")
+    with pytest.raises(ValidationError):
+        event.subject = "CD-2"  # type: ignore[misc]
+
+
+def test_respond_by_may_be_a_date_alone():
+    data = dispute_received("CD-1", 1).data.model_copy(update={"respond_by": date(2026, 9, 30)})
+    parsed = parse_event(new_event(data, source="tests").to_bytes())
+    assert parsed.data.respond_by == date(2026, 9, 30)
+
+
+@pytest.mark.parametrize(
+    "raw, says",
+    [
+        (b"{not json", "Invalid JSON"),
+        (b'{"specversion": "1.0"}', "dataschema"),
+        (b'{"dataschema": "dispute.received/v9"}', "dispute.received/v9"),
+        (b"\xff\xfe", "Invalid JSON"),
+    ],
+)
+def test_bytes_that_are_not_a_known_event_are_refused_with_a_reason(raw, says):
+    with pytest.raises(EventParseError, match="not a valid event") as err:
+        parse_event(raw)
+    assert says in str(err.value)
+
+
+def test_a_missing_field_is_named_in_the_error():
+    body = json.loads(dispute_received("CD-1", 1).to_bytes())
+    del body["data"]["order_id"]
+    with pytest.raises(EventParseError, match="order_id"):
+        parse_event(json.dumps(body))
+
+
+def test_amounts_are_decimal_strings_with_a_currency():
+    with pytest.raises(ValidationError):
+        Money(value="45,000", currency="KRW")
+    with pytest.raises(ValidationError):
+        Money(value="45000", currency="won")
