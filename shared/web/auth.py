@@ -1,0 +1,159 @@
+"""JWT bearer auth (HS256) shared by every service, and seller scoping of disputes.
+
+A token says who calls: a `seller` (one Coupang seller, sees only its own disputes) or an
+`operator` (our staff, sees all). Services check it on their own from the shared secret in
+``app.state.auth_secret``: no call to another service, no database look-up.
+
+A seller asking for another seller's dispute gets 404, not 403: a 403 would confirm that
+the dispute id exists.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import UTC, datetime, timedelta
+from enum import StrEnum
+from typing import Annotated, Any
+
+import jwt
+from fastapi import Depends, Request
+
+from shared.web.problems import ProblemError
+
+__all__ = [
+    "ALGORITHM",
+    "OperatorDep",
+    "Principal",
+    "PrincipalDep",
+    "Role",
+    "current_principal",
+    "decode_token",
+    "ensure_seller_access",
+    "mint_token",
+    "require_operator",
+    "seller_filter",
+]
+
+# The only algorithm we sign with, hence the only one we accept: taking the algorithm from
+# the token header is how "alg: none" and key-confusion attacks get in.
+ALGORITHM = "HS256"
+
+
+class Role(StrEnum):
+    seller = "seller"
+    operator = "operator"
+
+
+@dataclass(frozen=True, slots=True)
+class Principal:
+    role: Role
+    seller_id: str | None  # set for sellers, None for operators
+
+    @property
+    def is_operator(self) -> bool:
+        return self.role is Role.operator
+
+
+def mint_token(
+    secret: str,
+    role: Role | str,
+    seller_id: str | None = None,
+    ttl: timedelta = timedelta(hours=12),
+    now: datetime | None = None,
+) -> str:
+    """Sign a token for `role`; a seller token needs `seller_id`, an operator token refuses one."""
+    role = Role(role)
+    if role is Role.seller and not seller_id:
+        raise ValueError("a seller token needs a seller_id")
+    if role is Role.operator and seller_id is not None:
+        raise ValueError("an operator token is not scoped to a seller")
+    issued = now or datetime.now(UTC)
+    claims: dict[str, Any] = {
+        "sub": f"seller:{seller_id}" if role is Role.seller else "operator",
+        "role": role.value,
+        "iat": issued,
+        "exp": issued + ttl,
+    }
+    if seller_id is not None:
+        claims["seller_id"] = seller_id
+    return jwt.encode(claims, secret, algorithm=ALGORITHM)
+
+
+def _unauthorized(code: str, title: str, detail: str, *, challenge: str) -> ProblemError:
+    return ProblemError(401, code, title, detail, headers={"WWW-Authenticate": challenge})
+
+
+# RFC 6750 section 3: a bad token names the error; a missing one gets the bare challenge.
+_BAD_TOKEN_CHALLENGE = 'Bearer error="invalid_token"'
+
+
+def decode_token(secret: str, token: str) -> Principal:
+    """Verify `token` and return who it speaks for; raise a 401 `ProblemError` otherwise."""
+    try:
+        claims = jwt.decode(token, secret, algorithms=[ALGORITHM], options={"require": ["exp", "iat", "role"]})
+    except jwt.ExpiredSignatureError:
+        raise _unauthorized(
+            "token_expired", "Token expired", "The bearer token has expired.", challenge=_BAD_TOKEN_CHALLENGE
+        ) from None
+    except jwt.InvalidTokenError:
+        # One answer for every kind of bad token: the reason helps only an attacker.
+        raise _unauthorized(
+            "invalid_token", "Invalid token", "The bearer token is not valid.", challenge=_BAD_TOKEN_CHALLENGE
+        ) from None
+
+    try:
+        role = Role(claims["role"])
+    except (ValueError, TypeError):
+        role = None
+    seller_id = claims.get("seller_id")
+    if role is None or (role is Role.seller and not (isinstance(seller_id, str) and seller_id)):
+        raise _unauthorized(
+            "invalid_token", "Invalid token", "The bearer token is not valid.", challenge=_BAD_TOKEN_CHALLENGE
+        )
+    return Principal(role=role, seller_id=seller_id if role is Role.seller else None)
+
+
+async def current_principal(request: Request) -> Principal:
+    """FastAPI dependency: the caller, from ``Authorization: Bearer <token>``."""
+    scheme, _, token = request.headers.get("authorization", "").partition(" ")
+    token = token.strip()
+    if scheme.lower() != "bearer" or not token:
+        raise _unauthorized(
+            "missing_token",
+            "Missing bearer token",
+            "Send 'Authorization: Bearer <token>'.",
+            challenge="Bearer",
+        )
+    return decode_token(request.app.state.auth_secret, token)
+
+
+PrincipalDep = Annotated[Principal, Depends(current_principal)]
+
+
+async def require_operator(principal: PrincipalDep) -> Principal:
+    """FastAPI dependency: the caller, who must be an operator (403 `forbidden` otherwise)."""
+    if not principal.is_operator:
+        raise ProblemError(403, "forbidden", "Forbidden", "This action is for operators only.")
+    return principal
+
+
+OperatorDep = Annotated[Principal, Depends(require_operator)]
+
+
+def ensure_seller_access(principal: Principal, seller_id: str) -> None:
+    """Raise 404 `not_found` if a seller reaches for another seller's data; operators see all."""
+    if not principal.is_operator and principal.seller_id != seller_id:
+        raise ProblemError(404, "not_found", "Not Found", "No such resource.")
+
+
+def seller_filter(principal: Principal, requested_seller_id: str | None = None) -> str | None:
+    """The seller id a list query must filter on; None means all sellers (operators only).
+
+    A seller always gets its own id back, and asking for another seller's is a 404 like any
+    other cross-seller read.
+    """
+    if principal.is_operator:
+        return requested_seller_id
+    if requested_seller_id is not None:
+        ensure_seller_access(principal, requested_seller_id)
+    return principal.seller_id
