@@ -1,0 +1,143 @@
+"""`dd`: the operator's command line (tokens, topics, lag, dead letters).
+
+    dd token --role operator            dd topics [--partitions 6]
+    dd lag [--group dd-ingest]          dd dlq list [--topic dispute.received.dlq]
+    dd dlq replay --topic T [--offset N --partition P | --all]
+"""
+
+from __future__ import annotations
+
+import asyncio
+import json
+from datetime import timedelta
+from typing import Annotated, ClassVar
+
+import typer
+
+from shared.contracts.topics import EVENT_TOPICS, dlq_topic, is_dlq_topic
+from shared.kafka.dlq import read_dead_letters, replay_dead_letters
+from shared.kafka.lag import LagReader
+from shared.kafka.producer import create_producer
+from shared.kafka.topics import ensure_topics
+from shared.settings import ServiceSettings
+from shared.web.auth import Role, mint_token
+
+app = typer.Typer(add_completion=False, no_args_is_help=True, help=__doc__)
+dlq = typer.Typer(no_args_is_help=True, help="List and replay dead-lettered messages.")
+app.add_typer(dlq, name="dlq")
+
+
+class CliSettings(ServiceSettings):
+    service: ClassVar[str] = "cli"
+
+
+@app.command()
+def token(
+    role: Annotated[Role, typer.Option(help="operator or seller")] = Role.operator,
+    seller_id: Annotated[str | None, typer.Option(help="required for a seller token")] = None,
+    hours: Annotated[float, typer.Option(help="lifetime")] = 12.0,
+) -> None:
+    """Mint a bearer token signed with DD_AUTH_SECRET."""
+    if role == Role.seller and not seller_id:
+        raise typer.BadParameter("a seller token needs --seller-id")
+    typer.echo(mint_token(CliSettings().auth_secret, role, seller_id, ttl=timedelta(hours=hours)))
+
+
+@app.command()
+def topics(
+    partitions: Annotated[int, typer.Option(min=1)] = 6,
+    replication_factor: Annotated[int, typer.Option(min=1)] = 1,
+) -> None:
+    """Create every event topic and its .dlq twin (existing ones are left alone)."""
+    created = asyncio.run(
+        ensure_topics(CliSettings().kafka_bootstrap_servers, partitions=partitions, replication_factor=replication_factor)
+    )
+    typer.echo(f"created {len(created)} topic(s)" + (": " + ", ".join(created) if created else ""))
+
+
+@app.command()
+def lag(
+    group: Annotated[list[str] | None, typer.Option(help="consumer group(s); default every dd-* group")] = None,
+    as_json: Annotated[bool, typer.Option("--json")] = False,
+) -> None:
+    """Lag of every consumer group, per topic and partition."""
+
+    async def read() -> list:
+        reader = LagReader(CliSettings().kafka_bootstrap_servers, client_id="dd-cli")
+        await reader.start()
+        try:
+            groups = group or await reader.groups(prefix="dd-")
+            return [row for g in groups for row in await reader.group_lag(g)]
+        finally:
+            await reader.stop()
+
+    rows = asyncio.run(read())
+    if as_json:
+        typer.echo(json.dumps([r.as_dict() for r in rows], indent=2))
+        return
+    typer.echo(f"{'GROUP':<16} {'TOPIC':<22} {'PART':>4} {'COMMITTED':>10} {'END':>10} {'LAG':>8}")
+    for r in rows:
+        committed = "-" if r.committed is None else str(r.committed)
+        typer.echo(f"{r.consumergroup:<16} {r.topic:<22} {r.partition:>4} {committed:>10} {r.end:>10} {r.lag:>8}")
+    typer.echo(f"total lag: {sum(r.lag for r in rows)}")
+
+
+def _dlq_topics(topic: str | None) -> list[str]:
+    if topic is None:
+        return [dlq_topic(t) for t in EVENT_TOPICS]
+    return [topic if is_dlq_topic(topic) else dlq_topic(topic)]
+
+
+@dlq.command("list")
+def dlq_list(
+    topic: Annotated[str | None, typer.Option(help="event topic or its .dlq; default all")] = None,
+    as_json: Annotated[bool, typer.Option("--json")] = False,
+) -> None:
+    """Every message held in the dead-letter topics, with why it is there."""
+    letters = asyncio.run(read_dead_letters(CliSettings().kafka_bootstrap_servers, _dlq_topics(topic)))
+    if as_json:
+        typer.echo(
+            json.dumps(
+                [
+                    {"topic": x.topic, "partition": x.partition, "offset": x.offset, "key": x.key, "headers": x.headers}
+                    for x in letters
+                ],
+                indent=2,
+            )
+        )
+        return
+    for x in letters:
+        typer.echo(f"{x.topic}[{x.partition}]@{x.offset} key={x.key} attempts={x.headers.get('dd-attempts')} {x.error}")
+    typer.echo(f"{len(letters)} dead letter(s)")
+
+
+@dlq.command("replay")
+def dlq_replay(
+    topic: Annotated[str, typer.Option(help="event topic or its .dlq")],
+    partition: Annotated[int | None, typer.Option()] = None,
+    offset: Annotated[int | None, typer.Option()] = None,
+    all_: Annotated[bool, typer.Option("--all", help="replay every message of the topic")] = False,
+) -> None:
+    """Send dead letters back to their topic (consumers' inboxes make repeats harmless)."""
+    if not all_ and (partition is None or offset is None):
+        raise typer.BadParameter("give --partition and --offset, or --all")
+
+    async def replay() -> int:
+        settings = CliSettings()
+        letters = await read_dead_letters(settings.kafka_bootstrap_servers, _dlq_topics(topic))
+        if not all_:
+            letters = [x for x in letters if x.partition == partition and x.offset == offset]
+            if not letters:
+                raise typer.BadParameter(f"no dead letter at partition {partition}, offset {offset}")
+        producer = create_producer(settings.kafka_bootstrap_servers, client_id="dd-cli")
+        await producer.start()
+        try:
+            return await replay_dead_letters(producer, letters)
+        finally:
+            await producer.stop()
+
+    typer.echo(f"replayed {asyncio.run(replay())} message(s)")
+
+
+if __name__ == "__main__":
+    app()

@@ -1,0 +1,45 @@
+"""Adding events to a service's outbox, inside the caller's transaction.
+
+Business code never touches the Kafka producer (STYLE habit 4): it calls `outbox.add(session,
+event)` beside its state change, and only the relay (`shared.kafka.relay`) publishes.
+Per-dispute order follows `id` order; callers that write several events for one dispute in
+concurrent transactions must serialise on the dispute's row first (SELECT ... FOR UPDATE).
+"""
+
+from __future__ import annotations
+
+from sqlalchemy import Table, func, insert, select
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from shared.contracts import Envelope
+from shared.db.backbone import notify_channel
+from shared.tracing import current_traceparent
+
+
+class Outbox:
+    def __init__(self, table: Table) -> None:
+        self.table = table
+        self.channel = notify_channel(table.schema)
+
+    async def add(self, session: AsyncSession, *events: Envelope) -> None:
+        """Queue `events` for publication; they exist only if the caller's transaction commits."""
+        if not events:
+            return
+        traceparent = current_traceparent()
+        headers = {"traceparent": traceparent} if traceparent else {}
+        rows = [
+            {
+                "event_id": event.id,
+                "topic": event.type,
+                "key": event.subject,
+                "payload": event.to_bytes(),
+                "headers": headers,
+            }
+            for event in events
+        ]
+        await session.execute(insert(self.table), rows)
+        # NOTIFY is transactional: the relay wakes at commit, and never for a rollback.
+        await session.execute(select(func.pg_notify(self.channel, "")))
+
+    async def backlog(self, session: AsyncSession) -> int:
+        return (await session.execute(select(func.count()).select_from(self.table))).scalar_one()

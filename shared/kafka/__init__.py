@@ -1,0 +1,1 @@
+"""Kafka plumbing: the producer, the outbox relay, the inbox-guarded consumer, DLQ and lag."""

@@ -1,0 +1,190 @@
+"""What one service process runs beside its HTTP API: engine, outbox relay, consumer, lag.
+
+Built from a `ServiceDefinition` (what the service is) and its settings (where things are).
+Start-up never blocks on Kafka: the app answers /healthz at once and /readyz says what is
+still missing, while the background parts keep retrying until the broker answers.
+"""
+
+from __future__ import annotations
+
+import asyncio
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import structlog
+from aiokafka import AIOKafkaProducer
+from fastapi import APIRouter
+from sqlalchemy import MetaData, Table, text
+from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession, async_sessionmaker
+
+from shared.contracts.topics import dlq_topic
+from shared.db.engine import create_engine, session_factory
+from shared.db.outbox import Outbox
+from shared.db.session import session_scope
+from shared.kafka.consumer import ConsumerTuning, EventConsumer, Handler
+from shared.kafka.lag import LagMonitor, LagReader
+from shared.kafka.producer import create_producer
+from shared.kafka.relay import OutboxRelay
+from shared.metrics import BackboneMetrics
+from shared.settings import ServiceSettings
+
+log = structlog.get_logger(__name__)
+
+
+@dataclass(frozen=True)
+class ServiceDefinition:
+    """What a service is: its schema (with outbox and inbox), handlers, routes and migrations."""
+
+    name: str
+    metadata: MetaData
+    outbox: Table
+    inbox: Table
+    migrations: Path
+    handlers: Mapping[str, Handler] = field(default_factory=dict)
+    routers: Sequence[APIRouter] = ()
+
+
+class ServiceRuntime:
+    def __init__(self, settings: ServiceSettings, definition: ServiceDefinition) -> None:
+        self.settings = settings
+        self.definition = definition
+        self.metrics = BackboneMetrics()
+        self.engine: AsyncEngine = create_engine(
+            settings.database_url, pool_size=settings.db_pool_size, application_name=definition.name
+        )
+        self.sessions: async_sessionmaker[AsyncSession] = session_factory(self.engine)
+        self.outbox = Outbox(definition.outbox)
+        self.producer: AIOKafkaProducer | None = None
+        self.consumer: EventConsumer | None = None
+        self.lag_reader: LagReader | None = None
+        self.lag: LagMonitor | None = None
+        self._tasks: list[asyncio.Task] = []
+
+    @property
+    def consumer_group(self) -> str:
+        return self.settings.consumer_group
+
+    @property
+    def consumed_topics(self) -> tuple[str, ...]:
+        return tuple(sorted({schema.split("/")[0] for schema in self.definition.handlers}))
+
+    async def start(self) -> None:
+        self._tasks.append(asyncio.create_task(self._start_kafka_parts(), name=f"{self.definition.name}-kafka"))
+
+    async def _start_kafka_parts(self) -> None:
+        s = self.settings
+        producer = await _until_started(
+            lambda: create_producer(s.kafka_bootstrap_servers, client_id=self.definition.name, linger_ms=s.kafka_linger_ms),
+            "producer",
+        )
+        self.producer = producer
+        relay = OutboxRelay(
+            sessions=self.sessions,
+            outbox=self.definition.outbox,
+            producer=producer,
+            database_url=s.database_url,
+            metrics=self.metrics,
+            batch_size=s.outbox_batch_size,
+            poll_interval_s=s.outbox_poll_interval_ms / 1000,
+        )
+        self._tasks.append(asyncio.create_task(relay.run(), name=f"{self.definition.name}-relay"))
+
+        reader = await _until_started(
+            lambda: LagReader(s.kafka_bootstrap_servers, client_id=f"{self.definition.name}-lag"), "lag reader"
+        )
+        self.lag_reader = reader
+        self.lag = LagMonitor(
+            reader,
+            {self.consumer_group: self.consumed_topics} if self.consumed_topics else {},
+            self.metrics,
+            dlq_topics=[dlq_topic(t) for t in self.consumed_topics],
+            min_interval_s=s.lag_refresh_interval_s,
+        )
+        if self.definition.handlers:
+            consumer = await _until_started(lambda: EventConsumer(
+                service=self.definition.name,
+                group_id=self.consumer_group,
+                handlers=self.definition.handlers,
+                sessions=self.sessions,
+                inbox=self.definition.inbox,
+                producer=producer,
+                bootstrap_servers=s.kafka_bootstrap_servers,
+                tuning=consumer_tuning(s),
+                metrics=self.metrics,
+            ), "consumer")
+            self.consumer = consumer
+            self._tasks.append(asyncio.create_task(consumer.run(), name=f"{self.definition.name}-consumer"))
+
+    async def stop(self) -> None:
+        if self.consumer:
+            self.consumer.request_stop()
+            running = [t for t in self._tasks if t.get_name().endswith("-consumer")]
+            if running:
+                await asyncio.wait(running, timeout=5)  # let the batch in hand commit
+        for task in self._tasks:
+            task.cancel()
+        await asyncio.gather(*self._tasks, return_exceptions=True)
+        if self.lag_reader:
+            await self.lag_reader.stop()
+        if self.producer:
+            await self.producer.stop()
+        await self.engine.dispose()
+
+    async def readiness(self) -> dict[str, str]:
+        """'ok' or why not, for the database and Kafka."""
+        checks: dict[str, str] = {}
+        try:
+            async with asyncio.timeout(3):
+                async with session_scope(self.sessions) as session:
+                    await session.execute(text("SELECT 1"))
+            checks["database"] = "ok"
+        except Exception as exc:
+            checks["database"] = f"unavailable: {type(exc).__name__}"
+        if self.producer is None:
+            checks["kafka"] = "unavailable: not connected yet"
+        else:
+            try:
+                async with asyncio.timeout(3):
+                    await self.producer.client.fetch_all_metadata()
+                checks["kafka"] = "ok"
+            except Exception as exc:
+                checks["kafka"] = f"unavailable: {type(exc).__name__}"
+        return checks
+
+    async def outbox_backlog(self) -> int:
+        async with session_scope(self.sessions) as session:
+            return await self.outbox.backlog(session)
+
+
+def consumer_tuning(s: ServiceSettings) -> ConsumerTuning:
+    return ConsumerTuning(
+        fetch_max_wait_ms=s.kafka_fetch_max_wait_ms,
+        max_poll_records=s.kafka_max_poll_records,
+        session_timeout_ms=s.kafka_session_timeout_ms,
+        heartbeat_interval_ms=s.kafka_heartbeat_interval_ms,
+        max_poll_interval_ms=s.kafka_max_poll_interval_ms,
+        rebalance_timeout_ms=s.kafka_rebalance_timeout_ms,
+        max_attempts=s.consumer_max_attempts,
+        retry_backoff_ms=s.consumer_retry_backoff_ms,
+    )
+
+
+async def _until_started(build, what: str):
+    """Build and start a Kafka client, retrying with a fresh one until the broker answers."""
+    delay = 0.5
+    while True:
+        client = build()
+        try:
+            await client.start()
+            return client
+        except asyncio.CancelledError:
+            raise
+        except Exception as exc:
+            log.warning("kafka_not_ready", part=what, error=repr(exc), retry_in_s=delay)
+            try:
+                await client.stop()
+            except Exception:
+                pass
+            await asyncio.sleep(delay)
+            delay = min(delay * 2, 5)

@@ -1,0 +1,41 @@
+"""Command line of every service process: `python -m services.<name> [serve|migrate]`."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+
+import typer
+import uvicorn
+
+from shared.db.migrations import upgrade
+from shared.logging import configure_logging
+from shared.runtime import ServiceDefinition
+from shared.settings import ServiceSettings
+
+
+def service_cli(definition: ServiceDefinition, settings_cls: type[ServiceSettings], create_app: Callable) -> typer.Typer:
+    cli = typer.Typer(add_completion=False, help=f"The {definition.name} service.")
+
+    @cli.command()
+    def serve() -> None:
+        """Run the HTTP API, outbox relay and consumers in this process."""
+        settings = settings_cls()
+        configure_logging(definition.name, settings.log_level)
+        uvicorn.run(
+            create_app(settings),
+            host=settings.host,
+            port=settings.port,
+            log_config=None,  # keep our JSON logging
+            access_log=False,
+            timeout_graceful_shutdown=10,
+        )
+
+    @cli.command()
+    def migrate(revision: str = "head") -> None:
+        """Bring this service's schema (and only it) to `revision`."""
+        settings = settings_cls()
+        configure_logging(definition.name, settings.log_level)
+        upgrade(definition.migrations, settings.database_url, revision)
+        typer.echo(f"{definition.name}: schema {definition.metadata.schema} at {revision}")
+
+    return cli

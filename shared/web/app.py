@@ -1,0 +1,44 @@
+"""The one app factory: every service is this plus its own routers and handlers."""
+
+from __future__ import annotations
+
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
+
+import structlog
+from fastapi import FastAPI
+
+from shared.logging import configure_logging
+from shared.runtime import ServiceDefinition, ServiceRuntime
+from shared.settings import ServiceSettings
+from shared.web import ops
+from shared.web.middleware import RequestContextMiddleware
+from shared.web.problems import install_problem_handlers
+
+log = structlog.get_logger(__name__)
+
+
+def create_service_app(settings: ServiceSettings, definition: ServiceDefinition) -> FastAPI:
+    runtime = ServiceRuntime(settings, definition)
+
+    @asynccontextmanager
+    async def lifespan(app: FastAPI) -> AsyncIterator[None]:
+        configure_logging(definition.name, settings.log_level)
+        await runtime.start()
+        log.info("service_started", port=settings.port)
+        try:
+            yield
+        finally:
+            await runtime.stop()
+            log.info("service_stopped")
+
+    app = FastAPI(title=f"Dispute Desk — {definition.name}", lifespan=lifespan)
+    app.state.settings = settings
+    app.state.runtime = runtime
+    app.state.auth_secret = settings.auth_secret
+    install_problem_handlers(app)
+    app.add_middleware(RequestContextMiddleware)
+    app.include_router(ops.router)
+    for router in definition.routers:
+        app.include_router(router)
+    return app

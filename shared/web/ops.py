@@ -1,0 +1,55 @@
+"""Routes every service has: liveness, readiness, Prometheus metrics, consumer lag."""
+
+from __future__ import annotations
+
+from fastapi import APIRouter, Request, Response
+from fastapi.responses import JSONResponse
+from prometheus_client import CONTENT_TYPE_LATEST, generate_latest
+
+from shared.runtime import ServiceRuntime
+from shared.web.auth import OperatorDep
+
+router = APIRouter(tags=["operations"])
+
+
+def _runtime(request: Request) -> ServiceRuntime:
+    return request.app.state.runtime
+
+
+@router.get("/healthz")
+async def healthz(request: Request) -> dict:
+    return {"status": "ok", "service": _runtime(request).definition.name}
+
+
+@router.get("/readyz")
+async def readyz(request: Request) -> JSONResponse:
+    checks = await _runtime(request).readiness()
+    ready = all(v == "ok" for v in checks.values())
+    return JSONResponse({"status": "ready" if ready else "unavailable", "checks": checks}, status_code=200 if ready else 503)
+
+
+@router.get("/metrics")
+async def metrics(request: Request) -> Response:
+    runtime = _runtime(request)
+    # Cheap gauges are refreshed per scrape; lag at most once per refresh interval.
+    try:
+        runtime.metrics.outbox_backlog.set(await runtime.outbox_backlog())
+    except Exception:
+        pass  # database away: keep the last value, /readyz says why
+    if runtime.lag is not None:
+        try:
+            await runtime.lag.snapshot()
+        except Exception:
+            pass
+    return Response(generate_latest(runtime.metrics.registry), media_type=CONTENT_TYPE_LATEST)
+
+
+@router.get("/v1/ops/lag")
+async def lag(request: Request, _: OperatorDep) -> dict:
+    runtime = _runtime(request)
+    rows = await runtime.lag.snapshot(fresh=True) if runtime.lag is not None else []
+    return {
+        "service": runtime.definition.name,
+        "partitions": [row.as_dict() for row in rows],
+        "total_lag": sum(row.lag for row in rows),
+    }

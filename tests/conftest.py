@@ -1,0 +1,78 @@
+"""Session-wide real PostgreSQL and Kafka (see tests/infra.py), and a scratch schema per test."""
+
+from __future__ import annotations
+
+import uuid
+from collections.abc import AsyncIterator, Iterator
+from dataclasses import dataclass
+
+import pytest
+from sqlalchemy import BigInteger, Column, Identity, Integer, MetaData, String, Table, Uuid, text
+from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession, async_sessionmaker
+
+from shared.db.backbone import backbone_tables
+from shared.db.engine import create_engine, session_factory
+from shared.kafka.topics import ensure_topics
+from tests.infra import TestInfra, provide_infra
+
+
+@pytest.fixture(scope="session")
+def infra() -> Iterator[TestInfra]:
+    with provide_infra() as provided:
+        yield provided
+
+
+@pytest.fixture(scope="session")
+async def kafka(infra: TestInfra) -> str:
+    await ensure_topics(infra.kafka_bootstrap_servers, partitions=6)
+    return infra.kafka_bootstrap_servers
+
+
+@pytest.fixture(scope="session")
+async def engine(infra: TestInfra) -> AsyncIterator[AsyncEngine]:
+    engine = create_engine(infra.database_url, pool_size=5, application_name="tests")
+    yield engine
+    await engine.dispose()
+
+
+@dataclass
+class Scratch:
+    """A throwaway schema holding an outbox, an inbox and a `handled` log for one test."""
+
+    schema: str
+    metadata: MetaData
+    outbox: Table
+    inbox: Table
+    handled: Table
+    sessions: async_sessionmaker[AsyncSession]
+    prefix: str  # dispute-id prefix of this test's events, so tests sharing topics stay apart
+
+    def dispute_id(self, n: int) -> str:
+        return f"{self.prefix}-{n:05d}"
+
+
+def scratch_tables(schema: str) -> tuple[MetaData, Table, Table, Table]:
+    metadata = MetaData(schema=schema)
+    outbox, inbox = backbone_tables(metadata)
+    # No unique key on purpose: a duplicate application must be visible, not refused.
+    handled = Table(
+        "handled",
+        metadata,
+        Column("id", BigInteger, Identity(), primary_key=True),
+        Column("event_id", Uuid, nullable=False),
+        Column("dispute_id", String(64), nullable=False),
+        Column("seq", Integer, nullable=False),
+    )
+    return metadata, outbox, inbox, handled
+
+
+@pytest.fixture
+async def scratch(engine: AsyncEngine) -> AsyncIterator[Scratch]:
+    schema = f"t_{uuid.uuid4().hex[:10]}"
+    metadata, outbox, inbox, handled = scratch_tables(schema)
+    async with engine.begin() as conn:
+        await conn.execute(text(f'CREATE SCHEMA "{schema}"'))
+        await conn.run_sync(metadata.create_all)
+    yield Scratch(schema, metadata, outbox, inbox, handled, session_factory(engine), prefix=schema.upper())
+    async with engine.begin() as conn:
+        await conn.execute(text(f'DROP SCHEMA "{schema}" CASCADE'))

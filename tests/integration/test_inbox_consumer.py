@@ -1,0 +1,206 @@
+"""The inbox-guarded consumer, DLQ and lag, against real PostgreSQL and Kafka."""
+
+from __future__ import annotations
+
+import asyncio
+import uuid
+from collections import Counter
+
+import pytest
+from aiokafka import TopicPartition
+from sqlalchemy import func, select
+
+from shared.contracts.topics import dlq_topic
+from shared.db.session import session_scope
+from shared.kafka.consumer import ConsumerTuning, EventConsumer
+from shared.kafka.dlq import read_dead_letters, replay_dead_letters
+from shared.kafka.lag import LagMonitor, LagReader
+from shared.kafka.producer import create_producer
+from shared.kafka.topics import ensure_topics
+from shared.metrics import BackboneMetrics
+from tests.support import dispute_received, eventually, recording_handler
+
+SCHEMA = "dispute.received/v1"
+
+
+@pytest.fixture
+async def topic(kafka):
+    name = f"test-{uuid.uuid4().hex[:8]}"
+    await ensure_topics(kafka, partitions=3, names=[name, dlq_topic(name)])
+    return name
+
+
+@pytest.fixture
+async def producer(kafka):
+    producer = create_producer(kafka, client_id="test-producer")
+    await producer.start()
+    yield producer
+    await producer.stop()
+
+
+def make_consumer(scratch, kafka, producer, topic, handler, *, group=None, metrics=None, **tuning):
+    return EventConsumer(
+        service="test",
+        group_id=group or f"g-{scratch.schema}",
+        handlers={SCHEMA: handler},
+        sessions=scratch.sessions,
+        inbox=scratch.inbox,
+        producer=producer,
+        bootstrap_servers=kafka,
+        topics=[topic],
+        tuning=ConsumerTuning(max_attempts=3, retry_backoff_ms=10, **tuning),
+        metrics=metrics,
+    )
+
+
+class running:
+    """Run a consumer in the background for the duration of a block."""
+
+    def __init__(self, consumer: EventConsumer) -> None:
+        self.consumer = consumer
+
+    async def __aenter__(self) -> EventConsumer:
+        await self.consumer.start()
+        self.task = asyncio.create_task(self.consumer.run())
+        return self.consumer
+
+    async def __aexit__(self, *exc) -> None:
+        self.consumer.request_stop()
+        await asyncio.wait_for(self.task, 15)
+
+
+async def handled_seqs(scratch) -> list[int]:
+    async with session_scope(scratch.sessions) as session:
+        return sorted((await session.execute(select(scratch.handled.c.seq))).scalars())
+
+
+class SkipOffsetCommit(EventConsumer):
+    """Dies (as far as Kafka knows) after the database commit and before the offset commit."""
+
+    async def _commit(self, offsets):
+        return None
+
+
+async def test_crash_between_database_commit_and_offset_commit_applies_each_event_once(
+    scratch, kafka, producer, topic
+):
+    events = [dispute_received(scratch.dispute_id(i % 4), i) for i in range(30)]
+    for e in events:
+        await producer.send_and_wait(topic, e.to_bytes(), key=e.key)
+    handler = recording_handler(scratch.handled, only_prefix=scratch.prefix)
+    group = f"g-{scratch.schema}"
+
+    crashing = SkipOffsetCommit(
+        service="test", group_id=group, handlers={SCHEMA: handler}, sessions=scratch.sessions,
+        inbox=scratch.inbox, producer=producer, bootstrap_servers=kafka, topics=[topic],
+    )
+    async with running(crashing):
+        await eventually(lambda: _count_is(scratch, 30))
+
+    metrics = BackboneMetrics()
+    async with running(make_consumer(scratch, kafka, producer, topic, handler, group=group, metrics=metrics)):
+        # Everything is redelivered (no offset was committed) and recognised as already applied.
+        await eventually(lambda: _metric(metrics, "dd_events_handled_total", outcome="duplicate", want=30))
+
+    assert await handled_seqs(scratch) == list(range(30))
+    redelivered = await _metric(metrics, "dd_events_handled_total", outcome="handled", want=None)
+    assert redelivered == 0
+
+
+async def test_poison_message_goes_to_dlq_after_retries_next_is_handled_and_replay_works(
+    scratch, kafka, producer, topic
+):
+    broken = {"seq": 3}
+    record = recording_handler(scratch.handled, only_prefix=scratch.prefix)
+
+    async def flaky(session, event):
+        if int(event.data.notice_id.split("-")[1]) == broken["seq"]:
+            raise RuntimeError("tracking service said no")
+        await record(session, event)
+
+    key = scratch.dispute_id(1).encode()
+    await producer.send_and_wait(topic, dispute_received(scratch.dispute_id(1), 1).to_bytes(), key=key)
+    await producer.send_and_wait(topic, b"{not json", key=key)
+    await producer.send_and_wait(topic, dispute_received(scratch.dispute_id(1), 3).to_bytes(), key=key)
+    await producer.send_and_wait(topic, dispute_received(scratch.dispute_id(1), 4).to_bytes(), key=key)
+
+    group = f"g-{scratch.schema}"
+    async with running(make_consumer(scratch, kafka, producer, topic, flaky, group=group)):
+        await eventually(lambda: _seqs_are(scratch, [1, 4]))
+        letters = await eventually(lambda: _letters(kafka, topic, 2))
+
+    by_type = {x.headers["dd-error-type"]: x for x in letters}
+    assert set(by_type) == {"EventParseError", "RuntimeError"}
+    assert by_type["EventParseError"].headers["dd-attempts"] == "1"  # never retried: it cannot improve
+    assert by_type["RuntimeError"].headers["dd-attempts"] == "3"
+    assert by_type["RuntimeError"].headers["dd-service"] == "test"
+    assert by_type["RuntimeError"].headers["dd-original-topic"] == topic
+    assert "tracking service said no" in by_type["RuntimeError"].error
+
+    broken["seq"] = None  # the cause is fixed; replay the failed event
+    assert await replay_dead_letters(producer, [by_type["RuntimeError"]]) == 1
+    async with running(make_consumer(scratch, kafka, producer, topic, flaky, group=group)):
+        await eventually(lambda: _seqs_are(scratch, [1, 3, 4]))
+        # Replaying it again changes nothing: the inbox has it.
+        await replay_dead_letters(producer, [by_type["RuntimeError"]])
+        await asyncio.sleep(2)
+    assert await handled_seqs(scratch) == [1, 3, 4]
+
+
+async def test_lag_of_a_paused_consumer_is_produced_minus_consumed_per_partition(scratch, kafka, producer, topic):
+    handler = recording_handler(scratch.handled, only_prefix=scratch.prefix)
+    group = f"g-{scratch.schema}"
+
+    async def produce(seqs) -> Counter:
+        per_partition: Counter = Counter()
+        for i in seqs:
+            e = dispute_received(scratch.dispute_id(i % 7), i)
+            meta = await producer.send_and_wait(topic, e.to_bytes(), key=e.key)
+            per_partition[meta.partition] += 1
+        return per_partition
+
+    await produce(range(20))
+    async with running(make_consumer(scratch, kafka, producer, topic, handler, group=group)):
+        await eventually(lambda: _count_is(scratch, 20))
+    unconsumed = await produce(range(20, 45))  # the consumer is paused now
+
+    reader = LagReader(kafka)
+    await reader.start()
+    try:
+        metrics = BackboneMetrics()
+        rows = await LagMonitor(reader, {group: [topic]}, metrics).snapshot()
+    finally:
+        await reader.stop()
+    assert {r.partition: r.lag for r in rows} == {p: unconsumed.get(p, 0) for p in range(3)}
+    for p in range(3):
+        exported = metrics.registry.get_sample_value(
+            "kafka_consumergroup_lag", {"consumergroup": group, "topic": topic, "partition": str(p)}
+        )
+        assert exported == unconsumed.get(p, 0)
+    assert metrics.registry.get_sample_value(
+        "kafka_consumergroup_lag_sum", {"consumergroup": group, "topic": topic}
+    ) == 25
+
+
+async def _count_is(scratch, n: int) -> bool:
+    async with session_scope(scratch.sessions) as session:
+        return (await session.execute(select(func.count()).select_from(scratch.handled))).scalar_one() >= n
+
+
+async def _seqs_are(scratch, seqs: list[int]) -> bool:
+    return await handled_seqs(scratch) == seqs
+
+
+async def _letters(kafka, topic, n):
+    letters = await read_dead_letters(kafka, [dlq_topic(topic)])
+    return letters if len(letters) >= n else None
+
+
+async def _metric(metrics, name, *, outcome, want):
+    total = sum(
+        s.value
+        for m in metrics.registry.collect()
+        for s in m.samples
+        if s.name == name and s.labels.get("outcome") == outcome
+    )
+    return total if want is None else total >= want

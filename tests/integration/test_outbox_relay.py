@@ -1,0 +1,140 @@
+"""The transactional outbox and its relay, against real PostgreSQL and Kafka."""
+
+from __future__ import annotations
+
+import asyncio
+import uuid
+from collections import defaultdict
+
+import pytest
+from sqlalchemy import func, select
+
+from shared.contracts import parse_event, topics
+from shared.db.outbox import Outbox
+from shared.db.session import session_scope
+from shared.kafka.producer import create_producer
+from shared.kafka.relay import OutboxRelay
+from tests.support import dispute_received, end_offsets, read_since
+
+
+class Boom(Exception):
+    pass
+
+
+async def _relay(scratch, infra, kafka, **kw):
+    producer = create_producer(kafka, client_id="test-relay")
+    await producer.start()
+    relay = OutboxRelay(
+        sessions=scratch.sessions, outbox=scratch.outbox, producer=producer, database_url=infra.database_url, **kw
+    )
+    return relay, producer
+
+
+async def test_rolled_back_transaction_publishes_nothing_and_committed_one_publishes_once(scratch, infra, kafka):
+    outbox = Outbox(scratch.outbox)
+    since = await end_offsets(kafka, topics.DISPUTE_RECEIVED)
+    rolled_back = dispute_received(scratch.dispute_id(1), 1)
+    committed = dispute_received(scratch.dispute_id(2), 2)
+
+    with pytest.raises(Boom):
+        async with session_scope(scratch.sessions) as session:
+            await outbox.add(session, rolled_back)
+            raise Boom
+    async with session_scope(scratch.sessions) as session:
+        await outbox.add(session, committed)
+
+    relay, producer = await _relay(scratch, infra, kafka)
+    try:
+        assert await relay.publish_batch() == 1
+        assert await relay.publish_batch() == 0
+    finally:
+        await producer.stop()
+
+    records = await read_since(kafka, since, keep=lambda r: r.key.decode().startswith(scratch.prefix))
+    assert [parse_event(r.value).id for r in records] == [committed.id]
+    assert records[0].key == scratch.dispute_id(2).encode()
+    async with session_scope(scratch.sessions) as session:
+        assert await outbox.backlog(session) == 0
+
+
+async def test_relay_wakes_on_commit_without_waiting_for_its_poll(scratch, infra, kafka):
+    outbox = Outbox(scratch.outbox)
+    since = await end_offsets(kafka, topics.DISPUTE_RECEIVED)
+    relay, producer = await _relay(scratch, infra, kafka, poll_interval_s=30.0)
+    task = asyncio.create_task(relay.run())
+    try:
+        await asyncio.sleep(1.0)  # let it go idle on LISTEN
+        event = dispute_received(scratch.dispute_id(1), 1)
+        async with session_scope(scratch.sessions) as session:
+            await outbox.add(session, event)
+        records = await read_since(
+            kafka, since, keep=lambda r: r.key.decode().startswith(scratch.prefix), expect=1, timeout_s=5
+        )
+        assert [parse_event(r.value).id for r in records] == [event.id]
+    finally:
+        task.cancel()
+        await asyncio.gather(task, return_exceptions=True)
+        await producer.stop()
+
+
+async def test_two_relays_publish_each_row_once_in_order_per_dispute(scratch, infra, kafka):
+    outbox = Outbox(scratch.outbox)
+    since = await end_offsets(kafka, topics.DISPUTE_RECEIVED)
+    disputes, per_dispute = 40, 25
+    sent = []
+    for round_ in range(per_dispute):
+        async with session_scope(scratch.sessions) as session:
+            batch = [dispute_received(scratch.dispute_id(d), round_) for d in range(disputes)]
+            await outbox.add(session, *batch)
+            sent.extend(batch)
+
+    relays = [await _relay(scratch, infra, kafka, batch_size=37) for _ in range(2)]
+    published = [0, 0]
+
+    async def drain(i: int) -> None:
+        relay = relays[i][0]
+        idle = 0
+        while idle < 3:
+            n = await relay.publish_batch()
+            published[i] += n
+            idle = idle + 1 if n == 0 else 0
+            await asyncio.sleep(0)
+
+    try:
+        await asyncio.gather(drain(0), drain(1))
+    finally:
+        for _, producer in relays:
+            await producer.stop()
+
+    assert sum(published) == len(sent)
+    assert all(published), f"both relays should have taken rows: {published}"
+    records = await read_since(
+        kafka, since, keep=lambda r: r.key.decode().startswith(scratch.prefix), expect=len(sent)
+    )
+    ids = [parse_event(r.value).id for r in records]
+    assert len(ids) == len(set(ids)) == len(sent)
+    order = defaultdict(list)
+    for r in records:
+        order[r.key.decode()].append(int(parse_event(r.value).data.notice_id.split("-")[1]))
+    assert all(seqs == sorted(seqs) for seqs in order.values())
+    async with session_scope(scratch.sessions) as session:
+        assert (await session.execute(select(func.count()).select_from(scratch.outbox))).scalar_one() == 0
+
+
+async def test_kafka_headers_carry_the_traceparent_of_the_writer(scratch, infra, kafka):
+    from shared.tracing import new_traceparent, trace_scope
+
+    outbox = Outbox(scratch.outbox)
+    since = await end_offsets(kafka, topics.DISPUTE_RECEIVED)
+    traceparent = new_traceparent()
+    with trace_scope(traceparent):
+        async with session_scope(scratch.sessions) as session:
+            await outbox.add(session, dispute_received(scratch.dispute_id(1), 1))
+    relay, producer = await _relay(scratch, infra, kafka)
+    try:
+        await relay.publish_batch()
+    finally:
+        await producer.stop()
+    (record,) = await read_since(kafka, since, keep=lambda r: r.key.decode().startswith(scratch.prefix), expect=1)
+    assert dict(record.headers)["traceparent"].decode() == traceparent
+    assert uuid.UUID(str(parse_event(record.value).id))

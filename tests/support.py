@@ -1,0 +1,104 @@
+"""Builders and Kafka readers shared by the tests."""
+
+from __future__ import annotations
+
+import asyncio
+import time
+from collections.abc import Callable
+
+from aiokafka import AIOKafkaConsumer, ConsumerRecord, TopicPartition
+from sqlalchemy import insert
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from shared.contracts import DisputeReceivedV1, Envelope, Money, new_event
+from shared.kafka.metadata import topic_partitions
+
+
+def dispute_received(dispute_id: str, seq: int, *, padding: int = 0) -> Envelope:
+    """A valid `dispute.received`; `seq` rides in the notice id so handlers can record it."""
+    return new_event(
+        DisputeReceivedV1(
+            dispute_id=dispute_id,
+            seller_id="V-TEST",
+            notice_id=f"N-{seq}",
+            kind="chargeback",
+            order_id="3000123456789",
+            amount=Money(value="45000", currency="KRW"),
+            reason_code="NOT_RECEIVED",
+            raw_reason_code="13.1",
+            reason_text="상품 미수령" + "." * padding,
+            buyer_id="B-77",
+            notified_at="2026-09-23T10:15:00+09:00",
+        ),
+        source="tests",
+        seller_id="V-TEST",
+    )
+
+
+def recording_handler(handled_table, *, only_prefix: str):
+    """A handler that logs each application of an event of this test into `handled`."""
+
+    async def handle(session: AsyncSession, event: Envelope) -> None:
+        if event.subject.startswith(only_prefix):
+            seq = int(event.data.notice_id.split("-")[1])
+            await session.execute(insert(handled_table).values(event_id=event.id, dispute_id=event.subject, seq=seq))
+
+    return handle
+
+
+async def end_offsets(bootstrap: str, topic: str) -> dict[TopicPartition, int]:
+    consumer = AIOKafkaConsumer(bootstrap_servers=bootstrap, enable_auto_commit=False)
+    await consumer.start()
+    try:
+        partitions = await topic_partitions(consumer, [topic])
+        return await consumer.end_offsets(partitions)
+    finally:
+        await consumer.stop()
+
+
+async def read_since(
+    bootstrap: str,
+    since: dict[TopicPartition, int],
+    *,
+    keep: Callable[[ConsumerRecord], bool] = lambda r: True,
+    expect: int | None = None,
+    quiet_s: float = 1.5,
+    timeout_s: float = 30.0,
+) -> list[ConsumerRecord]:
+    """Records written after `since`; stops at `expect` kept records, or after `quiet_s` of silence."""
+    consumer = AIOKafkaConsumer(bootstrap_servers=bootstrap, enable_auto_commit=False, fetch_max_wait_ms=50)
+    await consumer.start()
+    try:
+        consumer.assign(list(since))
+        for tp, offset in since.items():
+            consumer.seek(tp, offset)
+        records: list[ConsumerRecord] = []
+        deadline = time.monotonic() + timeout_s
+        last_new = time.monotonic()
+        while time.monotonic() < deadline:
+            batch = await consumer.getmany(timeout_ms=200)
+            fresh = [r for rs in batch.values() for r in rs if keep(r)]
+            if fresh:
+                records.extend(fresh)
+                last_new = time.monotonic()
+            if expect is not None and len(records) >= expect:
+                await asyncio.sleep(0.3)  # a moment more, so an extra duplicate would show up
+                records.extend(r for rs in (await consumer.getmany(timeout_ms=200)).values() for r in rs if keep(r))
+                break
+            if expect is None and time.monotonic() - last_new > quiet_s:
+                break
+        return records
+    finally:
+        await consumer.stop()
+
+
+async def eventually(check, *, timeout_s: float = 30.0, interval_s: float = 0.2):
+    """Await `check()` until it returns something truthy; returns it, or fails with the last value."""
+    deadline = time.monotonic() + timeout_s
+    value = None
+    while time.monotonic() < deadline:
+        value = await check()
+        if value:
+            return value
+        await asyncio.sleep(interval_s)
+    raise AssertionError(f"condition not met within {timeout_s}s (last: {value!r})")
