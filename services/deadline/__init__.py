@@ -1,0 +1,1 @@
+"""The deadline service: owns deadlines and reminders (SPEC section 2)."""

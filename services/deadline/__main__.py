@@ -1,0 +1,4 @@
+from services.deadline.main import DEFINITION, Settings, create_app
+from shared.service_main import service_cli
+
+service_cli(DEFINITION, Settings, create_app)()

@@ -1,0 +1,12 @@
+"""Tables of the deadline service, all in its own `deadline` schema."""
+
+from __future__ import annotations
+
+from sqlalchemy import MetaData
+
+from shared.db.backbone import backbone_tables
+
+SCHEMA = "deadline"
+
+metadata = MetaData(schema=SCHEMA)
+outbox, inbox = backbone_tables(metadata)

@@ -1,0 +1,7 @@
+"""HTTP API of the evidence service."""
+
+from __future__ import annotations
+
+from fastapi import APIRouter
+
+router = APIRouter(prefix="/v1", tags=["evidence"])

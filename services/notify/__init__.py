@@ -1,0 +1,1 @@
+"""The notify service: owns preferences, notifications, delivery attempts (SPEC section 2)."""

@@ -1,0 +1,27 @@
+"""Composition root of the notify service."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+from fastapi import FastAPI
+
+from services.notify import api, models
+from services.notify.handlers import HANDLERS
+from services.notify.settings import Settings
+from shared.runtime import ServiceDefinition
+from shared.web.app import create_service_app
+
+DEFINITION = ServiceDefinition(
+    name="notify",
+    metadata=models.metadata,
+    outbox=models.outbox,
+    inbox=models.inbox,
+    migrations=Path(__file__).parent / "migrations",
+    handlers=HANDLERS,
+    routers=[api.router],
+)
+
+
+def create_app(settings: Settings | None = None) -> FastAPI:
+    return create_service_app(settings or Settings(), DEFINITION)

@@ -1,0 +1,12 @@
+"""Tables of the notify service, all in its own `notify` schema."""
+
+from __future__ import annotations
+
+from sqlalchemy import MetaData
+
+from shared.db.backbone import backbone_tables
+
+SCHEMA = "notify"
+
+metadata = MetaData(schema=SCHEMA)
+outbox, inbox = backbone_tables(metadata)

@@ -1,0 +1,3 @@
+from services.portal_sim.main import cli
+
+cli()

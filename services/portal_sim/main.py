@@ -1,0 +1,53 @@
+"""The portal simulator's app: no database, no Kafka."""
+
+from __future__ import annotations
+
+from typing import ClassVar
+
+import typer
+import uvicorn
+from fastapi import FastAPI
+
+from shared.logging import configure_logging
+from shared.settings import ServiceSettings
+from shared.web.middleware import RequestContextMiddleware
+from shared.web.problems import install_problem_handlers
+
+
+class Settings(ServiceSettings):
+    service: ClassVar[str] = "portal_sim"
+
+    port: int = 8099
+
+
+def create_app(settings: Settings | None = None) -> FastAPI:
+    settings = settings or Settings()
+    app = FastAPI(title="Dispute Desk — Coupang portal simulator")
+    app.state.settings = settings
+    install_problem_handlers(app)
+    app.add_middleware(RequestContextMiddleware)
+
+    @app.get("/healthz")
+    async def healthz() -> dict:
+        return {"status": "ok", "service": "portal_sim"}
+
+    @app.get("/readyz")
+    async def readyz() -> dict:
+        return {"status": "ready", "checks": {}}
+
+    return app
+
+
+cli = typer.Typer(add_completion=False, help="The Coupang dispute portal simulator.")
+
+
+@cli.callback()
+def _commands() -> None:
+    """Keep `serve` a named command, as in every service's command line."""
+
+
+@cli.command()
+def serve() -> None:
+    settings = Settings()
+    configure_logging("portal_sim", settings.log_level)
+    uvicorn.run(create_app(settings), host=settings.host, port=settings.port, log_config=None, access_log=False)

@@ -1,0 +1,1 @@
+"""The submit service: owns submissions, receipts, verdicts (SPEC section 2)."""

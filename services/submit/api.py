@@ -1,0 +1,7 @@
+"""HTTP API of the submit service."""
+
+from __future__ import annotations
+
+from fastapi import APIRouter
+
+router = APIRouter(prefix="/v1", tags=["submit"])

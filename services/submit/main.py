@@ -1,0 +1,27 @@
+"""Composition root of the submit service."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+from fastapi import FastAPI
+
+from services.submit import api, models
+from services.submit.handlers import HANDLERS
+from services.submit.settings import Settings
+from shared.runtime import ServiceDefinition
+from shared.web.app import create_service_app
+
+DEFINITION = ServiceDefinition(
+    name="submit",
+    metadata=models.metadata,
+    outbox=models.outbox,
+    inbox=models.inbox,
+    migrations=Path(__file__).parent / "migrations",
+    handlers=HANDLERS,
+    routers=[api.router],
+)
+
+
+def create_app(settings: Settings | None = None) -> FastAPI:
+    return create_service_app(settings or Settings(), DEFINITION)

@@ -1,0 +1,12 @@
+"""Tables of the submit service, all in its own `submit` schema."""
+
+from __future__ import annotations
+
+from sqlalchemy import MetaData
+
+from shared.db.backbone import backbone_tables
+
+SCHEMA = "submit"
+
+metadata = MetaData(schema=SCHEMA)
+outbox, inbox = backbone_tables(metadata)
