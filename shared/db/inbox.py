@@ -5,8 +5,8 @@ from __future__ import annotations
 import uuid
 from dataclasses import dataclass
 
-from sqlalchemy import Table
-from sqlalchemy.dialects.postgresql import insert
+from sqlalchemy import BigInteger, Integer, Table, Text, Uuid, bindparam, func, literal, select
+from sqlalchemy.dialects.postgresql import ARRAY, insert
 from sqlalchemy.ext.asyncio import AsyncSession
 
 
@@ -33,16 +33,21 @@ class Inbox:
         """
         if not deliveries:
             return set()
-        rows = [
-            {
-                "consumer": self.consumer,
-                "event_id": d.event_id,
-                "topic": d.topic,
-                "partition": d.partition,
-                "offset": d.offset,
-            }
-            for d in deliveries
-        ]
-        stmt = insert(self.table).values(rows).on_conflict_do_nothing().returning(self.table.c.event_id)
+        t = self.table
+        # Columns as arrays through unnest: five parameters whatever the batch size, where a
+        # multi-row VALUES would compile and bind five per row.
+        rows = select(
+            literal(self.consumer).label("consumer"),
+            func.unnest(bindparam("ids", [d.event_id for d in deliveries], ARRAY(Uuid))).label("event_id"),
+            func.unnest(bindparam("topics", [d.topic for d in deliveries], ARRAY(Text))).label("topic"),
+            func.unnest(bindparam("parts", [d.partition for d in deliveries], ARRAY(Integer))).label("partition"),
+            func.unnest(bindparam("offsets", [d.offset for d in deliveries], ARRAY(BigInteger))).label("offset"),
+        )
+        stmt = (
+            insert(t)
+            .from_select(["consumer", "event_id", "topic", "partition", "offset"], rows)
+            .on_conflict_do_nothing()
+            .returning(t.c.event_id)
+        )
         result = await session.execute(stmt)
         return set(result.scalars())
