@@ -68,7 +68,9 @@ def main() -> None:
     def stop(*_: object) -> None:
         raise KeyboardInterrupt
 
+    # Both explicitly: a SIGINT inherited as ignored (a shell's background job) must still stop us.
     signal.signal(signal.SIGTERM, stop)
+    signal.signal(signal.SIGINT, stop)
     try:
         infra.up()
         env = os.environ | {
@@ -87,7 +89,8 @@ def main() -> None:
         _wait_ready(honcho)
         print(f"\nDispute Desk is up in {time.monotonic() - started:.1f}s:")
         for name in SERVICES:
-            print(f"  {name:<11} http://127.0.0.1:{_port(name)}   (/healthz /readyz /metrics)")
+            routes = "/healthz /readyz" if name == "portal_sim" else "/healthz /readyz /metrics /v1/ops/lag"
+            print(f"  {name:<11} http://127.0.0.1:{_port(name)}   ({routes})")
         print(f"  postgres    {infra.database_url}")
         print(f"  kafka       {infra.kafka_bootstrap_servers}")
         print("Ctrl-C stops everything.\n", flush=True)
