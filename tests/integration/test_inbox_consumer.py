@@ -204,3 +204,29 @@ async def _metric(metrics, name, *, outcome, want):
         if s.name == name and s.labels.get("outcome") == outcome
     )
     return total if want is None else total >= want
+
+
+async def test_members_joining_and_leaving_mid_stream_lose_and_repeat_nothing(scratch, kafka, producer, topic):
+    handler = recording_handler(scratch.handled, only_prefix=scratch.prefix)
+    group = f"g-{scratch.schema}"
+    total = 300
+
+    async def produce() -> None:
+        for i in range(total):
+            e = dispute_received(scratch.dispute_id(i % 11), i)
+            await producer.send_and_wait(topic, e.to_bytes(), key=e.key)
+            await asyncio.sleep(0.01)
+
+    early = running(make_consumer(scratch, kafka, producer, topic, handler, group=group))
+    late = running(make_consumer(scratch, kafka, producer, topic, handler, group=group))
+    producing = asyncio.create_task(produce())
+    await early.__aenter__()
+    await eventually(lambda: _count_is(scratch, total // 3), timeout_s=60)
+    await late.__aenter__()  # joins: partitions move while batches are in flight
+    await eventually(lambda: _count_is(scratch, 2 * total // 3), timeout_s=60)
+    await early.__aexit__()  # leaves gracefully: its partitions move to `late`
+    await producing
+    await eventually(lambda: _count_is(scratch, total), timeout_s=60)
+    await asyncio.sleep(1)  # room for a late duplicate to show up
+    await late.__aexit__()
+    assert await handled_seqs(scratch) == list(range(total))
