@@ -1,4 +1,4 @@
-"""deploy/local/infra.py without starting anything: configuration and rendered files."""
+"""deploy/local/infra.py, kafka.py and postgres.py without starting anything: configuration and rendered files."""
 
 from __future__ import annotations
 
@@ -7,8 +7,9 @@ from pathlib import Path
 
 import pytest
 
-from deploy.local import infra
+from deploy.local import infra, kafka
 from deploy.local.infra import LocalInfra
+from deploy.local.postgres import render_postgres_conf
 
 ENV_NAMES = ["DIR", "PG_PORT", "KAFKA_PORT", "KAFKA_CONTROLLER_PORT", "KAFKA_HEAP"]
 
@@ -76,7 +77,7 @@ def _properties(text: str) -> dict[str, str]:
 
 
 def test_server_properties() -> None:
-    props = _properties(infra.render_server_properties(port=59992, controller_port=59993, data_dir=Path("/d/k")))
+    props = _properties(kafka.render_server_properties(port=59992, controller_port=59993, data_dir=Path("/d/k")))
     assert props["process.roles"] == "broker,controller"
     assert props["node.id"] == "1"
     assert props["controller.quorum.voters"] == "1@127.0.0.1:59993"
@@ -94,7 +95,7 @@ def test_server_properties() -> None:
 
 
 def test_postgres_conf() -> None:
-    conf = infra.render_postgres_conf(port=55999)
+    conf = render_postgres_conf(port=55999)
     assert "port = 55999" in conf
     assert "listen_addresses = '127.0.0.1'" in conf
     for setting in ("fsync = off", "synchronous_commit = off", "full_page_writes = off", "max_connections = 200"):
@@ -102,23 +103,23 @@ def test_postgres_conf() -> None:
 
 
 def test_kafka_version_is_read_from_the_pom() -> None:
-    version = infra.kafka_version()
+    version = kafka.kafka_version()
     assert version.count(".") == 2 and version.startswith("4.")
 
 
 def test_pom_pins_slf4j_2() -> None:
     # Without the pin Maven picks slf4j-api 1.7.x and Kafka's logs silently go nowhere.
-    assert "<artifactId>slf4j-api</artifactId>" in infra.POM.read_text()
+    assert "<artifactId>slf4j-api</artifactId>" in kafka.POM.read_text()
 
 
 @pytest.mark.parametrize(("heap", "half"), [("512m", "256m"), ("1g", "512m"), ("2G", "1024m"), ("65536k", "32m")])
 def test_half_heap(heap: str, half: str) -> None:
-    assert infra.half_heap(heap) == half
+    assert kafka.half_heap(heap) == half
 
 
 def test_cluster_id_shape() -> None:
     for _ in range(200):
-        cid = infra.new_cluster_id()
+        cid = kafka.new_cluster_id()
         assert len(cid) == 22 and not cid.startswith("-")
         assert len(base64.urlsafe_b64decode(cid + "==")) == 16
 
