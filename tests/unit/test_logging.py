@@ -15,7 +15,8 @@ import pytest
 import structlog
 from pydantic import BaseModel
 
-from shared.logging import configure_logging, mask_text, mask_value
+from shared.logging import configure_logging
+from shared.masking import mask_text, mask_value
 from shared.tracing import trace_scope
 
 PARENT = "00-4bf92f3577b34da6a3ce929d0e0e4736-00f067aa0ba902b7-01"
