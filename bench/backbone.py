@@ -81,8 +81,13 @@ async def relay_rate(bootstrap: str, database_url: str, sessions, outbox_table, 
 
 async def raw_consume(bootstrap: str, expected: int) -> float:
     consumer = AIOKafkaConsumer(
-        TOPIC, bootstrap_servers=bootstrap, group_id=f"bench-raw-{uuid.uuid4().hex[:6]}",
-        enable_auto_commit=False, auto_offset_reset="earliest", fetch_max_wait_ms=50, max_poll_records=500,
+        TOPIC,
+        bootstrap_servers=bootstrap,
+        group_id=f"bench-raw-{uuid.uuid4().hex[:6]}",
+        enable_auto_commit=False,
+        auto_offset_reset="earliest",
+        fetch_max_wait_ms=50,
+        max_poll_records=500,
     )
     await consumer.start()
     try:
@@ -110,9 +115,14 @@ async def inbox_consume(bootstrap: str, sessions, inbox_table, expected: int) ->
     producer = create_producer(bootstrap, client_id="bench-dlq")
     await producer.start()
     consumer = EventConsumer(
-        service="bench", group_id=f"bench-inbox-{uuid.uuid4().hex[:6]}", handlers={f"{TOPIC}/v1": no_op},
-        sessions=sessions, inbox=inbox_table, producer=producer, bootstrap_servers=bootstrap,
-        tuning=ConsumerTuning(max_poll_records=500),
+        service="bench",
+        group_id=f"bench-inbox-{uuid.uuid4().hex[:6]}",
+        handlers={f"{TOPIC}/v1": no_op},
+        sessions=sessions,
+        inbox=inbox_table,
+        producer=producer,
+        bootstrap_servers=bootstrap,
+        tuning=ConsumerTuning(kafka_max_poll_records=500),
     )
     await consumer.start()
     task = asyncio.create_task(consumer.run())

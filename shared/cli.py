@@ -1,8 +1,8 @@
 """`dd`: the operator's command line (tokens, topics, lag, dead letters).
 
-    dd token --role operator            dd topics [--partitions 6]
-    dd lag [--group dd-ingest]          dd dlq list [--topic dispute.received.dlq]
-    dd dlq replay --topic T [--offset N --partition P | --all]
+dd token --role operator            dd topics [--partitions 6]
+dd lag [--group dd-ingest]          dd dlq list [--topic dispute.received.dlq]
+dd dlq replay --topic T [--offset N --partition P | --all]
 """
 
 from __future__ import annotations
@@ -50,7 +50,9 @@ def topics(
 ) -> None:
     """Create every event topic and its .dlq twin (existing ones are left alone)."""
     created = asyncio.run(
-        ensure_topics(CliSettings().kafka_bootstrap_servers, partitions=partitions, replication_factor=replication_factor)
+        ensure_topics(
+            CliSettings().kafka_bootstrap_servers, partitions=partitions, replication_factor=replication_factor
+        )
     )
     typer.echo(f"created {len(created)} topic(s)" + (": " + ", ".join(created) if created else ""))
 

@@ -27,7 +27,9 @@ class BackboneMetrics:
             registry=r,
         )
         self.outbox_backlog = Gauge("dd_outbox_backlog", "Outbox rows not yet published", registry=r)
-        self.outbox_published = Counter("dd_outbox_published", "Outbox events published to Kafka", ["topic"], registry=r)
+        self.outbox_published = Counter(
+            "dd_outbox_published", "Outbox events published to Kafka", ["topic"], registry=r
+        )
         self.events_handled = Counter(
             "dd_events_handled", "Consumed events by outcome", ["consumergroup", "topic", "outcome"], registry=r
         )

@@ -11,6 +11,7 @@ import asyncio
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
+from types import ModuleType
 
 import structlog
 from aiokafka import AIOKafkaProducer
@@ -44,6 +45,11 @@ class ServiceDefinition:
     handlers: Mapping[str, Handler] = field(default_factory=dict)
     routers: Sequence[APIRouter] = ()
 
+    @classmethod
+    def of(cls, models: ModuleType, *, migrations: Path, handlers: Mapping[str, Handler], routers: Sequence[APIRouter]):
+        """From a service's models module (SCHEMA, metadata, outbox, inbox): its name is its schema."""
+        return cls(models.SCHEMA, models.metadata, models.outbox, models.inbox, migrations, handlers, routers)
+
 
 class ServiceRuntime:
     def __init__(self, settings: ServiceSettings, definition: ServiceDefinition) -> None:
@@ -75,7 +81,9 @@ class ServiceRuntime:
     async def _start_kafka_parts(self) -> None:
         s = self.settings
         producer = await _until_started(
-            lambda: create_producer(s.kafka_bootstrap_servers, client_id=self.definition.name, linger_ms=s.kafka_linger_ms),
+            lambda: create_producer(
+                s.kafka_bootstrap_servers, client_id=self.definition.name, linger_ms=s.kafka_linger_ms
+            ),
             "producer",
         )
         self.producer = producer
@@ -102,17 +110,20 @@ class ServiceRuntime:
             min_interval_s=s.lag_refresh_interval_s,
         )
         if self.definition.handlers:
-            consumer = await _until_started(lambda: EventConsumer(
-                service=self.definition.name,
-                group_id=self.consumer_group,
-                handlers=self.definition.handlers,
-                sessions=self.sessions,
-                inbox=self.definition.inbox,
-                producer=producer,
-                bootstrap_servers=s.kafka_bootstrap_servers,
-                tuning=consumer_tuning(s),
-                metrics=self.metrics,
-            ), "consumer")
+            consumer = await _until_started(
+                lambda: EventConsumer(
+                    service=self.definition.name,
+                    group_id=self.consumer_group,
+                    handlers=self.definition.handlers,
+                    sessions=self.sessions,
+                    inbox=self.definition.inbox,
+                    producer=producer,
+                    bootstrap_servers=s.kafka_bootstrap_servers,
+                    tuning=ConsumerTuning.from_settings(s),
+                    metrics=self.metrics,
+                ),
+                "consumer",
+            )
             self.consumer = consumer
             self._tasks.append(asyncio.create_task(consumer.run(), name=f"{self.definition.name}-consumer"))
 
@@ -155,19 +166,6 @@ class ServiceRuntime:
     async def outbox_backlog(self) -> int:
         async with session_scope(self.sessions) as session:
             return await self.outbox.backlog(session)
-
-
-def consumer_tuning(s: ServiceSettings) -> ConsumerTuning:
-    return ConsumerTuning(
-        fetch_max_wait_ms=s.kafka_fetch_max_wait_ms,
-        max_poll_records=s.kafka_max_poll_records,
-        session_timeout_ms=s.kafka_session_timeout_ms,
-        heartbeat_interval_ms=s.kafka_heartbeat_interval_ms,
-        max_poll_interval_ms=s.kafka_max_poll_interval_ms,
-        rebalance_timeout_ms=s.kafka_rebalance_timeout_ms,
-        max_attempts=s.consumer_max_attempts,
-        retry_backoff_ms=s.consumer_retry_backoff_ms,
-    )
 
 
 async def _until_started(build, what: str):

@@ -13,7 +13,9 @@ from shared.runtime import ServiceDefinition
 from shared.settings import ServiceSettings
 
 
-def service_cli(definition: ServiceDefinition, settings_cls: type[ServiceSettings], create_app: Callable) -> typer.Typer:
+def service_cli(
+    definition: ServiceDefinition, settings_cls: type[ServiceSettings], create_app: Callable
+) -> typer.Typer:
     cli = typer.Typer(add_completion=False, help=f"The {definition.name} service.")
 
     @cli.command()

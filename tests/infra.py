@@ -68,7 +68,8 @@ def _containers() -> Iterator[TestInfra]:
     from testcontainers.kafka import KafkaContainer
     from testcontainers.postgres import PostgresContainer
 
-    with PostgresContainer("postgres:18", driver="asyncpg", dbname="dispute_desk") as pg, KafkaContainer(
-        "apache/kafka:4.1.1"
-    ).with_kraft() as kafka:
+    with (
+        PostgresContainer("postgres:18", driver="asyncpg", dbname="dispute_desk") as pg,
+        KafkaContainer("apache/kafka:4.1.1").with_kraft() as kafka,
+    ):
         yield TestInfra(pg.get_connection_url(), kafka.get_bootstrap_server())

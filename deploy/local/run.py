@@ -31,8 +31,17 @@ def _port(name: str) -> int:
 
 
 def _migrate(env: dict[str, str]) -> None:
-    procs = {name: subprocess.Popen([sys.executable, "-m", f"services.{name}", "migrate"], env=env, cwd=REPO,
-                                    stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True) for name in MIGRATED}
+    procs = {
+        name: subprocess.Popen(
+            [sys.executable, "-m", f"services.{name}", "migrate"],
+            env=env,
+            cwd=REPO,
+            stdout=subprocess.PIPE,
+            stderr=subprocess.STDOUT,
+            text=True,
+        )
+        for name in MIGRATED
+    }
     for name, proc in procs.items():
         out, _ = proc.communicate()
         if proc.returncode:
@@ -84,7 +93,9 @@ def main() -> None:
         asyncio.run(ensure_topics(infra.kafka_bootstrap_servers, partitions=int(env.get("DD_TOPIC_PARTITIONS", "6"))))
         honcho = subprocess.Popen(
             [sys.executable, "-m", "honcho", "-f", str(PROCFILE), "-d", str(REPO), "start"],
-            env=env, cwd=REPO, start_new_session=True,  # we stop it ourselves, in order
+            env=env,
+            cwd=REPO,
+            start_new_session=True,  # we stop it ourselves, in order
         )
         _wait_ready(honcho)
         print(f"\nDispute Desk is up in {time.monotonic() - started:.1f}s:")

@@ -12,14 +12,8 @@ from services.ingest.settings import Settings
 from shared.runtime import ServiceDefinition
 from shared.web.app import create_service_app
 
-DEFINITION = ServiceDefinition(
-    name="ingest",
-    metadata=models.metadata,
-    outbox=models.outbox,
-    inbox=models.inbox,
-    migrations=Path(__file__).parent / "migrations",
-    handlers=HANDLERS,
-    routers=[api.router],
+DEFINITION = ServiceDefinition.of(
+    models, migrations=Path(__file__).parent / "migrations", handlers=HANDLERS, routers=[api.router]
 )
 
 

@@ -1,7 +1,7 @@
 """Event contracts: the CloudEvents envelope, topic names and one model per event type.
 
-    event = new_event(DisputeReceivedV1(...), source="ingest", seller_id="V1")
-    event = parse_event(raw_bytes)   # -> DisputeReceived | EvidenceUploaded | ...
+event = new_event(DisputeReceivedV1(...), source="ingest", seller_id="V1")
+event = parse_event(raw_bytes)   # -> DisputeReceived | EvidenceUploaded | ...
 """
 
 from __future__ import annotations
@@ -52,7 +52,8 @@ def _envelope_model(data_cls: type[EventData]) -> type[Envelope]:
 ENVELOPES: dict[type[EventData], type[Envelope]] = {cls: _envelope_model(cls) for cls in EVENT_DATA_TYPES}
 ENVELOPE_BY_SCHEMA: dict[str, type[Envelope]] = {cls.dataschema(): env for cls, env in ENVELOPES.items()}
 
-AnyEvent = Annotated[Union[tuple(ENVELOPES.values())], Field(discriminator="dataschema")]  # type: ignore[valid-type]
+# Union over a runtime tuple of models; `X | Y` syntax cannot be built from a tuple.
+AnyEvent = Annotated[Union[tuple(ENVELOPES.values())], Field(discriminator="dataschema")]  # noqa: UP007
 _any_event = TypeAdapter(AnyEvent)
 
 

@@ -41,14 +41,20 @@ class UnhandledEventType(Exception):
 
 @dataclass(frozen=True)
 class ConsumerTuning:
-    fetch_max_wait_ms: int = 50
-    max_poll_records: int = 500
-    session_timeout_ms: int = 10_000
-    heartbeat_interval_ms: int = 1_000
-    max_poll_interval_ms: int = 300_000
-    rebalance_timeout_ms: int = 10_000
-    max_attempts: int = 5
-    retry_backoff_ms: int = 200
+    """Consumer knobs; names match ServiceSettings, which documents them."""
+
+    kafka_fetch_max_wait_ms: int = 50
+    kafka_max_poll_records: int = 500
+    kafka_session_timeout_ms: int = 10_000
+    kafka_heartbeat_interval_ms: int = 1_000
+    kafka_max_poll_interval_ms: int = 300_000
+    kafka_rebalance_timeout_ms: int = 10_000
+    consumer_max_attempts: int = 5
+    consumer_retry_backoff_ms: int = 200
+
+    @classmethod
+    def from_settings(cls, settings: object) -> ConsumerTuning:
+        return cls(**{name: getattr(settings, name) for name in cls.__dataclass_fields__})
 
 
 @dataclass
@@ -94,12 +100,12 @@ class EventConsumer:
             client_id=f"{service}-consumer",
             enable_auto_commit=False,
             auto_offset_reset="earliest",
-            fetch_max_wait_ms=tuning.fetch_max_wait_ms,
-            max_poll_records=tuning.max_poll_records,
-            session_timeout_ms=tuning.session_timeout_ms,
-            heartbeat_interval_ms=tuning.heartbeat_interval_ms,
-            max_poll_interval_ms=tuning.max_poll_interval_ms,
-            rebalance_timeout_ms=tuning.rebalance_timeout_ms,
+            fetch_max_wait_ms=tuning.kafka_fetch_max_wait_ms,
+            max_poll_records=tuning.kafka_max_poll_records,
+            session_timeout_ms=tuning.kafka_session_timeout_ms,
+            heartbeat_interval_ms=tuning.kafka_heartbeat_interval_ms,
+            max_poll_interval_ms=tuning.kafka_max_poll_interval_ms,
+            rebalance_timeout_ms=tuning.kafka_rebalance_timeout_ms,
         )
 
     async def start(self) -> None:
@@ -107,10 +113,10 @@ class EventConsumer:
         self._consumer.subscribe(list(self.topics), listener=_FinishBatchBeforeRevoke(self._busy))
 
     async def run(self) -> None:
-        """Consume until `stop()`; the batch in hand always finishes and commits first."""
+        """Consume until `request_stop()`; the batch in hand always finishes and commits first."""
         try:
             while not self._stopping:
-                fetched = await self._consumer.getmany(timeout_ms=200, max_records=self._tuning.max_poll_records)
+                fetched = await self._consumer.getmany(timeout_ms=200, max_records=self._tuning.kafka_max_poll_records)
                 if fetched and not self._stopping:
                     async with self._busy:
                         try:
@@ -159,15 +165,18 @@ class EventConsumer:
         if any(item.error for item in batch):
             return False
         try:
+            outcomes = []
             async with session_scope(self._sessions) as session:
                 fresh = await self._inbox.claim(session, [self._delivery(item) for item in batch])
                 for item in batch:
                     if item.event.id in fresh:
                         fresh.discard(item.event.id)  # the same id twice in one batch: apply once
                         await self._handle(session, item)
-                        self._count(item, "handled")
+                        outcomes.append((item, "handled"))
                     else:
-                        self._count(item, "duplicate")
+                        outcomes.append((item, "duplicate"))
+            for item, outcome in outcomes:  # counted once committed, not before
+                self._count(item, outcome)
             return True
         except Exception as exc:
             log.warning("batch_failed_retrying_one_by_one", group=self.group_id, size=len(batch), error=repr(exc))
@@ -176,7 +185,7 @@ class EventConsumer:
     async def _apply_alone(self, item: _Parsed) -> None:
         attempts = 0
         error = item.error
-        while error is None or (attempts < self._tuning.max_attempts and not _is_permanent(error)):
+        while error is None or (attempts < self._tuning.consumer_max_attempts and not _is_permanent(error)):
             attempts += 1
             try:
                 async with session_scope(self._sessions) as session:
@@ -195,8 +204,8 @@ class EventConsumer:
                     attempt=attempts,
                     error=repr(exc),
                 )
-                if attempts < self._tuning.max_attempts:
-                    await asyncio.sleep(_backoff_s(self._tuning.retry_backoff_ms, attempts))
+                if attempts < self._tuning.consumer_max_attempts:
+                    await asyncio.sleep(_backoff_s(self._tuning.consumer_retry_backoff_ms, attempts))
         await self._dead_letter(item, error, max(attempts, 1))
 
     async def _handle(self, session: AsyncSession, item: _Parsed) -> None:

@@ -35,7 +35,9 @@ class LagReader:
 
     def __init__(self, bootstrap_servers: str, *, client_id: str = "dd-lag") -> None:
         self._admin = AIOKafkaAdminClient(bootstrap_servers=bootstrap_servers, client_id=client_id)
-        self._meta = AIOKafkaConsumer(bootstrap_servers=bootstrap_servers, client_id=client_id, enable_auto_commit=False)
+        self._meta = AIOKafkaConsumer(
+            bootstrap_servers=bootstrap_servers, client_id=client_id, enable_auto_commit=False
+        )
 
     async def start(self) -> None:
         await self._admin.start()

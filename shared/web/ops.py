@@ -25,7 +25,9 @@ async def healthz(request: Request) -> dict:
 async def readyz(request: Request) -> JSONResponse:
     checks = await _runtime(request).readiness()
     ready = all(v == "ok" for v in checks.values())
-    return JSONResponse({"status": "ready" if ready else "unavailable", "checks": checks}, status_code=200 if ready else 503)
+    return JSONResponse(
+        {"status": "ready" if ready else "unavailable", "checks": checks}, status_code=200 if ready else 503
+    )
 
 
 @router.get("/metrics")

@@ -153,7 +153,11 @@ async def _on_validation_error(request: Request, exc: Exception) -> JSONResponse
     # Only loc/msg/type: pydantic's `input` echoes the payload (personal data, bytes) and
     # its `ctx` may hold exception objects that are not JSON.
     errors = [
-        {"field": _field_of(error.get("loc", ())), "message": str(error.get("msg", "")), "type": str(error.get("type", ""))}
+        {
+            "field": _field_of(error.get("loc", ())),
+            "message": str(error.get("msg", "")),
+            "type": str(error.get("type", "")),
+        }
         for error in exc.errors()
     ]
     count = len(errors)

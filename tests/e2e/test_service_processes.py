@@ -24,15 +24,26 @@ async def test_every_service_process_becomes_ready_and_stops_on_sigterm(infra, k
     for name in PORTS:
         if name != "portal_sim":
             migrate = await asyncio.create_subprocess_exec(
-                sys.executable, "-m", f"services.{name}", "migrate", cwd=REPO, env=env,
+                sys.executable,
+                "-m",
+                f"services.{name}",
+                "migrate",
+                cwd=REPO,
+                env=env,
                 stdout=asyncio.subprocess.DEVNULL,
             )
             assert await migrate.wait() == 0, f"{name} migrate failed"
 
     procs = {
         name: await asyncio.create_subprocess_exec(
-            sys.executable, "-m", f"services.{name}", "serve", cwd=REPO, env=env,
-            stdout=asyncio.subprocess.PIPE, stderr=asyncio.subprocess.STDOUT,
+            sys.executable,
+            "-m",
+            f"services.{name}",
+            "serve",
+            cwd=REPO,
+            env=env,
+            stdout=asyncio.subprocess.PIPE,
+            stderr=asyncio.subprocess.STDOUT,
         )
         for name in PORTS
     }

@@ -14,7 +14,6 @@ from __future__ import annotations
 import asyncio
 import os
 import sys
-import uuid
 
 from sqlalchemy import Column, Integer, Table, func, insert, select
 
@@ -50,7 +49,7 @@ async def main(schema: str, prefix: str, total: int, group: str) -> None:
         inbox=inbox_table,
         producer=producer,
         bootstrap_servers=bootstrap,
-        tuning=ConsumerTuning(max_poll_records=50),
+        tuning=ConsumerTuning(kafka_max_poll_records=50),
     )
     await consumer.start()
     outbox = Outbox(outbox_table)

@@ -7,7 +7,6 @@ import uuid
 from collections import Counter
 
 import pytest
-from aiokafka import TopicPartition
 from sqlalchemy import func, select
 
 from shared.contracts.topics import dlq_topic
@@ -48,7 +47,7 @@ def make_consumer(scratch, kafka, producer, topic, handler, *, group=None, metri
         producer=producer,
         bootstrap_servers=kafka,
         topics=[topic],
-        tuning=ConsumerTuning(max_attempts=3, retry_backoff_ms=10, **tuning),
+        tuning=ConsumerTuning(consumer_max_attempts=3, consumer_retry_backoff_ms=10, **tuning),
         metrics=metrics,
     )
 
@@ -81,9 +80,7 @@ class SkipOffsetCommit(EventConsumer):
         return None
 
 
-async def test_crash_between_database_commit_and_offset_commit_applies_each_event_once(
-    scratch, kafka, producer, topic
-):
+async def test_crash_between_database_commit_and_offset_commit_applies_each_event_once(scratch, kafka, producer, topic):
     events = [dispute_received(scratch.dispute_id(i % 4), i) for i in range(30)]
     for e in events:
         await producer.send_and_wait(topic, e.to_bytes(), key=e.key)
@@ -91,8 +88,14 @@ async def test_crash_between_database_commit_and_offset_commit_applies_each_even
     group = f"g-{scratch.schema}"
 
     crashing = SkipOffsetCommit(
-        service="test", group_id=group, handlers={SCHEMA: handler}, sessions=scratch.sessions,
-        inbox=scratch.inbox, producer=producer, bootstrap_servers=kafka, topics=[topic],
+        service="test",
+        group_id=group,
+        handlers={SCHEMA: handler},
+        sessions=scratch.sessions,
+        inbox=scratch.inbox,
+        producer=producer,
+        bootstrap_servers=kafka,
+        topics=[topic],
     )
     async with running(crashing):
         await eventually(lambda: _count_is(scratch, 30))
@@ -177,9 +180,9 @@ async def test_lag_of_a_paused_consumer_is_produced_minus_consumed_per_partition
             "kafka_consumergroup_lag", {"consumergroup": group, "topic": topic, "partition": str(p)}
         )
         assert exported == unconsumed.get(p, 0)
-    assert metrics.registry.get_sample_value(
-        "kafka_consumergroup_lag_sum", {"consumergroup": group, "topic": topic}
-    ) == 25
+    assert (
+        metrics.registry.get_sample_value("kafka_consumergroup_lag_sum", {"consumergroup": group, "topic": topic}) == 25
+    )
 
 
 async def _count_is(scratch, n: int) -> bool:

@@ -108,9 +108,7 @@ async def test_two_relays_publish_each_row_once_in_order_per_dispute(scratch, in
 
     assert sum(published) == len(sent)
     assert all(published), f"both relays should have taken rows: {published}"
-    records = await read_since(
-        kafka, since, keep=lambda r: r.key.decode().startswith(scratch.prefix), expect=len(sent)
-    )
+    records = await read_since(kafka, since, keep=lambda r: r.key.decode().startswith(scratch.prefix), expect=len(sent))
     ids = [parse_event(r.value).id for r in records]
     assert len(ids) == len(set(ids)) == len(sent)
     order = defaultdict(list)

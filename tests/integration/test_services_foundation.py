@@ -104,9 +104,10 @@ async def test_readyz_turns_503_when_postgres_stops_and_200_when_it_returns(infr
     await asyncio.to_thread(upgrade, INGEST.migrations, infra.database_url)
     settings = IngestSettings(database_url=infra.database_url, kafka_bootstrap_servers=kafka)
     app = create_ingest_app(settings)
-    async with app.router.lifespan_context(app), httpx.AsyncClient(
-        transport=httpx.ASGITransport(app=app), base_url="http://ingest"
-    ) as client:
+    async with (
+        app.router.lifespan_context(app),
+        httpx.AsyncClient(transport=httpx.ASGITransport(app=app), base_url="http://ingest") as client,
+    ):
 
         async def ready_is(code: int):
             response = await client.get("/readyz")

@@ -17,10 +17,22 @@ TOTAL = 600
 
 
 async def _spawn(infra, scratch, group):
-    env = os.environ | {"DD_DATABASE_URL": infra.database_url, "DD_KAFKA_BOOTSTRAP_SERVERS": infra.kafka_bootstrap_servers}
+    env = os.environ | {
+        "DD_DATABASE_URL": infra.database_url,
+        "DD_KAFKA_BOOTSTRAP_SERVERS": infra.kafka_bootstrap_servers,
+    }
     return await asyncio.create_subprocess_exec(
-        sys.executable, "-m", "tests.integration.backbone_worker", scratch.schema, scratch.prefix, str(TOTAL), group,
-        cwd=REPO, env=env, stdout=asyncio.subprocess.DEVNULL, stderr=asyncio.subprocess.DEVNULL,
+        sys.executable,
+        "-m",
+        "tests.integration.backbone_worker",
+        scratch.schema,
+        scratch.prefix,
+        str(TOTAL),
+        group,
+        cwd=REPO,
+        env=env,
+        stdout=asyncio.subprocess.DEVNULL,
+        stderr=asyncio.subprocess.DEVNULL,
     )
 
 
@@ -36,7 +48,7 @@ async def test_process_killed_mid_stream_and_restarted_handles_every_event_once(
     worker = await _spawn(infra, scratch, group)
     try:
         for kill_after in (TOTAL // 5, TOTAL // 2):
-            await eventually(lambda: _at_least(scratch, kill_after), timeout_s=60)
+            await eventually(lambda n=kill_after: _at_least(scratch, n), timeout_s=60)
             worker.send_signal(signal.SIGKILL)
             await worker.wait()
             worker = await _spawn(infra, scratch, group)
