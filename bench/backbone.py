@@ -30,10 +30,11 @@ from shared.contracts import topics
 from shared.db.engine import create_engine, session_factory
 from shared.db.outbox import Outbox
 from shared.db.session import session_scope
-from shared.kafka.consumer import ConsumerTuning, EventConsumer
+from shared.kafka.consumer import EventConsumer
 from shared.kafka.producer import create_producer
 from shared.kafka.relay import OutboxRelay
 from shared.kafka.topics import ensure_topics
+from shared.settings import ServiceSettings
 from tests.conftest import scratch_tables
 from tests.support import dispute_received
 
@@ -122,7 +123,7 @@ async def inbox_consume(bootstrap: str, sessions, inbox_table, expected: int) ->
         inbox=inbox_table,
         producer=producer,
         bootstrap_servers=bootstrap,
-        tuning=ConsumerTuning(kafka_max_poll_records=500),
+        settings=ServiceSettings(kafka_max_poll_records=500),
     )
     await consumer.start()
     task = asyncio.create_task(consumer.run())

@@ -23,7 +23,7 @@ from shared.contracts.topics import dlq_topic
 from shared.db.engine import create_engine, session_factory
 from shared.db.outbox import Outbox
 from shared.db.session import session_scope
-from shared.kafka.consumer import ConsumerTuning, EventConsumer, Handler
+from shared.kafka.consumer import EventConsumer, Handler
 from shared.kafka.lag import LagMonitor, LagReader
 from shared.kafka.producer import create_producer
 from shared.kafka.relay import OutboxRelay
@@ -119,7 +119,7 @@ class ServiceRuntime:
                     inbox=self.definition.inbox,
                     producer=producer,
                     bootstrap_servers=s.kafka_bootstrap_servers,
-                    tuning=ConsumerTuning.from_settings(s),
+                    settings=s,
                     metrics=self.metrics,
                 ),
                 "consumer",

@@ -28,6 +28,7 @@ from shared.db.session import session_scope
 from shared.kafka.dlq import send_to_dlq
 from shared.kafka.producer import header_dict
 from shared.metrics import BackboneMetrics
+from shared.settings import ServiceSettings
 from shared.tracing import child_of, parse_traceparent, trace_scope
 
 log = structlog.get_logger(__name__)
@@ -37,24 +38,6 @@ Handler = Callable[[AsyncSession, Envelope], Awaitable[None]]
 
 class UnhandledEventType(Exception):
     """A message on a subscribed topic whose type/version this service has no handler for."""
-
-
-@dataclass(frozen=True)
-class ConsumerTuning:
-    """Consumer knobs; names match ServiceSettings, which documents them."""
-
-    kafka_fetch_max_wait_ms: int = 50
-    kafka_max_poll_records: int = 500
-    kafka_session_timeout_ms: int = 10_000
-    kafka_heartbeat_interval_ms: int = 1_000
-    kafka_max_poll_interval_ms: int = 300_000
-    kafka_rebalance_timeout_ms: int = 10_000
-    consumer_max_attempts: int = 5
-    consumer_retry_backoff_ms: int = 200
-
-    @classmethod
-    def from_settings(cls, settings: object) -> ConsumerTuning:
-        return cls(**{name: getattr(settings, name) for name in cls.__dataclass_fields__})
 
 
 @dataclass
@@ -76,12 +59,13 @@ class EventConsumer:
         inbox: Table,
         producer: AIOKafkaProducer,
         bootstrap_servers: str,
-        tuning: ConsumerTuning = ConsumerTuning(),
+        settings: ServiceSettings,
         metrics: BackboneMetrics | None = None,
         topics: Sequence[str] | None = None,
         batch_transactions: bool = True,
     ) -> None:
-        """`handlers` maps an event's `dataschema` (e.g. "dispute.received/v1") to its handler."""
+        """`handlers` maps an event's `dataschema` (e.g. "dispute.received/v1") to its handler;
+        `settings` gives the latency, batch and retry knobs (`kafka_*`, `consumer_*`)."""
         self.service = service
         self.group_id = group_id
         self.handlers = dict(handlers)
@@ -89,7 +73,7 @@ class EventConsumer:
         self._sessions = sessions
         self._inbox = Inbox(inbox, consumer=group_id)
         self._producer = producer
-        self._tuning = tuning
+        self._settings = settings
         self._metrics = metrics
         self._batch_transactions = batch_transactions
         self._busy = asyncio.Lock()  # held while a batch is applied and its offsets committed
@@ -100,12 +84,12 @@ class EventConsumer:
             client_id=f"{service}-consumer",
             enable_auto_commit=False,
             auto_offset_reset="earliest",
-            fetch_max_wait_ms=tuning.kafka_fetch_max_wait_ms,
-            max_poll_records=tuning.kafka_max_poll_records,
-            session_timeout_ms=tuning.kafka_session_timeout_ms,
-            heartbeat_interval_ms=tuning.kafka_heartbeat_interval_ms,
-            max_poll_interval_ms=tuning.kafka_max_poll_interval_ms,
-            rebalance_timeout_ms=tuning.kafka_rebalance_timeout_ms,
+            fetch_max_wait_ms=settings.kafka_fetch_max_wait_ms,
+            max_poll_records=settings.kafka_max_poll_records,
+            session_timeout_ms=settings.kafka_session_timeout_ms,
+            heartbeat_interval_ms=settings.kafka_heartbeat_interval_ms,
+            max_poll_interval_ms=settings.kafka_max_poll_interval_ms,
+            rebalance_timeout_ms=settings.kafka_rebalance_timeout_ms,
         )
 
     async def start(self) -> None:
@@ -116,7 +100,9 @@ class EventConsumer:
         """Consume until `request_stop()`; the batch in hand always finishes and commits first."""
         try:
             while not self._stopping:
-                fetched = await self._consumer.getmany(timeout_ms=200, max_records=self._tuning.kafka_max_poll_records)
+                fetched = await self._consumer.getmany(
+                    timeout_ms=200, max_records=self._settings.kafka_max_poll_records
+                )
                 if fetched and not self._stopping:
                     async with self._busy:
                         try:
@@ -185,7 +171,7 @@ class EventConsumer:
     async def _apply_alone(self, item: _Parsed) -> None:
         attempts = 0
         error = item.error
-        while error is None or (attempts < self._tuning.consumer_max_attempts and not _is_permanent(error)):
+        while error is None or (attempts < self._settings.consumer_max_attempts and not _is_permanent(error)):
             attempts += 1
             try:
                 async with session_scope(self._sessions) as session:
@@ -204,8 +190,8 @@ class EventConsumer:
                     attempt=attempts,
                     error=repr(exc),
                 )
-                if attempts < self._tuning.consumer_max_attempts:
-                    await asyncio.sleep(_backoff_s(self._tuning.consumer_retry_backoff_ms, attempts))
+                if attempts < self._settings.consumer_max_attempts:
+                    await asyncio.sleep(_backoff_s(self._settings.consumer_retry_backoff_ms, attempts))
         await self._dead_letter(item, error, max(attempts, 1))
 
     async def _handle(self, session: AsyncSession, item: _Parsed) -> None:

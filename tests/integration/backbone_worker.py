@@ -21,9 +21,10 @@ from shared.contracts import topics
 from shared.db.engine import create_engine, session_factory
 from shared.db.outbox import Outbox
 from shared.db.session import session_scope
-from shared.kafka.consumer import ConsumerTuning, EventConsumer
+from shared.kafka.consumer import EventConsumer
 from shared.kafka.producer import create_producer
 from shared.kafka.relay import OutboxRelay
+from shared.settings import ServiceSettings
 from tests.conftest import scratch_tables
 from tests.support import dispute_received, recording_handler
 
@@ -49,7 +50,7 @@ async def main(schema: str, prefix: str, total: int, group: str) -> None:
         inbox=inbox_table,
         producer=producer,
         bootstrap_servers=bootstrap,
-        tuning=ConsumerTuning(kafka_max_poll_records=50),
+        settings=ServiceSettings(kafka_max_poll_records=50),
     )
     await consumer.start()
     outbox = Outbox(outbox_table)

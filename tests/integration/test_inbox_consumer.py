@@ -11,12 +11,13 @@ from sqlalchemy import func, select
 
 from shared.contracts.topics import dlq_topic
 from shared.db.session import session_scope
-from shared.kafka.consumer import ConsumerTuning, EventConsumer
+from shared.kafka.consumer import EventConsumer
 from shared.kafka.dlq import read_dead_letters, replay_dead_letters
 from shared.kafka.lag import LagMonitor, LagReader
 from shared.kafka.producer import create_producer
 from shared.kafka.topics import ensure_topics
 from shared.metrics import BackboneMetrics
+from shared.settings import ServiceSettings
 from tests.support import dispute_received, eventually, recording_handler
 
 SCHEMA = "dispute.received/v1"
@@ -37,8 +38,8 @@ async def producer(kafka):
     await producer.stop()
 
 
-def make_consumer(scratch, kafka, producer, topic, handler, *, group=None, metrics=None, **tuning):
-    return EventConsumer(
+def make_consumer(scratch, kafka, producer, topic, handler, *, group=None, metrics=None, cls=EventConsumer):
+    return cls(
         service="test",
         group_id=group or f"g-{scratch.schema}",
         handlers={SCHEMA: handler},
@@ -47,7 +48,7 @@ def make_consumer(scratch, kafka, producer, topic, handler, *, group=None, metri
         producer=producer,
         bootstrap_servers=kafka,
         topics=[topic],
-        tuning=ConsumerTuning(consumer_max_attempts=3, consumer_retry_backoff_ms=10, **tuning),
+        settings=ServiceSettings(consumer_max_attempts=3, consumer_retry_backoff_ms=10),
         metrics=metrics,
     )
 
@@ -87,16 +88,7 @@ async def test_crash_between_database_commit_and_offset_commit_applies_each_even
     handler = recording_handler(scratch.handled, only_prefix=scratch.prefix)
     group = f"g-{scratch.schema}"
 
-    crashing = SkipOffsetCommit(
-        service="test",
-        group_id=group,
-        handlers={SCHEMA: handler},
-        sessions=scratch.sessions,
-        inbox=scratch.inbox,
-        producer=producer,
-        bootstrap_servers=kafka,
-        topics=[topic],
-    )
+    crashing = make_consumer(scratch, kafka, producer, topic, handler, group=group, cls=SkipOffsetCommit)
     async with running(crashing):
         await eventually(lambda: _count_is(scratch, 30))
 
