@@ -132,3 +132,28 @@ async def test_readyz_turns_503_when_postgres_stops_and_200_when_it_returns(infr
         lag = await client.get("/v1/ops/lag", headers={"Authorization": f"Bearer {token}"})
         assert lag.status_code == 200 and lag.json()["service"] == "ingest"
         assert (await client.get("/v1/ops/lag")).status_code == 401
+
+
+async def test_readyz_turns_503_when_kafka_stops_and_200_when_it_returns(infra, kafka):
+    if infra.local is None:
+        pytest.fail("this test stops Kafka; run it against the project's local servers")
+    await asyncio.to_thread(upgrade, INGEST.migrations, infra.database_url)
+    app = create_ingest_app(IngestSettings(database_url=infra.database_url, kafka_bootstrap_servers=kafka))
+    async with (
+        app.router.lifespan_context(app),
+        httpx.AsyncClient(transport=httpx.ASGITransport(app=app), base_url="http://ingest") as client,
+    ):
+
+        async def ready_is(code: int):
+            response = await client.get("/readyz")
+            return response if response.status_code == code else None
+
+        await eventually(lambda: ready_is(200), timeout_s=30)
+        await asyncio.to_thread(infra.local.stop_kafka)
+        try:
+            down = await eventually(lambda: ready_is(503), timeout_s=20)
+            assert down.json()["checks"]["kafka"].startswith("unavailable")
+            assert down.json()["checks"]["database"] == "ok"
+        finally:
+            await asyncio.to_thread(infra.local.start_kafka)
+        await eventually(lambda: ready_is(200), timeout_s=60)
