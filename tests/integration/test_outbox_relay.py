@@ -6,7 +6,9 @@ import asyncio
 import uuid
 from collections import defaultdict
 
+import httpx
 import pytest
+from fastapi import FastAPI
 from sqlalchemy import func, select
 
 from shared.contracts import parse_event, topics
@@ -14,6 +16,8 @@ from shared.db.outbox import Outbox
 from shared.db.session import session_scope
 from shared.kafka.producer import create_producer
 from shared.kafka.relay import OutboxRelay
+from shared.tracing import new_traceparent, trace_id_of, trace_scope
+from shared.web.middleware import RequestContextMiddleware
 from tests.support import dispute_received, end_offsets, read_since
 
 
@@ -120,8 +124,6 @@ async def test_two_relays_publish_each_row_once_in_order_per_dispute(scratch, in
 
 
 async def test_kafka_headers_carry_the_traceparent_of_the_writer(scratch, infra, kafka):
-    from shared.tracing import new_traceparent, trace_scope
-
     outbox = Outbox(scratch.outbox)
     since = await end_offsets(kafka, topics.DISPUTE_RECEIVED)
     traceparent = new_traceparent()
@@ -136,3 +138,22 @@ async def test_kafka_headers_carry_the_traceparent_of_the_writer(scratch, infra,
     (record,) = await read_since(kafka, since, keep=lambda r: r.key.decode().startswith(scratch.prefix), expect=1)
     assert dict(record.headers)["traceparent"].decode() == traceparent
     assert uuid.UUID(str(parse_event(record.value).id))
+
+
+async def test_the_trace_of_an_http_request_rides_on_the_events_it_writes(scratch):
+    app = FastAPI()
+    app.add_middleware(RequestContextMiddleware)
+
+    @app.post("/disputes")
+    async def receive_dispute() -> dict:
+        async with session_scope(scratch.sessions) as session:
+            await Outbox(scratch.outbox).add(session, dispute_received(scratch.dispute_id(1), 1))
+        return {}
+
+    caller = new_traceparent()
+    async with httpx.AsyncClient(transport=httpx.ASGITransport(app=app), base_url="http://t") as client:
+        response = await client.post("/disputes", headers={"traceparent": caller})
+    async with session_scope(scratch.sessions) as session:
+        (headers,) = (await session.execute(select(scratch.outbox.c.headers))).scalars()
+    assert trace_id_of(headers["traceparent"]) == trace_id_of(caller)
+    assert headers["traceparent"] == response.headers["traceparent"]  # our span, as answered
