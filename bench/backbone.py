@@ -187,9 +187,9 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--events", type=int, default=20_000)
     args = parser.parse_args()
-    infra = LocalInfra.from_env(root=REPO / ".local" / "bench", prefix="DD_BENCH_")
-    if "DD_BENCH_PG_PORT" not in __import__("os").environ:
-        infra.pg_port, infra.kafka_port, infra.kafka_controller_port = 55452, 59112, 59113
+    infra = LocalInfra.from_env(
+        root=REPO / ".local" / "bench", prefix="DD_BENCH_", pg_port=55452, kafka_port=59112, kafka_controller_port=59113
+    )
     infra.destroy()
     infra.up()
     try:

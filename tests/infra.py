@@ -52,9 +52,9 @@ def provide_infra() -> Iterator[TestInfra]:
         with _containers() as infra:
             yield infra
         return
-    local = LocalInfra.from_env(root=REPO / ".local" / "test", prefix="DD_TEST_")
-    if "DD_TEST_PG_PORT" not in os.environ:
-        local.pg_port, local.kafka_port, local.kafka_controller_port = 55442, 59102, 59103
+    local = LocalInfra.from_env(
+        root=REPO / ".local" / "test", prefix="DD_TEST_", pg_port=55442, kafka_port=59102, kafka_controller_port=59103
+    )
     local.destroy()  # a previous run killed mid-way leaves nothing behind to trip over
     local.up()
     try:

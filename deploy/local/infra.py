@@ -45,15 +45,17 @@ class LocalInfra:
         self.root = Path(self.root).expanduser().resolve()
 
     @classmethod
-    def from_env(cls, *, root: Path | None = None, prefix: str = "DD_LOCAL_") -> LocalInfra:
+    def from_env(cls, *, root: Path | None = None, prefix: str = "DD_LOCAL_", **defaults: int | str) -> LocalInfra:
         """Read {prefix}DIR, PG_PORT, KAFKA_PORT, KAFKA_CONTROLLER_PORT, KAFKA_HEAP.
 
         An explicit `root` wins over {prefix}DIR; a relative DIR is relative to the repo.
+        `defaults` (pg_port=..., ...) stand where a variable is unset, so each instance (dev,
+        test, bench) keeps ports of its own even when only some of its variables are set.
         """
         env = os.environ
         if root is None:
             root = REPO / env[f"{prefix}DIR"] if env.get(f"{prefix}DIR") else REPO / ".local" / "dev"
-        kw: dict[str, int | str] = {}
+        kw: dict[str, int | str] = dict(defaults)
         for field, name in [
             ("pg_port", "PG_PORT"),
             ("kafka_port", "KAFKA_PORT"),
@@ -68,7 +70,7 @@ class LocalInfra:
             kw["kafka_heap"] = heap
         return cls(root=Path(root), **kw)  # type: ignore[arg-type]
 
-    # Built on every use, not stored: callers may change the ports after construction.
+    # Built on every use, not stored: always in step with the fields above.
     @property
     def _postgres(self) -> Postgres:
         return Postgres(root=self.root, port=self.pg_port)

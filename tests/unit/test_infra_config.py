@@ -48,6 +48,13 @@ def test_from_env_prefix_and_relative_dir(monkeypatch: pytest.MonkeyPatch) -> No
     assert local.pg_port == 1234
 
 
+def test_instance_defaults_fill_only_what_the_environment_leaves_unset(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("DD_T_KAFKA_PORT", "40001")
+    local = LocalInfra.from_env(prefix="DD_T_", pg_port=40100, kafka_port=40101, kafka_controller_port=40102)
+    # A partly set environment must not drop the instance back onto the dev ports.
+    assert (local.pg_port, local.kafka_port, local.kafka_controller_port) == (40100, 40001, 40102)
+
+
 def test_explicit_root_wins_over_env(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> None:
     monkeypatch.setenv("DD_LOCAL_DIR", str(tmp_path / "from-env"))
     assert LocalInfra.from_env(root=tmp_path / "given").root == tmp_path / "given"
