@@ -8,6 +8,7 @@ from prometheus_client import CONTENT_TYPE_LATEST, generate_latest
 
 from shared.runtime import ServiceRuntime
 from shared.web.auth import OperatorDep
+from shared.web.problems import ProblemError
 
 router = APIRouter(tags=["operations"])
 
@@ -42,14 +43,19 @@ async def metrics(request: Request) -> Response:
         try:
             await runtime.lag.snapshot()
         except Exception:
-            pass
+            pass  # Kafka away: keep the last lag values, /readyz says why
     return Response(generate_latest(runtime.metrics.registry), media_type=CONTENT_TYPE_LATEST)
 
 
 @router.get("/v1/ops/lag")
 async def lag(request: Request, _: OperatorDep) -> dict:
     runtime = _runtime(request)
-    rows = await runtime.lag.snapshot(fresh=True) if runtime.lag is not None else []
+    try:
+        if runtime.lag is None:
+            raise ConnectionError("not connected to Kafka yet")
+        rows = await runtime.lag.snapshot(fresh=True)
+    except Exception as exc:  # the broker is the one thing this endpoint needs
+        raise ProblemError(503, "kafka_unavailable", "Kafka is unavailable", f"lag cannot be read: {exc}") from exc
     return {
         "service": runtime.definition.name,
         "partitions": [row.as_dict() for row in rows],

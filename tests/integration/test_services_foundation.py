@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import uuid
+from dataclasses import replace
 
 import httpx
 import pytest
@@ -19,8 +20,9 @@ from services.ingest.main import Settings as IngestSettings
 from services.ingest.main import create_app as create_ingest_app
 from services.notify.main import DEFINITION as NOTIFY
 from services.submit.main import DEFINITION as SUBMIT
-from shared.contracts.topics import ALL_TOPICS
+from shared.contracts.topics import ALL_TOPICS, DISPUTE_RECEIVED
 from shared.db.migrations import upgrade
+from shared.web.app import create_service_app
 from shared.web.auth import Role, mint_token
 from tests.support import eventually
 
@@ -130,7 +132,7 @@ async def test_readyz_turns_503_when_postgres_stops_and_200_when_it_returns(infr
         assert "dd_outbox_backlog" in metrics.text
         token = mint_token(settings.auth_secret, Role.operator)
         lag = await client.get("/v1/ops/lag", headers={"Authorization": f"Bearer {token}"})
-        assert lag.status_code == 200 and lag.json()["service"] == "ingest"
+        assert lag.status_code == 200 and lag.json()["service"] == "ingest", lag.text
         assert (await client.get("/v1/ops/lag")).status_code == 401
 
 
@@ -138,7 +140,13 @@ async def test_readyz_turns_503_when_kafka_stops_and_200_when_it_returns(infra, 
     if infra.local is None:
         pytest.fail("this test stops Kafka; run it against the project's local servers")
     await asyncio.to_thread(upgrade, INGEST.migrations, infra.database_url)
-    app = create_ingest_app(IngestSettings(database_url=infra.database_url, kafka_bootstrap_servers=kafka))
+    settings = IngestSettings(database_url=infra.database_url, kafka_bootstrap_servers=kafka)
+
+    async def ignore(session, event) -> None:
+        pass
+
+    # With a consumer, so there is lag to read (and to fail to read while Kafka is away).
+    app = create_service_app(settings, replace(INGEST, handlers={f"{DISPUTE_RECEIVED}/v1": ignore}))
     async with (
         app.router.lifespan_context(app),
         httpx.AsyncClient(transport=httpx.ASGITransport(app=app), base_url="http://ingest") as client,
@@ -154,6 +162,9 @@ async def test_readyz_turns_503_when_kafka_stops_and_200_when_it_returns(infra, 
             down = await eventually(lambda: ready_is(503), timeout_s=20)
             assert down.json()["checks"]["kafka"].startswith("unavailable")
             assert down.json()["checks"]["database"] == "ok"
+            token = mint_token(settings.auth_secret, Role.operator)
+            lag = await client.get("/v1/ops/lag", headers={"Authorization": f"Bearer {token}"})
+            assert (lag.status_code, lag.json().get("code")) == (503, "kafka_unavailable"), lag.text
         finally:
             await asyncio.to_thread(infra.local.start_kafka)
         await eventually(lambda: ready_is(200), timeout_s=60)
