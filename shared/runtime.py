@@ -23,7 +23,7 @@ from shared.contracts.topics import dlq_topic
 from shared.db.engine import create_engine, session_factory
 from shared.db.outbox import Outbox
 from shared.db.session import session_scope
-from shared.kafka.consumer import EventConsumer, Handler
+from shared.kafka.consumer import EventConsumer, Handler, topics_of
 from shared.kafka.lag import LagMonitor, LagReader
 from shared.kafka.producer import create_producer
 from shared.kafka.relay import OutboxRelay
@@ -66,6 +66,8 @@ class ServiceRuntime:
         self.lag_reader: LagReader | None = None
         self.lag: LagMonitor | None = None
         self._tasks: list[asyncio.Task] = []
+        self._consumer_task: asyncio.Task | None = None
+        self._kafka_ready = False  # producer, relay, lag reader and consumer all started
 
     @property
     def consumer_group(self) -> str:
@@ -73,7 +75,7 @@ class ServiceRuntime:
 
     @property
     def consumed_topics(self) -> tuple[str, ...]:
-        return tuple(sorted({schema.split("/")[0] for schema in self.definition.handlers}))
+        return topics_of(self.definition.handlers)
 
     async def start(self) -> None:
         self._tasks.append(asyncio.create_task(self._start_kafka_parts(), name=f"{self.definition.name}-kafka"))
@@ -125,14 +127,14 @@ class ServiceRuntime:
                 "consumer",
             )
             self.consumer = consumer
-            self._tasks.append(asyncio.create_task(consumer.run(), name=f"{self.definition.name}-consumer"))
+            self._consumer_task = asyncio.create_task(consumer.run(), name=f"{self.definition.name}-consumer")
+            self._tasks.append(self._consumer_task)
+        self._kafka_ready = True
 
     async def stop(self) -> None:
-        if self.consumer:
+        if self.consumer and self._consumer_task:
             self.consumer.request_stop()
-            running = [t for t in self._tasks if t.get_name().endswith("-consumer")]
-            if running:
-                await asyncio.wait(running, timeout=5)  # let the batch in hand commit
+            await asyncio.wait([self._consumer_task], timeout=5)  # let the batch in hand commit
         for task in self._tasks:
             task.cancel()
         await asyncio.gather(*self._tasks, return_exceptions=True)
@@ -152,8 +154,8 @@ class ServiceRuntime:
             checks["database"] = "ok"
         except Exception as exc:
             checks["database"] = f"unavailable: {type(exc).__name__}"
-        if self.producer is None:
-            checks["kafka"] = "unavailable: not connected yet"
+        if self.producer is None or not self._kafka_ready:
+            checks["kafka"] = "unavailable: still connecting"
         else:
             try:
                 async with asyncio.timeout(3):

@@ -36,6 +36,11 @@ log = structlog.get_logger(__name__)
 Handler = Callable[[AsyncSession, Envelope], Awaitable[None]]
 
 
+def topics_of(handlers: Mapping[str, Handler]) -> tuple[str, ...]:
+    """Topics to subscribe for handlers keyed by dataschema ("dispute.received/v1")."""
+    return tuple(sorted({schema.split("/")[0] for schema in handlers}))
+
+
 class UnhandledEventType(Exception):
     """A message on a subscribed topic whose type/version this service has no handler for."""
 
@@ -69,7 +74,7 @@ class EventConsumer:
         self.service = service
         self.group_id = group_id
         self.handlers = dict(handlers)
-        self.topics = tuple(topics or sorted({schema.split("/")[0] for schema in handlers}))
+        self.topics = tuple(topics or topics_of(handlers))
         self._sessions = sessions
         self._inbox = Inbox(inbox, consumer=group_id)
         self._producer = producer
