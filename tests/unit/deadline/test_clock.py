@@ -331,6 +331,11 @@ def test_business_days_per_kind_are_configurable(calendar):
     assert result.due_date_kst == date(2026, 11, 24) and result.business_days == 1
 
 
+def test_a_configured_count_below_one_is_a_programming_error(calendar):
+    with pytest.raises(ValueError, match="at least 1"):
+        compute_deadline(kst(2026, 11, 23, 10), "chargeback", calendar=calendar, business_days={"chargeback": 0})
+
+
 # Overrides
 
 
