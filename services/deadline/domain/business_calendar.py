@@ -2,10 +2,11 @@
 
 from __future__ import annotations
 
+import copy
 import re
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
-from datetime import date
+from datetime import date, datetime
 from enum import StrEnum
 
 import holidays
@@ -43,6 +44,15 @@ class Override:
     state: OverrideState
     note: str = ""
 
+    def __post_init__(self) -> None:
+        if not isinstance(self.day, date) or isinstance(self.day, datetime):
+            raise InvalidOverrideDate(f"an override is for a whole date, not {self.day!r}")
+        # A plain "open" must not be read as closed by an identity check: coerce, or refuse.
+        try:
+            object.__setattr__(self, "state", OverrideState(self.state))
+        except ValueError:
+            raise InvalidOverride(f"state must be 'closed' or 'open', not {self.state!r}") from None
+
 
 @dataclass(frozen=True, slots=True)
 class Closure:
@@ -68,10 +78,7 @@ def parse_override_date(text: str) -> date:
 def parse_override(day: str | date, state: str, note: str = "") -> Override:
     """One row of the override table as operators send it over HTTP."""
     parsed = day if isinstance(day, date) else parse_override_date(day)
-    try:
-        return Override(parsed, OverrideState(state), note)
-    except ValueError:
-        raise InvalidOverride(f"state must be 'closed' or 'open', not {state!r}") from None
+    return Override(parsed, state, note)  # type: ignore[arg-type]  # __post_init__ coerces or refuses
 
 
 class BusinessCalendar:
@@ -92,8 +99,8 @@ class BusinessCalendar:
 
     def with_overrides(self, overrides: Iterable[Override]) -> BusinessCalendar:
         """A calendar with these overrides (replacing any on the same dates); this one is left alone."""
-        merged = BusinessCalendar({**self._overrides, **{row.day: row for row in overrides}})
-        merged._kr = self._kr  # share the filled-in KR years
+        merged = copy.copy(self)  # shares the KR calendar and the years it has filled in
+        merged._overrides = {**self._overrides, **{row.day: row for row in overrides}}
         return merged
 
     def holiday_names(self, day: date) -> tuple[str, ...]:

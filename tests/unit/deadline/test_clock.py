@@ -405,6 +405,19 @@ def test_an_override_for_a_malformed_date_is_refused(text):
     assert caught.value.code == "invalid_override_date"
 
 
+def test_an_override_for_a_moment_rather_than_a_date_is_refused():
+    with pytest.raises(InvalidOverrideDate):
+        parse_override(kst(2026, 11, 25, 9), "closed")
+
+
+def test_an_override_built_with_a_plain_string_state_means_what_it_says(calendar):
+    opened = calendar.with_overrides([Override(date(2026, 11, 21), "open")])
+
+    assert opened.is_business_day(date(2026, 11, 21))
+    with pytest.raises(InvalidOverride):
+        Override(date(2026, 11, 21), "shut")
+
+
 def test_an_override_with_an_unknown_state_is_refused():
     with pytest.raises(InvalidOverride) as caught:
         parse_override("2025-01-27", "half-day")
