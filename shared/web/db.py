@@ -16,6 +16,9 @@ is thrown into this dependency first, which rolls back, then the handler answers
 that fails answers 503 ``commit_failed``: nothing was saved, so retrying is safe (a 5xx is
 what makes webhook senders and clients retry; a deferred constraint that fails at COMMIT, a
 serialization failure or a lost connection all land here).
+
+A streamed body (`StreamingResponse`) and background tasks run after the commit and after
+the session is closed: they must not use it.
 """
 
 from __future__ import annotations
