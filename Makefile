@@ -4,6 +4,9 @@ VENV   := .venv
 PY     := $(VENV)/bin/python
 STAMP  := $(VENV)/.installed
 
+# Everything started from here runs on a laptop: the development auth secret is allowed.
+export DD_ENV ?= local
+
 .PHONY: install run stop test test-unit bench clean
 
 install: $(STAMP)

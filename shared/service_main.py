@@ -10,7 +10,7 @@ import uvicorn
 from shared.db.migrations import upgrade
 from shared.logging import configure_logging
 from shared.runtime import ServiceDefinition
-from shared.settings import ServiceSettings
+from shared.settings import ServiceSettings, UnsafeSettingsError
 
 
 def service_cli(
@@ -23,6 +23,11 @@ def service_cli(
         """Run the HTTP API, outbox relay and consumers in this process."""
         settings = settings_cls()
         configure_logging(definition.name, settings.log_level)
+        try:
+            settings.ensure_safe_to_start()  # the app's lifespan checks again, for other servers
+        except UnsafeSettingsError as exc:
+            typer.echo(f"refusing to start: {exc}", err=True)
+            raise typer.Exit(code=2) from None
         uvicorn.run(
             create_app(settings),
             host=settings.host,

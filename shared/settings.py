@@ -3,16 +3,27 @@
 A service's own prefix wins over the common one: `DD_INGEST_DATABASE_URL` beats
 `DD_DATABASE_URL`, so one shell can run all five services against one database while any
 of them can still be pointed elsewhere.
+
+`DD_ENV` says where a process runs: ``local`` (a laptop, `make run`, the tests, the bench)
+or ``production`` (anything else, and the default, so forgetting it is the safe mistake).
+Outside local runs a service refuses to start with the built-in development secret.
 """
 
 from __future__ import annotations
 
-from typing import ClassVar
+from typing import ClassVar, Literal
 
 from pydantic import Field
 from pydantic_settings import BaseSettings, EnvSettingsSource, PydanticBaseSettingsSource, SettingsConfigDict
 
 COMMON_PREFIX = "DD_"
+
+# Known to everyone who reads this file: fine on a laptop, a forgery kit anywhere else.
+DEVELOPMENT_AUTH_SECRET = "dev-only-secret-change-me-32bytes!"
+
+
+class UnsafeSettingsError(RuntimeError):
+    """Settings a service must not start with where it runs."""
 
 
 class ServiceSettings(BaseSettings):
@@ -21,6 +32,9 @@ class ServiceSettings(BaseSettings):
     model_config = SettingsConfigDict(env_prefix=COMMON_PREFIX, extra="ignore", frozen=True)
 
     service: ClassVar[str] = "service"
+
+    # Where it runs: `local` or `production` (DD_ENV, see the module docstring).
+    env: Literal["local", "production"] = "production"
 
     # Where it listens.
     host: str = "127.0.0.1"
@@ -32,7 +46,7 @@ class ServiceSettings(BaseSettings):
     kafka_bootstrap_servers: str = "127.0.0.1:59092"
 
     # Auth: HS256 secret shared by every service (SPEC section 3).
-    auth_secret: str = Field(default="dev-only-secret-change-me-32bytes!", min_length=32)
+    auth_secret: str = Field(default=DEVELOPMENT_AUTH_SECRET, min_length=32)
 
     log_level: str = "INFO"
 
@@ -57,6 +71,19 @@ class ServiceSettings(BaseSettings):
     @property
     def consumer_group(self) -> str:
         return f"dd-{self.service}"
+
+    @property
+    def is_local(self) -> bool:
+        return self.env == "local"
+
+    def ensure_safe_to_start(self) -> None:
+        """Raise `UnsafeSettingsError` if a service must not start with these settings."""
+        if self.auth_secret == DEVELOPMENT_AUTH_SECRET and not self.is_local:
+            raise UnsafeSettingsError(
+                f"{self.service}: DD_AUTH_SECRET is the built-in development secret, which anyone can use "
+                f"to mint tokens. Set DD_AUTH_SECRET to a secret of at least 32 bytes (or DD_ENV=local "
+                f"for a local run); DD_ENV is {self.env!r}."
+            )
 
     @classmethod
     def settings_customise_sources(

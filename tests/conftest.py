@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import os
 import uuid
 from collections.abc import AsyncIterator, Iterator
 from dataclasses import dataclass
@@ -14,6 +15,9 @@ from shared.db.backbone import backbone_tables
 from shared.db.engine import create_engine, session_factory
 from shared.kafka.topics import ensure_topics
 from tests.infra import TestInfra, provide_infra
+
+# Tests are a local run (the development auth secret is allowed); set before any settings are built.
+os.environ.setdefault("DD_ENV", "local")
 
 
 @pytest.fixture(scope="session")

@@ -13,17 +13,21 @@ from shared.runtime import ServiceDefinition, ServiceRuntime
 from shared.settings import ServiceSettings
 from shared.web import ops
 from shared.web.middleware import RequestContextMiddleware
-from shared.web.problems import install_problem_handlers
+from shared.web.problems import ProblemTable, install_problem_handlers
 
 log = structlog.get_logger(__name__)
 
 
-def create_service_app(settings: ServiceSettings, definition: ServiceDefinition) -> FastAPI:
+def create_service_app(
+    settings: ServiceSettings, definition: ServiceDefinition, *, errors: ProblemTable | None = None
+) -> FastAPI:
+    """The service's app; `errors` is its table of domain errors to problems (shared.web.problems)."""
     runtime = ServiceRuntime(settings, definition)
 
     @asynccontextmanager
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
         configure_logging(definition.name, settings.log_level)
+        settings.ensure_safe_to_start()  # before anything connects or listens
         await runtime.start()
         log.info("service_started", port=settings.port)
         try:
@@ -36,7 +40,7 @@ def create_service_app(settings: ServiceSettings, definition: ServiceDefinition)
     app.state.settings = settings
     app.state.runtime = runtime
     app.state.auth_secret = settings.auth_secret
-    install_problem_handlers(app)
+    install_problem_handlers(app, errors)
     app.add_middleware(RequestContextMiddleware)
     app.include_router(ops.router)
     for router in definition.routers:

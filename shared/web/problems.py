@@ -12,27 +12,47 @@ Body members:
   (quote it to support), each left out when unknown;
 - any extension members, e.g. ``errors`` for validation failures. Extensions cannot
   override the members above.
+
+Domain errors (`shared.errors.DomainError`, raised by code that Kafka handlers run too) become
+problems through one table per service, handed to `create_service_app(..., errors=ERRORS)`::
+
+    ERRORS: ProblemTable = {CaseNotFound: Problem(404, "case_not_found", "Case not found")}
+
+A table row for a base class covers its subclasses (the nearest row wins). A `DomainError`
+with no row answers 422 with the error's own `code` and the title "Request refused", and is
+logged as ``unmapped_domain_error``: it is still a refusal of the request (a 4xx, so a sender
+does not retry it forever), and the missing row shows up in the logs.
+
+A pydantic `ValidationError` raised inside a route (a body parsed after the signature was
+checked) answers 422 ``validation_error`` exactly like a `RequestValidationError`; neither
+echoes the input values.
 """
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+from collections.abc import Iterable, Mapping
+from dataclasses import dataclass
 from http import HTTPStatus
-from typing import Any
+from typing import Any, TypeAlias
 
 import structlog
 from fastapi import FastAPI, Request
 from fastapi.encoders import jsonable_encoder
 from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse
+from pydantic import ValidationError
 from starlette.exceptions import HTTPException as StarletteHTTPException
 
+from shared.errors import DomainError
 from shared.tracing import current_request_id, current_traceparent, trace_scope
 
 __all__ = [
     "PROBLEM_MEDIA_TYPE",
     "PROBLEM_TYPE_BASE",
+    "Problem",
     "ProblemError",
+    "ProblemTable",
+    "problem_for",
     "install_problem_handlers",
     "problem_response",
 ]
@@ -84,6 +104,34 @@ class ProblemError(Exception):
         self.extensions = extensions
 
 
+@dataclass(frozen=True, slots=True)
+class Problem:
+    """How one kind of `DomainError` answers over HTTP: a row of a service's `ProblemTable`."""
+
+    status: int
+    code: str
+    title: str
+
+    def __post_init__(self) -> None:
+        if not 400 <= self.status <= 599:
+            raise ValueError(f"a problem answers a 4xx or 5xx status, not {self.status}")
+
+
+ProblemTable: TypeAlias = Mapping[type[DomainError], Problem]
+
+# A refusal nobody put in the table (see the module docstring).
+_UNMAPPED_STATUS = 422
+_UNMAPPED_TITLE = "Request refused"
+
+
+def problem_for(table: ProblemTable, error: DomainError) -> Problem | None:
+    """The row for `error`'s class, or the nearest base class's; None when there is none."""
+    for cls in type(error).__mro__:
+        if cls in table:
+            return table[cls]
+    return None
+
+
 def _title_for(status: int) -> str:
     try:
         return HTTPStatus(status).phrase
@@ -102,7 +150,20 @@ def problem_response(
     **extensions: Any,
 ) -> JSONResponse:
     """A problem+json response; `request_id` is taken from the current trace scope."""
-    body: dict[str, Any] = jsonable_encoder(extensions)
+    return _problem(status, code, title, detail, instance=instance, headers=headers, extensions=extensions)
+
+
+def _problem(
+    status: int,
+    code: str,
+    title: str,
+    detail: str | None,
+    *,
+    instance: str | None,
+    headers: Mapping[str, str] | None = None,
+    extensions: Mapping[str, Any],
+) -> JSONResponse:
+    body: dict[str, Any] = jsonable_encoder(dict(extensions))
     body.update(type=f"{PROBLEM_TYPE_BASE}{code}", title=title, status=status, code=code)
     optional = {"detail": detail, "instance": instance, "request_id": current_request_id()}
     body.update({key: value for key, value in optional.items() if value is not None})
@@ -111,15 +172,29 @@ def problem_response(
 
 async def _on_problem(request: Request, exc: Exception) -> JSONResponse:
     assert isinstance(exc, ProblemError)
-    return problem_response(
+    return _problem(
         exc.status,
         exc.code,
         exc.title,
         exc.detail,
         instance=request.url.path,
         headers=exc.headers,
-        **exc.extensions,
+        extensions=exc.extensions,
     )
+
+
+def _domain_error_handler(table: ProblemTable):
+    async def on_domain_error(request: Request, exc: Exception) -> JSONResponse:
+        assert isinstance(exc, DomainError)
+        problem = problem_for(table, exc)
+        if problem is None:
+            log.warning("unmapped_domain_error", error_type=type(exc).__name__, code=exc.code, path=request.url.path)
+            problem = Problem(_UNMAPPED_STATUS, exc.code, _UNMAPPED_TITLE)
+        return _problem(
+            problem.status, problem.code, problem.title, exc.detail, instance=request.url.path, extensions=exc.data
+        )
+
+    return on_domain_error
 
 
 async def _on_http_exception(request: Request, exc: Exception) -> JSONResponse:
@@ -148,27 +223,37 @@ def _field_of(loc: tuple[int | str, ...] | list[int | str]) -> str:
     return ".".join(str(part) for part in loc)
 
 
-async def _on_validation_error(request: Request, exc: Exception) -> JSONResponse:
-    assert isinstance(exc, RequestValidationError)
+def _validation_problem(request: Request, errors: Iterable[Mapping[str, Any]]) -> JSONResponse:
     # Only loc/msg/type: pydantic's `input` echoes the payload (personal data, bytes) and
     # its `ctx` may hold exception objects that are not JSON.
-    errors = [
+    members = [
         {
             "field": _field_of(error.get("loc", ())),
             "message": str(error.get("msg", "")),
             "type": str(error.get("type", "")),
         }
-        for error in exc.errors()
+        for error in errors
     ]
-    count = len(errors)
+    count = len(members)
     return problem_response(
         422,
         "validation_error",
         "Request validation failed",
         f"{count} field{'s' if count != 1 else ''} failed validation.",
         instance=request.url.path,
-        errors=errors,
+        errors=members,
     )
+
+
+async def _on_validation_error(request: Request, exc: Exception) -> JSONResponse:
+    assert isinstance(exc, RequestValidationError)
+    return _validation_problem(request, exc.errors())
+
+
+async def _on_model_validation_error(request: Request, exc: Exception) -> JSONResponse:
+    # A model validated inside the route (e.g. a body read raw for its signature, then parsed).
+    assert isinstance(exc, ValidationError)
+    return _validation_problem(request, exc.errors(include_url=False, include_context=False, include_input=False))
 
 
 async def _on_unhandled(request: Request, exc: Exception) -> JSONResponse:
@@ -196,9 +281,15 @@ async def _on_unhandled(request: Request, exc: Exception) -> JSONResponse:
         )
 
 
-def install_problem_handlers(app: FastAPI) -> None:
-    """Answer every error of `app` as problem+json (see the module docstring)."""
+def install_problem_handlers(app: FastAPI, errors: ProblemTable | None = None) -> None:
+    """Answer every error of `app` as problem+json, domain errors through `errors` (module docstring)."""
+    table = dict(errors or {})
+    for cls, problem in table.items():
+        if not (isinstance(cls, type) and issubclass(cls, DomainError)) or not isinstance(problem, Problem):
+            raise TypeError(f"a problem table maps DomainError subclasses to Problem rows, not {cls!r}: {problem!r}")
     app.add_exception_handler(ProblemError, _on_problem)
+    app.add_exception_handler(DomainError, _domain_error_handler(table))
     app.add_exception_handler(StarletteHTTPException, _on_http_exception)
     app.add_exception_handler(RequestValidationError, _on_validation_error)
+    app.add_exception_handler(ValidationError, _on_model_validation_error)
     app.add_exception_handler(Exception, _on_unhandled)

@@ -156,6 +156,43 @@ def test_token_with_missing_or_bad_claims_is_refused(claims):
     assert raised.value.code == "invalid_token"
 
 
+def _in(delta: timedelta) -> int:
+    return int((datetime.now(UTC) + delta).timestamp())
+
+
+def test_token_with_only_role_seller_id_and_exp_is_accepted():
+    # SPEC section 3: other systems mint their own tokens with exactly these claims.
+    seller = jwt.encode({"role": "seller", "seller_id": "V-100", "exp": _in(timedelta(hours=1))}, SECRET, "HS256")
+    operator = jwt.encode({"role": "operator", "exp": _in(timedelta(hours=1))}, SECRET, "HS256")
+    assert decode_token(SECRET, seller) == Principal(role=Role.seller, seller_id="V-100")
+    assert decode_token(SECRET, operator) == Principal(role=Role.operator, seller_id=None)
+
+
+def test_token_issued_in_the_past_is_accepted():
+    claims = {"role": "operator", "iat": _in(-timedelta(minutes=5)), "exp": _in(timedelta(hours=1))}
+    assert decode_token(SECRET, jwt.encode(claims, SECRET, "HS256")).is_operator
+
+
+@pytest.mark.parametrize("iat", [_in(timedelta(minutes=5)), "yesterday", True])
+def test_token_issued_in_the_future_or_with_a_non_numeric_iat_is_refused(iat):
+    claims = {"role": "seller", "seller_id": "V-100", "iat": iat, "exp": _in(timedelta(hours=1))}
+    with pytest.raises(ProblemError) as raised:
+        decode_token(SECRET, jwt.encode(claims, SECRET, "HS256"))
+    assert (raised.value.status, raised.value.code) == (401, "invalid_token")
+
+
+async def test_token_with_only_role_seller_id_and_exp_is_accepted_over_http(client):
+    token = jwt.encode({"role": "seller", "seller_id": "V-100", "exp": _in(timedelta(hours=1))}, SECRET, "HS256")
+    response = await client.get("/me", headers=_bearer(token))
+    assert response.status_code == 200
+    assert response.json() == {"role": "seller", "seller_id": "V-100"}
+
+
+async def test_token_issued_in_the_future_answers_401_invalid_token(client):
+    claims = {"role": "operator", "iat": _in(timedelta(hours=1)), "exp": _in(timedelta(hours=2))}
+    _assert_unauthorized(await client.get("/me", headers=_bearer(jwt.encode(claims, SECRET, "HS256"))), "invalid_token")
+
+
 def test_operator_token_smuggling_a_seller_id_is_not_scoped():
     claims = {"role": "operator", "seller_id": "V-100", "iat": 1, "exp": 4_000_000_000}
     principal = decode_token(SECRET, jwt.encode(claims, SECRET, algorithm="HS256"))

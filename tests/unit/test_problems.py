@@ -6,12 +6,21 @@ import json
 
 import httpx
 import pytest
-from fastapi import FastAPI, HTTPException
+from fastapi import FastAPI, HTTPException, Request
 from pydantic import BaseModel, field_validator
 from structlog.testing import capture_logs
 
+from shared.errors import DomainError
 from shared.web.middleware import RequestContextMiddleware
-from shared.web.problems import PROBLEM_MEDIA_TYPE, ProblemError, install_problem_handlers, problem_response
+from shared.web.problems import (
+    PROBLEM_MEDIA_TYPE,
+    Problem,
+    ProblemError,
+    ProblemTable,
+    install_problem_handlers,
+    problem_for,
+    problem_response,
+)
 
 
 class Meta(BaseModel):
@@ -198,3 +207,147 @@ def test_problem_error_reads_well_in_logs():
     assert str(error) == "404 not_found: No dispute CD-1."
     assert error.headers == {}
     assert error.extensions == {}
+
+
+# --------------------------------------------------------------------------- domain errors
+
+
+class CaseNotFound(DomainError):
+    code = "case_not_found"
+
+
+class CaseClosed(DomainError):
+    code = "case_closed"
+
+
+class CaseAlreadyWon(CaseClosed):
+    code = "case_already_won"
+
+
+class ReceiptMissing(DomainError):
+    code = "receipt_missing"
+
+
+ERRORS: ProblemTable = {
+    CaseNotFound: Problem(404, "case_not_found", "Case not found"),
+    CaseClosed: Problem(409, "case_closed", "Case closed"),
+}
+
+
+def _domain_app() -> FastAPI:
+    app = FastAPI()
+    install_problem_handlers(app, ERRORS)
+    app.add_middleware(RequestContextMiddleware)
+
+    @app.get("/cases/{case_id}")
+    async def get_case(case_id: str) -> None:
+        raise CaseNotFound("No case with this id.", case_id=case_id)
+
+    @app.post("/cases/{case_id}/answer")
+    async def answer(case_id: str) -> None:
+        raise CaseAlreadyWon()
+
+    @app.post("/cases/{case_id}/submit")
+    async def submit(case_id: str) -> None:
+        raise ReceiptMissing("Upload the delivery receipt first.", missing=["receipt"])
+
+    @app.post("/raw-evidence")
+    async def raw_evidence(request: Request) -> dict[str, str]:
+        # A body read raw (e.g. to check its signature), then parsed inside the route.
+        evidence = Evidence.model_validate_json(await request.body())
+        return {"dispute_id": evidence.dispute_id}
+
+    return app
+
+
+@pytest.fixture
+async def domain_client():
+    async with _client(_domain_app()) as c:
+        yield c
+
+
+async def test_domain_error_answers_the_problem_its_table_row_names(domain_client):
+    response = await domain_client.get("/cases/CD-7", headers={"x-request-id": "req-404"})
+    assert response.status_code == 404
+    assert _problem(response) == {
+        "type": "https://errors.dispute-desk.dev/case_not_found",
+        "title": "Case not found",
+        "status": 404,
+        "code": "case_not_found",
+        "detail": "No case with this id.",
+        "instance": "/cases/CD-7",
+        "request_id": "req-404",
+        "case_id": "CD-7",
+    }
+
+
+async def test_table_row_of_a_base_class_covers_its_subclasses(domain_client):
+    response = await domain_client.post("/cases/CD-7/answer")
+    assert response.status_code == 409
+    body = _problem(response)
+    assert (body["code"], body["title"]) == ("case_closed", "Case closed")
+    assert "detail" not in body
+
+
+async def test_unmapped_domain_error_answers_422_with_its_own_code_and_is_logged(domain_client):
+    with capture_logs() as logs:
+        response = await domain_client.post("/cases/CD-7/submit")
+    assert response.status_code == 422
+    body = _problem(response)
+    assert body["code"] == "receipt_missing"
+    assert body["title"] == "Request refused"
+    assert body["detail"] == "Upload the delivery receipt first."
+    assert body["missing"] == ["receipt"]
+    [logged] = [entry for entry in logs if entry["event"] == "unmapped_domain_error"]
+    assert (logged["error_type"], logged["code"]) == ("ReceiptMissing", "receipt_missing")
+
+
+async def test_validation_error_raised_inside_a_route_answers_422_like_a_request_validation_error(domain_client):
+    response = await domain_client.post("/raw-evidence", content=b'{"dispute_id": "X-1", "meta": {"attempts": "many"}}')
+    assert response.status_code == 422
+    body = _problem(response)
+    assert body["code"] == "validation_error"
+    assert body["detail"] == "3 fields failed validation."
+    fields = {error["field"]: error for error in body["errors"]}
+    assert set(fields) == {"dispute_id", "meta.kind", "meta.attempts"}
+    assert set(fields["meta.attempts"]) == {"field", "message", "type"}
+    assert fields["meta.attempts"]["type"] == "int_parsing"
+    assert "many" not in response.text and "X-1" not in response.text  # input values are not echoed
+
+
+async def test_malformed_json_parsed_inside_a_route_answers_422(domain_client):
+    response = await domain_client.post("/raw-evidence", content=b'{"dispute_id": ')
+    assert response.status_code == 422
+    assert _problem(response)["errors"][0]["type"] == "json_invalid"
+
+
+async def test_domain_error_data_cannot_override_standard_members():
+    app = FastAPI()
+    install_problem_handlers(app, ERRORS)
+
+    @app.get("/sneaky")
+    async def sneaky() -> None:
+        raise CaseNotFound(status=200, code="ok", instance="/elsewhere")
+
+    async with _client(app) as client:
+        response = await client.get("/sneaky")
+    body = _problem(response)
+    assert (response.status_code, body["code"], body["instance"]) == (404, "case_not_found", "/sneaky")
+
+
+def test_problem_table_refuses_rows_that_are_not_domain_errors_or_problems():
+    with pytest.raises(TypeError):
+        install_problem_handlers(FastAPI(), {ValueError: Problem(400, "bad", "Bad")})  # type: ignore[dict-item]
+    with pytest.raises(TypeError):
+        install_problem_handlers(FastAPI(), {CaseNotFound: (404, "case_not_found", "Case not found")})  # type: ignore[dict-item]
+    with pytest.raises(ValueError):
+        Problem(200, "ok", "OK")
+
+
+def test_domain_error_carries_its_code_detail_and_data_without_speaking_http():
+    error = CaseNotFound("No case with this id.", case_id="CD-7")
+    assert (error.code, error.detail, error.data) == ("case_not_found", "No case with this id.", {"case_id": "CD-7"})
+    assert str(error) == "No case with this id."
+    assert str(CaseAlreadyWon()) == "case_already_won"
+    assert problem_for(ERRORS, CaseAlreadyWon()) == ERRORS[CaseClosed]
+    assert problem_for(ERRORS, ReceiptMissing()) is None

@@ -1,0 +1,35 @@
+"""Domain errors: what a use case raises when it refuses, in words that are not HTTP.
+
+The same service code runs behind an HTTP route and behind a Kafka handler, so it never
+raises HTTP errors. It raises a `DomainError` subclass instead::
+
+    class CaseNotFound(DomainError):
+        code = "case_not_found"
+
+    raise CaseNotFound("No case with this id.", case_id=case_id)
+
+Over HTTP each service's table (`shared.web.problems.ProblemTable`) turns the class into a
+problem response; in a Kafka handler the error is logged, retried or dead-lettered like any
+other. `detail` and the keyword data are sent to the caller as they are, so they must be
+safe to show: ids and counts, never personal data, secrets or raw input.
+"""
+
+from __future__ import annotations
+
+from typing import Any, ClassVar
+
+__all__ = ["DomainError"]
+
+
+class DomainError(Exception):
+    """Base of every refusal of a use case; subclasses set a stable, snake_case `code`."""
+
+    code: ClassVar[str] = "domain_error"
+
+    def __init__(self, detail: str | None = None, **data: Any) -> None:
+        super().__init__(detail or self.code)
+        self.detail = detail
+        self.data = data  # extension members of the problem: JSON-serialisable and safe to show
+
+    def __repr__(self) -> str:
+        return f"{type(self).__name__}(code={self.code!r}, detail={self.detail!r})"
