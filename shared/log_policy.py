@@ -93,9 +93,7 @@ def key_policy(key: str) -> str | None:
 
 def filter_log_values(_: WrappedLogger, __: str, event_dict: EventDict) -> EventDict:
     """structlog processor: keep safe keys, mask personal and unknown ones (see the module doc)."""
-    return {
-        key: mask_structure(value, key_policy(key) or UNKNOWN, key_policy) for key, value in event_dict.items()
-    }
+    return {key: mask_structure(value, key_policy(key) or UNKNOWN, key_policy) for key, value in event_dict.items()}
 
 
 def strip_validation_exc_info(_: WrappedLogger, __: str, event_dict: EventDict) -> EventDict:

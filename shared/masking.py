@@ -219,7 +219,9 @@ _NOT_PERSONAL_LAST = {"id", "ids", "no", "count", "counts", "type", "kind", "cod
 _ADDRESS_COMPOUNDS = {"shipto", "deliverto", "billto", "soldto", "shipping", "delivery", "destination"}
 # Keys in other languages, as they show up in pasted payloads ("收件人：王小明").
 _CJK_KEY_KINDS = {
-    **dict.fromkeys(("收件人", "收货人", "联系人", "姓名", "구매자", "수령인", "수취인", "받는분", "받는 분"), "contact"),
+    **dict.fromkeys(
+        ("收件人", "收货人", "联系人", "姓名", "구매자", "수령인", "수취인", "받는분", "받는 분"), "contact"
+    ),
     **dict.fromkeys(("주문자", "고객명", "이름", "성명"), "name"),
     **dict.fromkeys(("地址", "收货地址", "주소", "배송지"), "address"),
     **dict.fromkeys(("电话", "手机", "手机号", "연락처", "전화번호", "휴대폰", "핸드폰"), "phone"),
@@ -318,8 +320,8 @@ def _key_words(key: str) -> list[str]:
 def _kind_of(key: object) -> str | None:
     """Which kind of personal data a key holds, or None if it is not a personal-data key."""
     key = str(key)
-    if key in _CJK_KEY_KINDS:
-        return _CJK_KEY_KINDS[key]
+    if (cjk := _CJK_KEY_KINDS.get(key.replace(" ", ""))) is not None:
+        return cjk
     words = _key_words(key)
     if not words:
         return None

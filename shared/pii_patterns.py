@@ -111,7 +111,9 @@ CN_ADDRESS = re.compile(rf"{_CN_ADMIN}{{0,5}}{_CN_ROAD}{_CN_NUMBER}{_CN_DETAIL}{
 
 # Names we can recognise without a key: a Hangul or Chinese name before an honorific
 # ("김민수 고객님", "王小明先生"), an English one after a title ("Mr. John Smith").
-KR_HONORIFIC_NAME = re.compile(rf"(?<![{_HANGUL}])(?!고객)([{_HANGUL}]{{2,4}})(?=\s?(?:고객님|고객|님|씨)(?![{_HANGUL}]))")
+KR_HONORIFIC_NAME = re.compile(
+    rf"(?<![{_HANGUL}])(?!고객)([{_HANGUL}]{{2,4}})(?=\s?(?:고객님|고객|님|씨)(?![{_HANGUL}]))"
+)
 CN_HONORIFIC_NAME = re.compile(rf"([{_CJK}]{{2,3}})(?=先生|女士|小姐)")
 EN_TITLED_NAME = re.compile(r"\b(?:Mr|Mrs|Ms|Miss|Mx|Dr)\.?\s([A-Z][a-z]{1,20}(?:\s[A-Z][a-z]{1,20}){0,2})")
 
@@ -127,7 +129,9 @@ PERSON_THEN_NAME = re.compile(
 )
 
 # A name at the start of a contact value: "김민수 010-1234-5678", "John Smith <j@x.com>".
-LEADING_NAME = re.compile(rf"^\s*([{_HANGUL}]{{2,5}}|[{_CJK}]{{2,4}}|[A-Z][a-z]{{1,20}}(?:\s[A-Z][a-z]{{1,20}}){{0,2}})(?=\s|$)")
+LEADING_NAME = re.compile(
+    rf"^\s*([{_HANGUL}]{{2,5}}|[{_CJK}]{{2,4}}|[A-Z][a-z]{{1,20}}(?:\s[A-Z][a-z]{{1,20}}){{0,2}})(?=\s|$)"
+)
 
 # "key: value", "key=value", "'key': 'value'" inside text (a dict's repr, an exception
 # message, a URL query). masking.py decides from the key whether the value is personal.
