@@ -130,27 +130,48 @@ def mask_text(text: str) -> str:
     and addresses before phones (whose digits phone patterns must not half-match), names
     last.
     """
+    # Event names, topics, ids and error strings repeat line after line: remember short ones.
+    return _mask_short_text(text) if len(text) <= _CACHED_TEXT_LEN else _mask_text(text)
+
+
+_CACHED_TEXT_LEN = 256
+
+
+@functools.lru_cache(maxsize=8192)
+def _mask_short_text(text: str) -> str:
+    return _mask_text(text)
+
+
+def _mask_text(text: str) -> str:
     text = _decode_escaped(text)
-    if not text.isascii() and not unicodedata.is_normalized("NFKC", text):
+    ascii_only = text.isascii()
+    if not ascii_only and not unicodedata.is_normalized("NFKC", text):
         text = unicodedata.normalize("NFKC", text)
-    if "input" in text:
+        ascii_only = text.isascii()
+    if "input_type=" in text:
         text = P.PYDANTIC_INPUT_VALUE.sub(f"input_value={MASKED}, input_type=", text)
+    if "input'" in text or 'input"' in text:
         text = P.ERRORS_INPUT.sub(lambda m: f"{m.group(1)}input{m.group(1)}: {MASKED!r}", text)
-    text = P.KEYED_VALUE.sub(_mask_keyed_match, text)
+    if ":" in text or "=" in text:
+        text = P.KEYED_VALUE.sub(_mask_keyed_match, text)
     if "@" in text:
         text = P.EMAIL.sub(_mask_email_match, text)
-    text = P.RRN.sub(RRN_MASK, text)
-    text = P.CN_ID.sub(_mask_cn_id_match, text)
-    if not text.isascii():
-        text = P.KR_ADDRESS.sub(ADDRESS_MASK, text)
-        text = P.CN_ADDRESS.sub(ADDRESS_MASK, text)
-    text = P.ROMAN_KR_ADDRESS.sub(ADDRESS_MASK, text)
-    for pattern in P.PHONES:
-        text = pattern.sub(_mask_phone_match, text)
-    if not text.isascii():
+    if P.DIGIT.search(text):  # ID numbers, addresses and phones all have digits
+        text = P.RRN.sub(RRN_MASK, text)
+        text = P.CN_ID.sub(_mask_cn_id_match, text)
+        if not ascii_only:
+            text = P.KR_ADDRESS.sub(ADDRESS_MASK, text)
+            if ("号" in text or "號" in text) and not P.CN_ROAD_CHARS.isdisjoint(text):
+                text = P.CN_ADDRESS.sub(ADDRESS_MASK, text)
+        if P.ROMAN_ROAD_HINT.search(text):
+            text = P.ROMAN_KR_ADDRESS.sub(ADDRESS_MASK, text)
+        for pattern in P.PHONES:
+            text = pattern.sub(_mask_phone_match, text)
+    if not ascii_only:
         text = P.KR_HONORIFIC_NAME.sub(_mask_name_match, text)
         text = P.CN_HONORIFIC_NAME.sub(_mask_name_match, text)
-    text = P.EN_TITLED_NAME.sub(_mask_name_match, text)
+    if "M" in text or "D" in text:
+        text = P.EN_TITLED_NAME.sub(_mask_name_match, text)
     return P.PERSON_THEN_NAME.sub(_mask_person_then_name, text)
 
 

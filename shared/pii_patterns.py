@@ -19,6 +19,7 @@ _START = rf"(?<![0-9_+])(?<![A-Za-z0-9]{DASH})"
 _END = rf"(?![A-Za-z0-9_])(?!{DASH}\d)"
 _SEP = rf"(?:\s?{DASH}\s?|[. ])?"
 
+DIGIT = re.compile(r"\d")
 EMAIL = re.compile(r"(?<![A-Za-z0-9._%+\-])([A-Za-z0-9._%+\-]+)@([A-Za-z0-9\-]+(?:\.[A-Za-z0-9\-]+)*\.[A-Za-z]{2,})")
 
 # Resident registration number: YYMMDD-GNNNNNN, G (sex/century) 1-8, with any dash and
@@ -90,6 +91,7 @@ _R_TAIL = (
     r"|seoul|busan|incheon|daegu|daejeon|gwangju|ulsan|sejong|jeju|gyeonggi"
     r"|(?:south\s)?korea|republic\sof\skorea|\d{5})){0,6}"
 )
+ROMAN_ROAD_HINT = re.compile(r"-(?:daero|ro|gil|dong|ri|ga)(?![a-z])", re.IGNORECASE)  # cheap pre-check
 ROMAN_KR_ADDRESS = re.compile(
     rf"(?<![a-z0-9])(?:{_R_NUM},?\s{{1,3}}(?:{_R_ROAD}|{_R_LOT})(?:\s{{1,3}}{_R_NUM})?"
     rf"|(?:{_R_ROAD}|{_R_LOT})\s{{1,3}}{_R_NUM}(?![0-9]))"
@@ -107,6 +109,7 @@ _CN_ADMIN = rf"(?:{_CN_NAME}(?:省|市|区|县|旗|镇|乡|街道)\s?)"
 _CN_ROAD = rf"(?:(?![省市区县旗镇乡路街道巷弄号]|胡同)[{_CJK}0-9]){{1,12}}(?:大道|大街|路|街|道|巷|弄|胡同)"
 _CN_NUMBER = r"\s?\d{1,5}(?:-\d{1,5})?\s?[号號]"
 _CN_DETAIL = r"(?:\s?[0-9A-Za-z]{1,5}\s?(?:号楼|栋|幢|座|单元|层|楼|室|号|號))"
+CN_ROAD_CHARS = frozenset("路街道巷弄同")  # one of them must be in the text for CN_ADDRESS to match
 CN_ADDRESS = re.compile(rf"{_CN_ADMIN}{{0,5}}{_CN_ROAD}{_CN_NUMBER}{_CN_DETAIL}{{0,5}}")
 
 # Names we can recognise without a key: a Hangul or Chinese name before an honorific
@@ -136,7 +139,7 @@ LEADING_NAME = re.compile(
 # "key: value", "key=value", "'key': 'value'" inside text (a dict's repr, an exception
 # message, a URL query). masking.py decides from the key whether the value is personal.
 KEYED_VALUE = re.compile(
-    r"""(?P<key>(?P<kq>['"]?)(?P<name>[A-Za-z_][A-Za-z0-9_\-]{0,40}|"""
+    r"""(?<![A-Za-z0-9_\-])(?P<key>(?P<kq>['"]?)(?P<name>[A-Za-z_][A-Za-z0-9_\-]{0,40}|"""
     + PERSON_WORDS_CJK
     + r"""|地址|收货地址|电话|手机号?|身份证号?|주소|배송지|연락처|전화번호|휴대폰|핸드폰|주민(?:등록)?번호)(?P=kq))"""
     r"""(?P<sep>\s{0,3}[:=]\s{0,3})"""
@@ -146,8 +149,9 @@ KEYED_VALUE = re.compile(
 
 # pydantic's str(ValidationError): "[type=..., input_value=<repr>, input_type=str]", and
 # the repr of .errors(): "{'type': ..., 'loc': ..., 'msg': ..., 'input': <repr>, 'ctx': ...}".
-PYDANTIC_INPUT_VALUE = re.compile(r"input_value=.{0,4000}?, input_type=")
-ERRORS_INPUT = re.compile(r"""(['"])input\1: .{0,4000}?(?=, (['"])(?:ctx|url)\2: |\}(?:, \{|\]|\)|$))""")
+# pydantic shortens input_value to some 50 characters, so a short scan finds input_type.
+PYDANTIC_INPUT_VALUE = re.compile(r"input_value=[^\n]{0,300}?, input_type=")
+ERRORS_INPUT = re.compile(r"""(['"])input\1: [^\n]{0,2000}?(?=, (['"])(?:ctx|url)\2: |\}(?:, \{|\]|\)|$))""")
 
 # Escaped text: "\uae40\ubbfc\uc218" (json.dumps, ascii repr) and b'\xea\xb9\x80' (bytes repr).
 UNICODE_ESCAPES = re.compile(r"(?:\\u[0-9a-fA-F]{4}|\\U[0-9a-fA-F]{8})+")

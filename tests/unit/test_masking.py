@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import json
 import logging
+import time
 import timeit
 from collections.abc import Iterator
 from typing import Any
@@ -311,3 +312,28 @@ def test_masking_a_typical_line_stays_cheap():
     text = "event_handler_failed KeyError('order 3000123456789 for CD-2026-000123 not found')"
     per_call = min(timeit.repeat(lambda: mask_text(text), number=200, repeat=3)) / 200
     assert per_call < 0.001, per_call
+
+
+@pytest.mark.parametrize(
+    "hostile",
+    [
+        "杭州市西湖区" * 1000,
+        "浙江省" * 2000,
+        "文三路 9" * 1500,
+        "a-" * 3000 + "ro",
+        "1 a-b-c-d" * 1000,
+        "buyer " * 2000,
+        "name='" * 2000,
+        "\\u0041" * 3000,
+        "b'\\x" * 2000,
+        "input_value=" * 1000 + ", input_type=",
+        "'input': " * 1000,
+        "收件人" * 2000,
+        "900101- " * 1500,
+        "a" * 10000,
+    ],
+)
+def test_masking_hostile_text_of_the_new_patterns_takes_linear_time(hostile: str):
+    started = time.perf_counter()
+    mask_text(hostile)
+    assert time.perf_counter() - started < 0.5
