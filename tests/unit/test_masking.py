@@ -246,6 +246,16 @@ def test_validation_error_traceback_loses_its_input_values(emit):
         assert datum not in raw
 
 
+def test_stdlib_logger_with_a_validation_error_loses_its_input_values(emit, capsys):
+    try:
+        raise _validation_error()
+    except ValidationError:
+        logging.getLogger("uvicorn.error").exception("request failed")
+    raw = capsys.readouterr().out
+    assert "ValidationError" in raw and "int_parsing" in raw
+    assert "王小明" not in raw and "김민수" not in raw
+
+
 def test_error_caused_by_a_validation_error_loses_its_input_values(emit):
     try:
         try:
