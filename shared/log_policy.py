@@ -50,7 +50,7 @@ _SAFE_KEYS = {
 # Last word of a key ("outbox_rows", "duration_ms", "sent_at", "reason_code").
 _SAFE_LAST_WORDS = {
     "id", "ids", "uuid", "code", "codes", "count", "counts", "total", "size", "sizes", "bytes", "len",
-    "length", "ms", "s", "sec", "secs", "seconds", "ns", "us", "at", "on", "until", "since", "status",
+    "length", "ms", "s", "sec", "secs", "seconds", "ns", "us", "at", "status",
     "statuses", "state", "type", "types", "kind", "topic", "topics", "partition", "partitions", "offset",
     "offsets", "port", "attempt", "attempts", "version", "lag", "level", "rows", "limit", "batch",
     "group", "groups", "retries", "ttl", "timeout", "deadline",

@@ -377,10 +377,16 @@ SAFE, TEXT, UNKNOWN = "safe", "text", "unknown"
 PolicyOf = Callable[[str], "str | None"]
 
 
-def mask_structure(value: Any, policy: str, policy_of: PolicyOf) -> Any:
-    """Mask `value` logged under a key of `policy`; `policy_of` gives nested keys theirs."""
+def mask_structure(value: Any, policy: str, policy_of: PolicyOf, unknown: str = UNKNOWN) -> Any:
+    """Mask `value` logged under a key of `policy`; `policy_of` gives nested keys theirs.
+
+    A nested key of no policy inherits a personal parent's ("recipient": {"note": ...}),
+    else gets `unknown`: list items share their list's policy.
+    """
     if value is None or isinstance(value, bool):
         return value
+    if isinstance(value, enum.Enum):  # a code of ours (StrEnum too), whatever key it is under
+        return mask_structure(value.value, SAFE if policy == UNKNOWN else policy, policy_of, unknown)
     if isinstance(value, str):
         if policy in (SAFE, TEXT):
             return mask_text(value)
@@ -393,27 +399,26 @@ def mask_structure(value: Any, policy: str, policy_of: PolicyOf) -> Any:
     if isinstance(value, Mapping):
         if policy == "address":  # {"line1": ..., "zip": ...}: all of it is the address
             return ADDRESS_MASK
+        inherited = policy if policy in _MASKERS else unknown
         return {
-            mask_text(str(key)): mask_structure(item, policy_of(str(key)) or policy, policy_of)
+            mask_text(str(key)): mask_structure(item, policy_of(str(key)) or inherited, policy_of, unknown)
             for key, item in value.items()
         }
     if isinstance(value, (list, tuple, set, frozenset)):
-        return [mask_structure(item, policy, policy_of) for item in value]
+        return [mask_structure(item, policy, policy_of, unknown) for item in value]
     if isinstance(value, BaseException):
         # Operators need errors: the type stays readable, the message is free text.
         return describe_exception(value)
-    if isinstance(value, enum.Enum):  # a code of ours, whatever key it is under
-        return mask_structure(value.value, SAFE if policy == UNKNOWN else policy, policy_of)
     if isinstance(value, (datetime, date, time)):
         return value.isoformat()
     if isinstance(value, UUID):
         return str(value)
     if hasattr(value, "model_dump"):  # a pydantic model (an event payload): mask its fields
-        return mask_structure(value.model_dump(mode="json"), policy, policy_of)
+        return mask_structure(value.model_dump(mode="json"), policy, policy_of, unknown)
     if dataclasses.is_dataclass(value) and not isinstance(value, type):
-        return mask_structure(dataclasses.asdict(value), policy, policy_of)
+        return mask_structure(dataclasses.asdict(value), policy, policy_of, unknown)
     # Anything else would reach the JSON renderer as repr()/str(), with what it holds.
-    return mask_structure(str(value), policy, policy_of)
+    return mask_structure(str(value), policy, policy_of, unknown)
 
 
 def mask_value(key: str, value: Any) -> Any:
@@ -427,7 +432,7 @@ def mask_value(key: str, value: Any) -> Any:
     >>> mask_value("phone", "010-1234-5678")
     '010-****-5678'
     """
-    return mask_structure(value, _kind_of(key) or TEXT, _kind_of)
+    return mask_structure(value, _kind_of(key) or TEXT, _kind_of, unknown=TEXT)
 
 
 def personal_kind(key: str) -> str | None:

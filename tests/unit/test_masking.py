@@ -6,6 +6,7 @@ emitted JSON line is searched for the personal datum, while ids, codes and count
 
 from __future__ import annotations
 
+import enum
 import json
 import logging
 import time
@@ -112,6 +113,21 @@ def test_keys_the_code_logs_today_are_kept(emit):
     assert line["status"] == "submitted"
     assert line["evidence_id"] == "EV-1" and line["notice_id"] == "N-1" and line["receipt_id"] == "R-1"
     assert line["sent_at"] == "2026-09-23T10:15:00Z"
+
+
+def test_unknown_keys_nested_in_free_text_or_safe_keys_are_masked_too(emit):
+    line, raw = emit("odd_error", error={"code": "E1", "memo": "김민수 문앞"}, topics=["a.v1", "b.v1"])
+    assert line["error"] == {"code": "E1", "memo": MASKED}
+    assert line["topics"] == ["a.v1", "b.v1"]
+    assert "김민수" not in raw
+
+
+def test_enums_are_codes_and_are_kept_under_any_key(emit):
+    class Outcome(enum.StrEnum):
+        WON = "won"
+
+    line, _ = emit("dispute_closed", verdict=Outcome.WON)
+    assert line["verdict"] == "won"
 
 
 def test_a_service_can_declare_more_keys_safe(emit):
