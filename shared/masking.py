@@ -1,9 +1,11 @@
-"""Masking of buyers' personal data in anything that is logged.
+"""Masking of buyers' personal data in anything that is logged (the second line of defence).
 
-Works twice over: by key (`buyer_name`, `phone`, `address`, ... anywhere in the value,
-nested dicts and lists included) and by pattern inside every string (phone numbers,
-resident registration numbers, e-mail addresses, Korean street addresses), which catches
-personal data pasted into free text such as an exception message.
+The first line is the allowlist of keys (shared/log_policy.py). Here: by key (`buyer_name`,
+`phone`, `address`, `recipient`, `收件人`, ... anywhere in the value, nested dicts and lists
+included) and by pattern inside every string (shared/pii_patterns.py: phones, resident and
+Chinese ID numbers, e-mails, Korean, romanised Korean and Chinese addresses, names after a
+person word or before an honorific, values under personal keys inside a repr), after
+decoding escaped text and NFKC normalisation. Validation errors lose their `input` values.
 """
 
 from __future__ import annotations
