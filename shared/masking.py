@@ -112,6 +112,17 @@ def _mask_keyed_match(match: re.Match[str]) -> str:
     return match.group("key") + match.group("sep") + masked
 
 
+_ID_COLUMN_LAST = {"id", "ids", "uuid", "code", "key", "no", "seq", "version", "topic", "partition", "offset", "group"}
+
+
+def _mask_pg_key_match(match: re.Match[str]) -> str:
+    # Ids in a unique-key violation help an operator; any other column may be personal.
+    columns = [_key_words(column.strip().strip('"')) for column in match.group("cols").split(",")]
+    if all(words and words[-1] in _ID_COLUMN_LAST for words in columns):
+        return match.group(0)
+    return f"Key ({match.group('cols')})=({MASKED})"
+
+
 def _mask_name_match(match: re.Match[str]) -> str:
     start, end = match.span(1)
     whole_start = match.start(0)
@@ -154,6 +165,9 @@ def _mask_text(text: str) -> str:
         text = P.PYDANTIC_INPUT_VALUE.sub(f"input_value={MASKED}, input_type=", text)
     if "input'" in text or 'input"' in text:
         text = P.ERRORS_INPUT.sub(lambda m: f"{m.group(1)}input{m.group(1)}: {MASKED!r}", text)
+    if "Key (" in text or "Failing row" in text:
+        text = P.PG_KEY_DETAIL.sub(_mask_pg_key_match, text)
+        text = P.PG_FAILING_ROW.sub(f"Failing row contains ({MASKED})", text)
     if ":" in text or "=" in text:
         text = P.KEYED_VALUE.sub(_mask_keyed_match, text)
     if "@" in text:

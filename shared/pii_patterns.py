@@ -153,6 +153,13 @@ KEYED_VALUE = re.compile(
 PYDANTIC_INPUT_VALUE = re.compile(r"input_value=[^\n]{0,300}?, input_type=")
 ERRORS_INPUT = re.compile(r"""(['"])input\1: [^\n]{0,2000}?(?=, (['"])(?:ctx|url)\2: |\}(?:, \{|\]|\)|$))""")
 
+# PostgreSQL echoes values in its errors: "Key (buyer_name)=(김민수) already exists.",
+# "Failing row contains (7, 김민수, 010-1234-5678)." (asyncpg/SQLAlchemy pass them on).
+PG_KEY_DETAIL = re.compile(
+    r"Key \((?P<cols>[^()\n]{1,200})\)=\((?P<vals>[^\n]{0,1000}?)\)(?= already exists| is not present| conflicts|\.|$)"
+)
+PG_FAILING_ROW = re.compile(r"Failing row contains \([^\n]{0,4000}\)")
+
 # Escaped text: "\uae40\ubbfc\uc218" (json.dumps, ascii repr) and b'\xea\xb9\x80' (bytes repr).
 UNICODE_ESCAPES = re.compile(r"(?:\\u[0-9a-fA-F]{4}|\\U[0-9a-fA-F]{8})+")
 BYTES_LITERAL = re.compile(r"""(?<![A-Za-z0-9_])b(['"])(?:\\.|(?!\1)[^\\\n]){0,4000}\1""")

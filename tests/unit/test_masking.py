@@ -221,6 +221,15 @@ def test_personal_keys_are_masked(emit, key: str, value: Any, leaked: str):
     assert key in line
 
 
+def test_postgres_errors_lose_the_values_they_echo_but_keep_ids():
+    unique = 'violates unique constraint "uq_buyer" DETAIL:  Key (buyer_name, city)=(김민수, 서울) already exists.'
+    assert mask_text(unique).endswith("Key (buyer_name, city)=([masked]) already exists.")
+    row = 'null value in column "x" violates not-null constraint DETAIL:  Failing row contains (7, 김민수, 문앞).'
+    assert mask_text(row).endswith("Failing row contains ([masked]).")
+    ids = "DETAIL:  Key (event_id, consumer_group)=(550e8400-e29b-41d4-a716-446655440000, evidence) already exists."
+    assert mask_text(ids) == ids
+
+
 def test_an_18_digit_id_of_ours_that_fails_the_checksum_is_kept(emit):
     line, _ = emit("snowflake_seen", detail="row 110105194912310021 moved")
     assert line["detail"] == "row 110105194912310021 moved"
