@@ -1,8 +1,9 @@
 """Structured JSON logs, one object per line on stdout, with buyers' personal data masked.
 
 Dispute payloads carry buyer names, phone numbers and delivery addresses. Logs are kept
-longer and read by more people than the dispute store, so personal data is masked on the
-way out (shared/masking.py), whatever logged it: our code through structlog, or
+longer and read by more people than the dispute store, so values are kept only under keys
+known to be safe (shared/log_policy.py) and personal data in free text is masked
+(shared/masking.py) on the way out, whatever logged it: our code through structlog, or
 uvicorn/aiokafka/SQLAlchemy through the stdlib `logging` module. Both go through one
 `ProcessorFormatter`, so they get the same fields, the same masking and the same JSON.
 """
@@ -11,14 +12,15 @@ from __future__ import annotations
 
 import logging
 import sys
+from collections.abc import Iterable
 from typing import Any
 
 import structlog
 from structlog.typing import EventDict, Processor, WrappedLogger
 
-from shared.masking import mask_personal_data
+from shared.log_policy import allow_log_keys, filter_log_values, strip_validation_exc_info
 
-__all__ = ["configure_logging"]
+__all__ = ["allow_log_keys", "configure_logging"]
 
 # Loggers that install their own handlers or stop propagation; we take them back so that
 # their lines come out as JSON too (uvicorn must then run with log_config=None).
@@ -54,13 +56,17 @@ def _lead_with_standard_fields(_: WrappedLogger, __: str, event_dict: EventDict)
     return {**lead, **event_dict}
 
 
-def configure_logging(service: str, level: str = "INFO") -> None:
+def configure_logging(service: str, level: str = "INFO", safe_keys: Iterable[str] = ()) -> None:
     """Send all logs of this process to stdout as masked JSON lines. Safe to call again.
 
     Each line has ``timestamp`` (ISO 8601, UTC), ``level``, ``service``, ``event`` and the
     bound context (``trace_id``, ``request_id``, ``dispute_id``, ...). Run uvicorn with
     ``log_config=None`` so it does not put its own handlers back afterwards.
+
+    Values are filtered by key (shared/log_policy.py): ``safe_keys`` adds this service's
+    keys whose values are safe to log as they are (codes, enums), like ``allow_log_keys``.
     """
+    allow_log_keys(*safe_keys)
     # Run on both structlog events and stdlib records, before the formatter's own chain.
     shared: list[Processor] = [
         structlog.contextvars.merge_contextvars,
@@ -88,9 +94,10 @@ def configure_logging(service: str, level: str = "INFO") -> None:
         processors=[
             structlog.stdlib.ProcessorFormatter.remove_processors_meta,
             _add_service(service),
+            strip_validation_exc_info,
             structlog.processors.format_exc_info,
             # Last before rendering, so tracebacks and positional args are masked too.
-            mask_personal_data,
+            filter_log_values,
             _lead_with_standard_fields,
             structlog.processors.JSONRenderer(ensure_ascii=False),
         ],
