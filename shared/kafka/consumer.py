@@ -45,6 +45,7 @@ AfterDatabaseCommit = Callable[[Mapping[TopicPartition, int]], Awaitable[None]]
 
 _PROBE_TIMEOUT_S = 5.0
 _PROBE_BACKOFF_CAP_S = 2.0
+_FINAL_COMMIT_TIMEOUT_S = 10.0
 
 
 def topics_of(handlers: Mapping[str, Handler]) -> tuple[str, ...]:
@@ -422,11 +423,13 @@ class EventConsumer:
             if not offsets:
                 return
             try:
-                await self._consumer.commit(offsets)
+                # aiokafka retries a commit while the coordinator is away; a last one must not hang stop().
+                async with asyncio.timeout(_FINAL_COMMIT_TIMEOUT_S if final else None):
+                    await self._consumer.commit(offsets)
             except (CommitFailedError, IllegalStateError) as exc:
                 # Partitions moved to another member: it gets them again, the inbox dedups.
                 log.warning("offset_commit_skipped", group=self.group_id, error=repr(exc))
-            except KafkaError as exc:
+            except (KafkaError, TimeoutError) as exc:
                 if final:
                     log.warning("offset_commit_dropped", group=self.group_id, error=repr(exc))
                     return
