@@ -5,6 +5,7 @@
 Starts its own PostgreSQL and Kafka (bench ports, `.local/bench`). Events are sent one at a
 time, each once the previous one was handled, so whatever the consumer still does after a
 handler (database commit, offset commit) delays the next event: a slow offset commit shows.
+Then times bare offset commits (the broker's group-coordinator linger shows there).
 Prints p50/p90/p99 in milliseconds.
 """
 
@@ -16,6 +17,7 @@ import statistics
 import time
 import uuid
 
+from aiokafka import AIOKafkaConsumer, TopicPartition
 from sqlalchemy import text
 
 from deploy.local.infra import REPO, LocalInfra
@@ -80,6 +82,28 @@ async def measure(infra: LocalInfra, events_n: int) -> list[float]:
     return latencies
 
 
+async def commit_round_trips(bootstrap: str, n: int = 200) -> list[float]:
+    consumer = AIOKafkaConsumer(bootstrap_servers=bootstrap, group_id=f"bench-commit-{uuid.uuid4().hex[:6]}")
+    await consumer.start()
+    tp = TopicPartition(TOPIC, 0)
+    consumer.assign([tp])
+    try:
+        await consumer.commit({tp: 0})  # finds the coordinator
+        took = []
+        for i in range(n):
+            started = time.perf_counter()
+            await consumer.commit({tp: i % 2})
+            took.append((time.perf_counter() - started) * 1000)
+        return took
+    finally:
+        await consumer.stop()
+
+
+def _quantiles(values: list[float]) -> str:
+    q = statistics.quantiles(values, n=100)
+    return f"p50 {q[49]:.1f} ms, p90 {q[89]:.1f} ms, p99 {q[98]:.1f} ms"
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--events", type=int, default=300)
@@ -91,10 +115,11 @@ def main() -> None:
     infra.up()
     try:
         latencies = asyncio.run(measure(infra, args.events))
+        commits = asyncio.run(commit_round_trips(infra.kafka_bootstrap_servers))
     finally:
         infra.destroy()
-    q = statistics.quantiles(latencies, n=100)
-    print(f"one hop, {len(latencies)} events: p50 {q[49]:.1f} ms, p90 {q[89]:.1f} ms, p99 {q[98]:.1f} ms")
+    print(f"one hop, {len(latencies)} events: {_quantiles(latencies)}")
+    print(f"offset commit, {len(commits)} calls: {_quantiles(commits)}")
 
 
 if __name__ == "__main__":
