@@ -188,7 +188,7 @@ def main() -> None:
     parser.add_argument("--events", type=int, default=20_000)
     args = parser.parse_args()
     infra = LocalInfra.from_env(
-        root=REPO / ".local" / "bench", prefix="DD_BENCH_", pg_port=55452, kafka_port=59112, kafka_controller_port=59113
+        root=REPO / ".local" / "bench", prefix="DD_BENCH_", pg_port=15452, kafka_port=19112, kafka_controller_port=19113
     )
     infra.destroy()
     infra.up()

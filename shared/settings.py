@@ -41,9 +41,9 @@ class ServiceSettings(BaseSettings):
     port: int = 8000
 
     # Storage and broker.
-    database_url: str = "postgresql+asyncpg://postgres@127.0.0.1:55432/dispute_desk"
+    database_url: str = "postgresql+asyncpg://postgres@127.0.0.1:15432/dispute_desk"
     db_pool_size: int = 10
-    kafka_bootstrap_servers: str = "127.0.0.1:59092"
+    kafka_bootstrap_servers: str = "127.0.0.1:19092"
 
     # Auth: HS256 secret shared by every service (SPEC section 3).
     auth_secret: str = Field(default=DEVELOPMENT_AUTH_SECRET, min_length=32)

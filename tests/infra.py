@@ -53,8 +53,8 @@ def provide_infra() -> Iterator[TestInfra]:
             yield infra
         return
     local = LocalInfra.from_env(
-        root=REPO / ".local" / "test", prefix="DD_TEST_", pg_port=55442, kafka_port=59102, kafka_controller_port=59103
-    )
+        root=REPO / ".local" / "test", prefix="DD_TEST_", pg_port=15442, kafka_port=19102, kafka_controller_port=19103
+    )  # durable PostgreSQL (the default): crash tests must not lose acknowledged commits
     local.destroy()  # a previous run killed mid-way leaves nothing behind to trip over
     local.up()
     try:

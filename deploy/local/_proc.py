@@ -62,17 +62,46 @@ def _port_open(port: int) -> bool:
         return s.connect_ex(("127.0.0.1", port)) == 0
 
 
+EPHEMERAL_RANGE_FILE = Path("/proc/sys/net/ipv4/ip_local_port_range")
+
+
+def ephemeral_port_range(path: Path = EPHEMERAL_RANGE_FILE) -> tuple[int, int] | None:
+    """Linux's range of ports handed to outgoing connections (32768-60999 by default), if known."""
+    try:
+        low, high = path.read_text().split()[:2]
+        return int(low), int(high)
+    except (OSError, ValueError):
+        return None
+
+
+def port_taken_message(
+    port: int, what: str, env_name: str, *, ephemeral: tuple[int, int] | None, owner: str = ""
+) -> str:
+    """Why `port` cannot be used, and what to do about it."""
+    message = (
+        f"port {port} ({what}) is taken by a process that is not this instance's server;"
+        f" stop it or choose another port with {env_name}."
+    )
+    if ephemeral and ephemeral[0] <= port <= ephemeral[1]:
+        # A client retrying connect() to a stopped server's port can be given that very port as
+        # its own source port and connect to itself (TCP simultaneous open), holding it for good.
+        message += (
+            f" Port {port} lies in this machine's ephemeral port range {ephemeral[0]}-{ephemeral[1]}"
+            f" (/proc/sys/net/ipv4/ip_local_port_range): a client reconnecting to it may have connected"
+            f" to itself (look for 127.0.0.1:{port} <-> 127.0.0.1:{port} below). Stop that client,"
+            f" or use a port below {ephemeral[0]}."
+        )
+    return message + (f"\n  {owner}" if owner else "")
+
+
 def _require_free(port: int, what: str, env_name: str) -> None:
     if _port_free(port):
         return
     owner = ""
-    if shutil.which("ss"):
-        out = subprocess.run(["ss", "-Hltnp", f"sport = :{port}"], capture_output=True, text=True).stdout
-        owner = f"\n  {out.strip()}" if out.strip() else ""
-    raise RuntimeError(
-        f"port {port} ({what}) is taken by a process that is not this instance's server;"
-        f" stop it or choose another port with {env_name}.{owner}"
-    )
+    if shutil.which("ss"):  # listeners and connections using the port, with their processes
+        cmd = ["ss", "-Htanp", f"( sport = :{port} or dport = :{port} )"]
+        owner = "\n  ".join(subprocess.run(cmd, capture_output=True, text=True).stdout.strip().splitlines()[:5])
+    raise RuntimeError(port_taken_message(port, what, env_name, ephemeral=ephemeral_port_range(), owner=owner))
 
 
 @contextmanager

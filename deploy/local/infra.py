@@ -35,18 +35,25 @@ from deploy.local.postgres import DB_NAME, Postgres
 @dataclass
 class LocalInfra:
     root: Path
-    pg_port: int = 55432
-    kafka_port: int = 59092
-    kafka_controller_port: int = 59093
+    # Below Linux's ephemeral range (32768-60999): a client reconnecting in a tight loop to a
+    # port inside it can connect to itself and keep the server from restarting.
+    pg_port: int = 15432
+    kafka_port: int = 19092
+    kafka_controller_port: int = 19093
     kafka_heap: str = "512m"
+    # fsync/synchronous_commit on: acknowledged commits survive a crash. Only the dev instance
+    # (`make run`, `python -m deploy.local.infra`) turns it off for speed.
+    pg_durable: bool = True
 
     def __post_init__(self) -> None:
         # Absolute, so pid-file checks (which compare command lines) do not depend on the cwd.
         self.root = Path(self.root).expanduser().resolve()
 
     @classmethod
-    def from_env(cls, *, root: Path | None = None, prefix: str = "DD_LOCAL_", **defaults: int | str) -> LocalInfra:
-        """Read {prefix}DIR, PG_PORT, KAFKA_PORT, KAFKA_CONTROLLER_PORT, KAFKA_HEAP.
+    def from_env(
+        cls, *, root: Path | None = None, prefix: str = "DD_LOCAL_", **defaults: int | str | bool
+    ) -> LocalInfra:
+        """Read {prefix}DIR, PG_PORT, KAFKA_PORT, KAFKA_CONTROLLER_PORT, KAFKA_HEAP, PG_DURABLE.
 
         An explicit `root` wins over {prefix}DIR; a relative DIR is relative to the repo.
         `defaults` (pg_port=..., ...) stand where a variable is unset, so each instance (dev,
@@ -55,7 +62,7 @@ class LocalInfra:
         env = os.environ
         if root is None:
             root = REPO / env[f"{prefix}DIR"] if env.get(f"{prefix}DIR") else REPO / ".local" / "dev"
-        kw: dict[str, int | str] = dict(defaults)
+        kw: dict[str, int | str | bool] = dict(defaults)
         for field, name in [
             ("pg_port", "PG_PORT"),
             ("kafka_port", "KAFKA_PORT"),
@@ -68,12 +75,16 @@ class LocalInfra:
         if heap := env.get(f"{prefix}KAFKA_HEAP"):
             half_heap(heap)  # validate now rather than when the JVM refuses it
             kw["kafka_heap"] = heap
+        if durable := env.get(f"{prefix}PG_DURABLE"):
+            if durable.lower() not in ("true", "false", "1", "0"):
+                raise ValueError(f"{prefix}PG_DURABLE must be true or false, got {durable!r}")
+            kw["pg_durable"] = durable.lower() in ("true", "1")
         return cls(root=Path(root), **kw)  # type: ignore[arg-type]
 
     # Built on every use, not stored: always in step with the fields above.
     @property
     def _postgres(self) -> Postgres:
-        return Postgres(root=self.root, port=self.pg_port)
+        return Postgres(root=self.root, port=self.pg_port, durable=self.pg_durable)
 
     @property
     def _kafka(self) -> Kafka:
@@ -121,9 +132,11 @@ class LocalInfra:
         home, _ = self._postgres.layout()
         kafka = self.root / "kafka"
         pg = "running" if self.postgres_running() else "stopped"
+        durability = "durable" if self.pg_durable else "fsync off"
         kf = "running" if self.kafka_running() else "stopped"
         return (
-            f"PostgreSQL {pg:8} 127.0.0.1:{self.pg_port}  data {home / 'data'}  log {home / 'postgres.log'}\n"
+            f"PostgreSQL {pg:8} 127.0.0.1:{self.pg_port}  {durability}  data {home / 'data'}"
+            f"  log {home / 'postgres.log'}\n"
             f"Kafka      {kf:8} {self.kafka_bootstrap_servers}  data {kafka / 'data'}"
             f"  log {kafka / 'logs' / 'server.log'}"
         )
@@ -134,8 +147,9 @@ class LocalInfra:
     def start_postgres(self) -> None:
         self._postgres.start()
 
-    def stop_postgres(self) -> None:
-        self._postgres.stop()
+    def stop_postgres(self, *, immediate: bool = False) -> None:
+        """`immediate`: `pg_ctl -m immediate`, no shutdown checkpoint, as after a crash."""
+        self._postgres.stop(immediate=immediate)
 
     def kafka_running(self) -> bool:
         return self._kafka.running()
@@ -156,7 +170,7 @@ def main(argv: list[str] | None = None) -> int:
     args = parser.parse_args(argv)
     logging.basicConfig(level=logging.INFO, format="infra: %(message)s", stream=sys.stderr)
     try:
-        return _command(args.command, LocalInfra.from_env())
+        return _command(args.command, LocalInfra.from_env(pg_durable=False))  # the dev instance
     except (RuntimeError, TimeoutError, ValueError) as exc:  # expected failures: no traceback
         print(f"error: {exc}", file=sys.stderr)
         return 1

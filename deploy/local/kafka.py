@@ -76,6 +76,9 @@ group.initial.rebalance.delay.ms=0
 # cannot cause spurious fencing: a GC pause stops both.
 broker.heartbeat.interval.ms=500
 broker.session.timeout.ms=2000
+# Kafka 4's group coordinator batches offset-commit writes for 5 ms by default; that linger
+# is most of a consumer's per-batch latency on an idle node.
+group.coordinator.append.linger.ms=0
 """
 
 
@@ -206,8 +209,8 @@ class Kafka:
         pid = self.pid()
         if pid is None:
             for port, env_name in [
-                (self.port, "DD_LOCAL_KAFKA_PORT"),
-                (self.controller_port, "DD_LOCAL_KAFKA_CONTROLLER_PORT"),
+                (self.port, "DD_*_KAFKA_PORT"),
+                (self.controller_port, "DD_*_KAFKA_CONTROLLER_PORT"),
             ]:
                 _require_free(port, "Kafka", env_name)
             java = str(Path(os.environ["JAVA_HOME"]) / "bin" / "java") if os.environ.get("JAVA_HOME") else "java"

@@ -20,8 +20,19 @@ from deploy.local._proc import READY_TIMEOUT_S, _alive, _cmdline, _locked, _requ
 DB_NAME = "dispute_desk"
 
 
-def render_postgres_conf(*, port: int) -> str:
-    """Settings included from postgresql.conf; rewritten on every start (the port may change)."""
+def render_postgres_conf(*, port: int, durable: bool = True) -> str:
+    """Settings included from postgresql.conf; rewritten on every start (port and durability may change).
+
+    `durable=False` (the dev instance of `make run`) trades crash safety for speed: after a
+    crash of the server a commit the client saw succeed may be gone. Tests and benchmarks of
+    crash consistency need `durable=True`.
+    """
+    if durable:
+        durability = "# Durable commits: a commit the client saw succeed survives a crash of the server.\n"
+        flag = "on"
+    else:
+        durability = "# Throw-away data: trade crash safety for speed (a crash may lose acknowledged commits).\n"
+        flag = "off"
     return f"""\
 # Written by deploy/local/postgres.py on every start: edit that file, not this one.
 port = {port}
@@ -29,10 +40,9 @@ listen_addresses = '127.0.0.1'
 # TCP only: no socket file whose path could exceed the 107-byte limit or litter /tmp.
 unix_socket_directories = ''
 max_connections = 200
-# Throw-away data: trade crash safety for speed.
-fsync = off
-synchronous_commit = off
-full_page_writes = off
+{durability}fsync = {flag}
+synchronous_commit = {flag}
+full_page_writes = {flag}
 """
 
 
@@ -69,6 +79,7 @@ class Postgres:
 
     root: Path
     port: int
+    durable: bool = True
 
     def layout(self) -> tuple[Path, Path]:
         """(home, bin dir). home holds data/ and postgres.log.
@@ -131,10 +142,11 @@ class Postgres:
         with _locked(self.root / ".postgres.lock"):
             self._start()
 
-    def stop(self) -> None:
+    def stop(self, *, immediate: bool = False) -> None:
+        """Stop the server; `immediate` is `pg_ctl -m immediate`, as good as a crash (recovery on next start)."""
         if self.running():
             with _locked(self.root / ".postgres.lock"):
-                self._stop()
+                self._stop("immediate" if immediate else "fast")
 
     def _start(self) -> None:
         home, bindir = self._prepare()
@@ -144,7 +156,7 @@ class Postgres:
             if port != self.port:
                 raise RuntimeError(f"PostgreSQL of {data} already runs on port {port}; `down` it first")
         else:
-            _require_free(self.port, "PostgreSQL", "DD_LOCAL_PG_PORT")
+            _require_free(self.port, "PostgreSQL", "DD_*_PG_PORT")
             if not (data / "PG_VERSION").exists():
                 # initdb into a side folder and rename: a half-initialised cluster never counts.
                 tmp = home / "data.initdb"
@@ -172,7 +184,7 @@ class Postgres:
                 with open(tmp / "postgresql.conf", "a") as conf:
                     conf.write("\ninclude_if_exists = 'dispute_desk.conf'\n")
                 tmp.rename(data)
-            (data / "dispute_desk.conf").write_text(render_postgres_conf(port=self.port))
+            (data / "dispute_desk.conf").write_text(render_postgres_conf(port=self.port, durable=self.durable))
             # pg_ctl detaches the postmaster; our own session keeps a Ctrl-C away from it too.
             cmd = [
                 str(bindir / "pg_ctl"),
@@ -198,9 +210,9 @@ class Postgres:
         if proc.returncode != 0 and "already exists" not in proc.stderr:
             raise RuntimeError(f"PostgreSQL does not accept connections: {proc.stderr}\n{_tail(logfile)}")
 
-    def _stop(self) -> None:
+    def _stop(self, mode: str) -> None:
         if self.postmaster_pid() is None:
             return
         home, bindir = self.layout()
-        cmd = [str(bindir / "pg_ctl"), "-D", str(home / "data"), "-m", "fast", "-w", "-t", "30", "stop"]
+        cmd = [str(bindir / "pg_ctl"), "-D", str(home / "data"), "-m", mode, "-w", "-t", "30", "stop"]
         _run(_as_pg_user(cmd), "pg_ctl stop")

@@ -68,7 +68,7 @@ def _wait_ready(honcho: subprocess.Popen) -> None:
 
 def main() -> None:
     started = time.monotonic()
-    infra = LocalInfra.from_env()
+    infra = LocalInfra.from_env(pg_durable=False)  # dev data: fast, not crash-safe (see README)
     pid_file = infra.root / "run.pid"
     infra.root.mkdir(parents=True, exist_ok=True)
     pid_file.write_text(str(os.getpid()))

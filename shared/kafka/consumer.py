@@ -1,11 +1,16 @@
 """The inbox-guarded consumer: apply each event once, then commit its offset.
 
 Per fetched batch: one transaction claims every event id in the inbox, runs the handlers of
-the new ones in partition order, and commits; only then are the Kafka offsets committed. A
-crash between the two redelivers the batch, and the inbox turns it into a no-op. If anything
-in the batch fails, the batch is rolled back and replayed one message per transaction, with
+the new ones in partition order, and commits (`apply_events`, also the seam tests call without
+Kafka). Only then are the batch's offsets handed to a background committer, which commits the
+latest of them per partition off the fetch loop's path. A crash between the two redelivers the
+batch, and the inbox turns it into a no-op.
+
+If an event fails, the batch is rolled back and replayed one message per transaction, with
 bounded retries and backoff; a message that still fails goes to `<topic>.dlq` and the consumer
-moves on.
+moves on. A database outage is not the event's fault: a connection-level error spends no
+attempt. The consumer pauses its partitions, rewinds to the first event not yet applied, waits
+(capped backoff) until PostgreSQL answers, and resumes.
 """
 
 from __future__ import annotations
@@ -18,11 +23,12 @@ from dataclasses import dataclass, field
 
 import structlog
 from aiokafka import AIOKafkaConsumer, AIOKafkaProducer, ConsumerRebalanceListener, ConsumerRecord, TopicPartition
-from aiokafka.errors import CommitFailedError, IllegalStateError
-from sqlalchemy import Table
+from aiokafka.errors import CommitFailedError, IllegalStateError, KafkaError
+from sqlalchemy import Table, text
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from shared.contracts import Envelope, EventParseError, parse_event
+from shared.db.errors import is_connection_error
 from shared.db.inbox import Delivery, Inbox
 from shared.db.session import session_scope
 from shared.kafka.dlq import send_to_dlq
@@ -34,6 +40,12 @@ from shared.tracing import child_of, parse_traceparent, trace_scope
 log = structlog.get_logger(__name__)
 
 Handler = Callable[[AsyncSession, Envelope], Awaitable[None]]
+# Called with a batch's offsets after its database commit and before they go to Kafka.
+AfterDatabaseCommit = Callable[[Mapping[TopicPartition, int]], Awaitable[None]]
+
+_PROBE_TIMEOUT_S = 5.0
+_PROBE_BACKOFF_CAP_S = 2.0
+_FINAL_COMMIT_TIMEOUT_S = 10.0
 
 
 def topics_of(handlers: Mapping[str, Handler]) -> tuple[str, ...]:
@@ -45,12 +57,83 @@ class UnhandledEventType(Exception):
     """A message on a subscribed topic whose type/version this service has no handler for."""
 
 
+@dataclass(frozen=True)
+class Incoming:
+    """One event as delivered: the envelope, where it came from, and its headers (traceparent)."""
+
+    event: Envelope
+    topic: str
+    partition: int = 0
+    offset: int = 0
+    headers: Mapping[str, str] = field(default_factory=dict)
+
+    @classmethod
+    def of(cls, event: Envelope, **where: object) -> Incoming:
+        """A delivery of `event` on its own topic, for tests and tools that bypass Kafka."""
+        return cls(event, topic=event.type, **where)  # type: ignore[arg-type]
+
+    @property
+    def delivery(self) -> Delivery:
+        return Delivery(event_id=self.event.id, topic=self.topic, partition=self.partition, offset=self.offset)
+
+
+async def handle_event(session: AsyncSession, handlers: Mapping[str, Handler], incoming: Incoming) -> None:
+    """Run the handler of one event in the caller's transaction, in the trace its headers carry."""
+    parent = parse_traceparent(incoming.headers.get("traceparent", ""))
+    with trace_scope(child_of(parent)):  # no parent: this event starts a trace
+        structlog.contextvars.bind_contextvars(dispute_id=incoming.event.subject)
+        try:
+            await handlers[incoming.event.dataschema](session, incoming.event)
+        finally:
+            structlog.contextvars.unbind_contextvars("dispute_id")
+
+
+async def apply_events(
+    session: AsyncSession, inbox: Inbox, handlers: Mapping[str, Handler], deliveries: Sequence[Incoming]
+) -> list[str]:
+    """Claim `deliveries` in the inbox and handle the new ones, in order, inside `session`'s transaction.
+
+    Returns each delivery's outcome, "handled" or "duplicate" (already applied, or the same id
+    earlier in this call). The caller commits; a rollback undoes the claims with the handlers'
+    changes. This is the consumer's own step, so a test can deliver an `Incoming.of(event)`
+    exactly as Kafka would, without Kafka.
+    """
+    fresh = await inbox.claim(session, [d.delivery for d in deliveries])
+    outcomes = []
+    for incoming in deliveries:
+        if incoming.event.id in fresh:
+            fresh.discard(incoming.event.id)  # the same id twice in one batch: apply once
+            await handle_event(session, handlers, incoming)
+            outcomes.append("handled")
+        else:
+            outcomes.append("duplicate")
+    return outcomes
+
+
 @dataclass
 class _Parsed:
     message: ConsumerRecord
     event: Envelope | None = None
     error: Exception | None = None
     headers: dict[str, str] = field(default_factory=dict)
+
+    @property
+    def incoming(self) -> Incoming:
+        m = self.message
+        return Incoming(self.event, topic=m.topic, partition=m.partition, offset=m.offset, headers=self.headers)
+
+    @property
+    def tp(self) -> TopicPartition:
+        return TopicPartition(self.message.topic, self.message.partition)
+
+
+class _BatchInterrupted(Exception):
+    """Part of a batch could not be applied; `done` holds the next offset per partition that was."""
+
+    def __init__(self, done: dict[TopicPartition, int], cause: Exception) -> None:
+        super().__init__(repr(cause))
+        self.done = done
+        self.cause = cause
 
 
 class EventConsumer:
@@ -68,21 +151,32 @@ class EventConsumer:
         metrics: BackboneMetrics | None = None,
         topics: Sequence[str] | None = None,
         batch_transactions: bool = True,
+        after_database_commit: AfterDatabaseCommit | None = None,
     ) -> None:
         """`handlers` maps an event's `dataschema` (e.g. "dispute.received/v1") to its handler;
-        `settings` gives the latency, batch and retry knobs (`kafka_*`, `consumer_*`)."""
+        `settings` gives the latency, batch and retry knobs (`kafka_*`, `consumer_*`).
+
+        `after_database_commit` (for crash tests) is awaited with each batch's offsets once its
+        transaction committed, before the offsets are handed to Kafka; if it raises, those
+        offsets are never committed and `run()` ends with that exception, as a crash would.
+        """
         self.service = service
         self.group_id = group_id
         self.handlers = dict(handlers)
         self.topics = tuple(topics or topics_of(handlers))
         self._sessions = sessions
-        self._inbox = Inbox(inbox, consumer=group_id)
+        self.inbox = Inbox(inbox, consumer=group_id)
         self._producer = producer
         self._settings = settings
         self._metrics = metrics
         self._batch_transactions = batch_transactions
-        self._busy = asyncio.Lock()  # held while a batch is applied and its offsets committed
+        self._after_database_commit = after_database_commit
+        self._busy = asyncio.Lock()  # held while a batch is applied and its offsets recorded
         self._stopping = False
+        # Offsets whose batches committed in the database, latest per partition, not yet in Kafka.
+        self._pending: dict[TopicPartition, int] = {}
+        self._recorded = asyncio.Event()
+        self._commit_lock = asyncio.Lock()  # one offset commit at a time, so a later one never loses
         self._consumer = AIOKafkaConsumer(
             bootstrap_servers=bootstrap_servers,
             group_id=group_id,
@@ -99,25 +193,41 @@ class EventConsumer:
 
     async def start(self) -> None:
         await self._consumer.start()
-        self._consumer.subscribe(list(self.topics), listener=_FinishBatchBeforeRevoke(self._busy))
+        self._consumer.subscribe(list(self.topics), listener=_CommitBeforeRevoke(self))
 
     async def run(self) -> None:
         """Consume until `request_stop()`; the batch in hand always finishes and commits first."""
+        committer = asyncio.create_task(self._commit_in_background(), name=f"{self.group_id}-offset-committer")
         try:
             while not self._stopping:
                 fetched = await self._consumer.getmany(
                     timeout_ms=200, max_records=self._settings.kafka_max_poll_records
                 )
-                if fetched and not self._stopping:
-                    async with self._busy:
-                        try:
-                            await self.apply(fetched)
-                        except Exception as exc:  # e.g. the DLQ unreachable: read the batch again
-                            log.error("batch_not_applied_will_refetch", group=self.group_id, error=repr(exc))
-                            for tp, messages in fetched.items():
-                                self._consumer.seek(tp, messages[0].offset)
-                            await asyncio.sleep(1)
+                if not fetched or self._stopping:
+                    continue
+                async with self._busy:
+                    try:
+                        offsets = await self.apply(fetched)
+                    except _BatchInterrupted as interrupted:
+                        self._rewind(fetched, interrupted.done)
+                        self._record(interrupted.done)  # what did commit need not come again
+                        failure: Exception | None = interrupted.cause
+                    else:
+                        failure = None
+                        if self._after_database_commit:
+                            await self._after_database_commit(offsets)
+                        self._record(offsets)
+                if failure is None:
+                    continue
+                if is_connection_error(failure):
+                    await self._wait_for_database(failure)
+                else:  # e.g. the DLQ unreachable: read the batch again in a moment
+                    log.error("batch_not_applied_will_refetch", group=self.group_id, error=repr(failure))
+                    await self._idle(1.0)
         finally:
+            committer.cancel()
+            await asyncio.gather(committer, return_exceptions=True)
+            await self._flush(final=True)
             await self._consumer.stop()  # leaves the group so others take the partitions at once
 
     def request_stop(self) -> None:
@@ -129,17 +239,27 @@ class EventConsumer:
         self._stopping = True
         await self._consumer.stop()
 
-    async def apply(self, fetched: Mapping[TopicPartition, list[ConsumerRecord]]) -> None:
+    async def apply(self, fetched: Mapping[TopicPartition, list[ConsumerRecord]]) -> dict[TopicPartition, int]:
+        """Apply a fetched batch in the database; returns the offsets to commit once it has.
+
+        Raises `_BatchInterrupted` (with what was applied) when the database went away or an
+        event could neither be applied nor dead-lettered.
+        """
         started = time.perf_counter()
         parsed = [self._parse(m) for messages in fetched.values() for m in messages]
-        if not (self._batch_transactions and await self._apply_in_one_transaction(parsed)):
-            for item in parsed:
-                await self._apply_alone(item)
+        done: dict[TopicPartition, int] = {}
+        try:
+            if not (self._batch_transactions and await self._apply_in_one_transaction(parsed)):
+                for item in parsed:
+                    await self._apply_alone(item)
+                    done[item.tp] = item.message.offset + 1
+        except Exception as exc:
+            raise _BatchInterrupted(done, exc) from exc
         if self._metrics:
             elapsed = time.perf_counter() - started
             for topic in {tp.topic for tp in fetched}:
                 self._metrics.handler_latency.labels(self.group_id, topic).observe(elapsed)
-        await self._commit({tp: messages[-1].offset + 1 for tp, messages in fetched.items()})
+        return {tp: messages[-1].offset + 1 for tp, messages in fetched.items()}
 
     def _parse(self, message: ConsumerRecord) -> _Parsed:
         item = _Parsed(message, headers=header_dict(message.headers))
@@ -152,40 +272,37 @@ class EventConsumer:
         return item
 
     async def _apply_in_one_transaction(self, batch: list[_Parsed]) -> bool:
-        """The fast path; False (and nothing applied) if any message needs to be handled alone."""
+        """The fast path; False (and nothing applied) if any message needs to be handled alone.
+
+        A connection-level error propagates: replaying one by one could not do better.
+        """
         if any(item.error for item in batch):
             return False
         try:
-            outcomes = []
             async with session_scope(self._sessions) as session:
-                fresh = await self._inbox.claim(session, [self._delivery(item) for item in batch])
-                for item in batch:
-                    if item.event.id in fresh:
-                        fresh.discard(item.event.id)  # the same id twice in one batch: apply once
-                        await self._handle(session, item)
-                        outcomes.append((item, "handled"))
-                    else:
-                        outcomes.append((item, "duplicate"))
-            for item, outcome in outcomes:  # counted once committed, not before
-                self._count(item, outcome)
-            return True
+                outcomes = await apply_events(session, self.inbox, self.handlers, [item.incoming for item in batch])
         except Exception as exc:
+            if is_connection_error(exc):
+                raise
             log.warning("batch_failed_retrying_one_by_one", group=self.group_id, size=len(batch), error=repr(exc))
             return False
+        for item, outcome in zip(batch, outcomes, strict=True):  # counted once committed, not before
+            self._count(item, outcome)
+        return True
 
     async def _apply_alone(self, item: _Parsed) -> None:
         attempts = 0
         error = item.error
         while error is None or (attempts < self._settings.consumer_max_attempts and not _is_permanent(error)):
-            attempts += 1
             try:
                 async with session_scope(self._sessions) as session:
-                    fresh = await self._inbox.claim(session, [self._delivery(item)])
-                    if fresh:
-                        await self._handle(session, item)
-                self._count(item, "handled" if fresh else "duplicate")
+                    (outcome,) = await apply_events(session, self.inbox, self.handlers, [item.incoming])
+                self._count(item, outcome)
                 return
             except Exception as exc:
+                if is_connection_error(exc):
+                    raise  # the database is away, not the event's fault: no attempt spent
+                attempts += 1
                 error = exc
                 log.warning(
                     "event_handler_failed",
@@ -198,15 +315,6 @@ class EventConsumer:
                 if attempts < self._settings.consumer_max_attempts:
                     await asyncio.sleep(_backoff_s(self._settings.consumer_retry_backoff_ms, attempts))
         await self._dead_letter(item, error, max(attempts, 1))
-
-    async def _handle(self, session: AsyncSession, item: _Parsed) -> None:
-        parent = parse_traceparent(item.headers.get("traceparent", ""))
-        with trace_scope(child_of(parent)):  # no parent: this event starts a trace
-            structlog.contextvars.bind_contextvars(dispute_id=item.event.subject)
-            try:
-                await self.handlers[item.event.dataschema](session, item.event)
-            finally:
-                structlog.contextvars.unbind_contextvars("dispute_id")
 
     async def _dead_letter(self, item: _Parsed, error: BaseException, attempts: int) -> None:
         log.error(
@@ -230,16 +338,104 @@ class EventConsumer:
         if self._metrics:
             self._metrics.dlq_sent.labels(item.message.topic).inc()
 
-    def _delivery(self, item: _Parsed) -> Delivery:
-        m = item.message
-        return Delivery(event_id=item.event.id, topic=m.topic, partition=m.partition, offset=m.offset)
+    # ------------------------------------------------------------ a database outage
 
-    async def _commit(self, offsets: dict[TopicPartition, int]) -> None:
+    def _rewind(
+        self, fetched: Mapping[TopicPartition, list[ConsumerRecord]], done: Mapping[TopicPartition, int]
+    ) -> None:
+        """Seek each partition of the batch back to its first event not yet applied."""
+        for tp, messages in fetched.items():
+            try:
+                self._consumer.seek(tp, done.get(tp, messages[0].offset))
+            except IllegalStateError:  # no longer ours: its next owner starts from the committed offset
+                pass
+
+    async def _wait_for_database(self, cause: Exception) -> None:
+        """Paused, until PostgreSQL answers `SELECT 1` (or stop is requested); then resume."""
+        log.warning("database_unavailable_pausing", group=self.group_id, error=repr(cause))
+        started = time.monotonic()
+        self._consumer.pause(*self._consumer.assignment())
+        attempt = 0
         try:
-            await self._consumer.commit(offsets)
-        except (CommitFailedError, IllegalStateError) as exc:
-            # Partitions moved to another member mid-batch: it gets them again, the inbox dedups.
-            log.warning("offset_commit_skipped", group=self.group_id, error=repr(exc))
+            while not self._stopping and not await self._database_answers():
+                attempt += 1
+                delay = min(0.1 * 2**attempt, _PROBE_BACKOFF_CAP_S) * random.uniform(0.5, 1.0)
+                await self._idle(delay)
+        finally:
+            self._consumer.resume(*self._consumer.paused())
+        log.info("database_back_resuming", group=self.group_id, waited_s=round(time.monotonic() - started, 1))
+
+    async def _database_answers(self) -> bool:
+        try:
+            async with asyncio.timeout(_PROBE_TIMEOUT_S), self._sessions() as session:
+                await session.execute(text("SELECT 1"))
+            return True
+        except Exception:
+            return False
+
+    async def _idle(self, seconds: float) -> None:
+        """Wait while still polling, so the group does not evict us for exceeding max_poll_interval.
+
+        Paused partitions return nothing; partitions newly assigned meanwhile are not paused
+        yet, so anything they return is put back and they are paused too.
+        """
+        deadline = time.monotonic() + seconds
+        while (left := deadline - time.monotonic()) > 0 and not self._stopping:
+            fetched = await self._consumer.getmany(timeout_ms=int(min(left, 0.5) * 1000))
+            if fetched:
+                self._rewind(fetched, {})
+                self._consumer.pause(*self._consumer.assignment())
+            await asyncio.sleep(min(max(deadline - time.monotonic(), 0), 0.5))
+
+    # ------------------------------------------------------------ offsets
+
+    def _record(self, offsets: Mapping[TopicPartition, int]) -> None:
+        """Offsets of events committed in the database: the background committer sends the latest."""
+        if offsets:
+            self._pending.update(offsets)
+            self._recorded.set()
+
+    async def _commit_in_background(self) -> None:
+        while True:
+            await self._recorded.wait()
+            self._recorded.clear()
+            try:
+                await self._flush()
+            except KafkaError as exc:  # coordinator moving, broker away: keep the offsets, try again
+                log.warning("offset_commit_failed_will_retry", group=self.group_id, error=repr(exc))
+                await asyncio.sleep(0.5)
+                self._recorded.set()
+
+    async def _flush(self, partitions: Sequence[TopicPartition] | None = None, *, final: bool = False) -> None:
+        """Commit the pending offsets (of `partitions`, or all) now.
+
+        Offsets of partitions no longer ours are dropped: their next owner redelivers from the
+        last committed offset, and the inbox turns that into no-ops. With `final`, a failure is
+        logged and the offsets dropped for the same reason.
+        """
+        async with self._commit_lock:
+            chosen = list(self._pending if partitions is None else partitions)
+            wanted = {tp: self._pending[tp] for tp in chosen if tp in self._pending}
+            assigned = self._consumer.assignment()
+            offsets = {tp: offset for tp, offset in wanted.items() if tp in assigned}
+            for tp in wanted:
+                del self._pending[tp]
+            if not offsets:
+                return
+            try:
+                # aiokafka retries a commit while the coordinator is away; a last one must not hang stop().
+                async with asyncio.timeout(_FINAL_COMMIT_TIMEOUT_S if final else None):
+                    await self._consumer.commit(offsets)
+            except (CommitFailedError, IllegalStateError) as exc:
+                # Partitions moved to another member: it gets them again, the inbox dedups.
+                log.warning("offset_commit_skipped", group=self.group_id, error=repr(exc))
+            except (KafkaError, TimeoutError) as exc:
+                if final:
+                    log.warning("offset_commit_dropped", group=self.group_id, error=repr(exc))
+                    return
+                for tp, offset in offsets.items():
+                    self._pending.setdefault(tp, offset)  # a newer offset recorded meanwhile wins
+                raise
 
     def _count(self, item: _Parsed, outcome: str) -> None:
         if self._metrics:
@@ -255,13 +451,17 @@ def _backoff_s(base_ms: int, attempt: int) -> float:
     return random.uniform(0, min(base_ms * 2 ** (attempt - 1), 10_000)) / 1000
 
 
-class _FinishBatchBeforeRevoke(ConsumerRebalanceListener):
-    def __init__(self, busy: asyncio.Lock) -> None:
-        self._busy = busy
+class _CommitBeforeRevoke(ConsumerRebalanceListener):
+    def __init__(self, consumer: EventConsumer) -> None:
+        self._consumer = consumer
 
     async def on_partitions_revoked(self, revoked: list[TopicPartition]) -> None:
-        async with self._busy:  # wait for the batch in hand to commit before the partitions move
-            pass
+        # Let the batch in hand finish, then send its offsets before the partitions move.
+        async with self._consumer._busy:
+            try:
+                await self._consumer._flush(revoked, final=True)
+            except Exception as exc:  # never fail the rebalance: the inbox dedups a redelivery
+                log.warning("offset_commit_on_revoke_failed", error=repr(exc))
 
     async def on_partitions_assigned(self, assigned: list[TopicPartition]) -> None:
         pass

@@ -10,8 +10,9 @@ import pytest
 from sqlalchemy import func, select
 
 from shared.contracts.topics import dlq_topic
+from shared.db.inbox import Inbox
 from shared.db.session import session_scope
-from shared.kafka.consumer import EventConsumer
+from shared.kafka.consumer import EventConsumer, Incoming, apply_events
 from shared.kafka.dlq import read_dead_letters, replay_dead_letters
 from shared.kafka.lag import LagMonitor, LagReader
 from shared.kafka.producer import create_producer
@@ -38,8 +39,8 @@ async def producer(kafka):
     await producer.stop()
 
 
-def make_consumer(scratch, kafka, producer, topic, handler, *, group=None, metrics=None, cls=EventConsumer):
-    return cls(
+def make_consumer(scratch, kafka, producer, topic, handler, *, group=None, metrics=None, **kw):
+    return EventConsumer(
         service="test",
         group_id=group or f"g-{scratch.schema}",
         handlers={SCHEMA: handler},
@@ -50,6 +51,7 @@ def make_consumer(scratch, kafka, producer, topic, handler, *, group=None, metri
         topics=[topic],
         settings=ServiceSettings(consumer_max_attempts=3, consumer_retry_backoff_ms=10),
         metrics=metrics,
+        **kw,
     )
 
 
@@ -74,11 +76,13 @@ async def handled_seqs(scratch) -> list[int]:
         return sorted((await session.execute(select(scratch.handled.c.seq))).scalars())
 
 
-class SkipOffsetCommit(EventConsumer):
-    """Dies (as far as Kafka knows) after the database commit and before the offset commit."""
+class SimulatedCrash(Exception):
+    pass
 
-    async def _commit(self, offsets):
-        return None
+
+async def crash_after_database_commit(offsets) -> None:
+    """The process dies (as far as Kafka knows) after the database commit, before the offset commit."""
+    raise SimulatedCrash(dict(offsets))
 
 
 async def test_crash_between_database_commit_and_offset_commit_applies_each_event_once(scratch, kafka, producer, topic):
@@ -88,18 +92,38 @@ async def test_crash_between_database_commit_and_offset_commit_applies_each_even
     handler = recording_handler(scratch.handled, only_prefix=scratch.prefix)
     group = f"g-{scratch.schema}"
 
-    crashing = make_consumer(scratch, kafka, producer, topic, handler, group=group, cls=SkipOffsetCommit)
-    async with running(crashing):
-        await eventually(lambda: _count_is(scratch, 30))
+    crashing = make_consumer(
+        scratch, kafka, producer, topic, handler, group=group, after_database_commit=crash_after_database_commit
+    )
+    await crashing.start()
+    with pytest.raises(SimulatedCrash):
+        await asyncio.wait_for(crashing.run(), 30)
+    applied_before_crash = len(await handled_seqs(scratch))
+    assert applied_before_crash > 0
 
     metrics = BackboneMetrics()
     async with running(make_consumer(scratch, kafka, producer, topic, handler, group=group, metrics=metrics)):
-        # Everything is redelivered (no offset was committed) and recognised as already applied.
-        await eventually(lambda: _metric(metrics, "dd_events_handled_total", outcome="duplicate", want=30))
+        await eventually(lambda: _count_is(scratch, 30))
+        # The crashed batch is redelivered (its offsets never reached Kafka) and recognised as applied.
+        await eventually(lambda: _metric(metrics, "dd_events_handled_total", outcome="duplicate", want=1))
+        await asyncio.sleep(1)  # room for a late duplicate to show up
 
     assert await handled_seqs(scratch) == list(range(30))
-    redelivered = await _metric(metrics, "dd_events_handled_total", outcome="handled", want=None)
-    assert redelivered == 0
+    duplicates = await _metric(metrics, "dd_events_handled_total", outcome="duplicate", want=None)
+    assert duplicates == applied_before_crash
+
+
+async def test_apply_events_claims_and_handles_an_envelope_without_kafka(scratch):
+    handler = recording_handler(scratch.handled, only_prefix=scratch.prefix)
+    inbox = Inbox(scratch.inbox, consumer="harness")
+    first, second = dispute_received(scratch.dispute_id(1), 1), dispute_received(scratch.dispute_id(1), 2)
+    async with session_scope(scratch.sessions) as session:
+        outcomes = await apply_events(session, inbox, {SCHEMA: handler}, [Incoming.of(first), Incoming.of(first)])
+    assert outcomes == ["handled", "duplicate"]
+    async with session_scope(scratch.sessions) as session:
+        outcomes = await apply_events(session, inbox, {SCHEMA: handler}, [Incoming.of(first), Incoming.of(second)])
+    assert outcomes == ["duplicate", "handled"]
+    assert await handled_seqs(scratch) == [1, 2]
 
 
 async def test_poison_message_goes_to_dlq_after_retries_next_is_handled_and_replay_works(

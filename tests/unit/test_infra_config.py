@@ -3,15 +3,19 @@
 from __future__ import annotations
 
 import base64
+import re
 from pathlib import Path
+from urllib.parse import urlsplit
 
 import pytest
 
 from deploy.local import infra, kafka
+from deploy.local._proc import ephemeral_port_range, port_taken_message
 from deploy.local.infra import LocalInfra
 from deploy.local.postgres import render_postgres_conf
+from shared.settings import ServiceSettings
 
-ENV_NAMES = ["DIR", "PG_PORT", "KAFKA_PORT", "KAFKA_CONTROLLER_PORT", "KAFKA_HEAP"]
+ENV_NAMES = ["DIR", "PG_PORT", "KAFKA_PORT", "KAFKA_CONTROLLER_PORT", "KAFKA_HEAP", "PG_DURABLE"]
 
 
 @pytest.fixture(autouse=True)
@@ -24,8 +28,29 @@ def clean_env(monkeypatch: pytest.MonkeyPatch) -> None:
 def test_defaults() -> None:
     local = LocalInfra.from_env()
     assert local.root == infra.REPO / ".local" / "dev"
-    assert (local.pg_port, local.kafka_port, local.kafka_controller_port) == (55432, 59092, 59093)
+    assert (local.pg_port, local.kafka_port, local.kafka_controller_port) == (15432, 19092, 19093)
     assert local.kafka_heap == "512m"
+    assert local.pg_durable is True
+
+
+def test_default_ports_of_every_instance_lie_below_the_ephemeral_range() -> None:
+    # Test and bench instances pass their defaults to from_env in these two files.
+    sources = [(infra.REPO / "tests" / "infra.py").read_text(), (infra.REPO / "bench" / "backbone.py").read_text()]
+    ports = [int(p) for text in sources for p in re.findall(r"port=(\d+)", text)]
+    dev = LocalInfra(root=Path("/x"))
+    ports += [dev.pg_port, dev.kafka_port, dev.kafka_controller_port]
+    fields = ServiceSettings.model_fields  # the defaults, whatever this shell exports
+    ports += [urlsplit(fields["database_url"].default).port, int(fields["kafka_bootstrap_servers"].default[-5:])]
+    assert len(ports) == 11 and all(p < 32768 for p in ports), ports
+
+
+def test_dev_instance_may_be_fast_and_the_environment_can_choose(monkeypatch: pytest.MonkeyPatch) -> None:
+    assert LocalInfra.from_env(pg_durable=False).pg_durable is False
+    monkeypatch.setenv("DD_LOCAL_PG_DURABLE", "true")
+    assert LocalInfra.from_env(pg_durable=False).pg_durable is True
+    monkeypatch.setenv("DD_LOCAL_PG_DURABLE", "maybe")
+    with pytest.raises(ValueError, match="PG_DURABLE"):
+        LocalInfra.from_env()
 
 
 def test_from_env_reads_ports_dir_and_heap(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> None:
@@ -99,14 +124,38 @@ def test_server_properties() -> None:
     assert props["transaction.state.log.min.isr"] == "1"
     assert props["group.initial.rebalance.delay.ms"] == "0"
     assert props["num.partitions"] == props["offsets.topic.num.partitions"] == "6"
+    assert props["group.coordinator.append.linger.ms"] == "0"  # offset commits answer without a 5 ms linger
 
 
-def test_postgres_conf() -> None:
-    conf = render_postgres_conf(port=55999)
-    assert "port = 55999" in conf
+def test_postgres_conf_is_durable_unless_asked_otherwise() -> None:
+    conf = render_postgres_conf(port=15999)
+    assert "port = 15999" in conf
     assert "listen_addresses = '127.0.0.1'" in conf
-    for setting in ("fsync = off", "synchronous_commit = off", "full_page_writes = off", "max_connections = 200"):
+    for setting in ("fsync = on", "synchronous_commit = on", "full_page_writes = on", "max_connections = 200"):
         assert setting in conf
+    fast = render_postgres_conf(port=15999, durable=False)
+    for setting in ("fsync = off", "synchronous_commit = off", "full_page_writes = off"):
+        assert setting in fast
+
+
+def test_ephemeral_port_range_is_read_from_proc(tmp_path: Path) -> None:
+    (tmp_path / "range").write_text("32768\t60999\n")
+    assert ephemeral_port_range(tmp_path / "range") == (32768, 60999)
+    assert ephemeral_port_range(tmp_path / "missing") is None
+
+
+def test_taken_port_inside_the_ephemeral_range_is_explained_as_a_possible_self_connection() -> None:
+    message = port_taken_message(59092, "Kafka", "DD_LOCAL_KAFKA_PORT", ephemeral=(32768, 60999), owner="ESTAB ...")
+    assert "port 59092 (Kafka) is taken" in message and "DD_LOCAL_KAFKA_PORT" in message
+    assert "ephemeral port range 32768-60999" in message
+    assert "connected to itself" in message and "below 32768" in message
+    assert message.endswith("\n  ESTAB ...")
+
+
+def test_taken_port_outside_the_ephemeral_range_says_nothing_of_self_connections() -> None:
+    message = port_taken_message(19092, "Kafka", "DD_LOCAL_KAFKA_PORT", ephemeral=(32768, 60999))
+    assert "port 19092 (Kafka) is taken" in message
+    assert "itself" not in message
 
 
 def test_kafka_version_is_read_from_the_pom() -> None:
