@@ -11,6 +11,7 @@ from __future__ import annotations
 import asyncio
 import logging
 import time
+from collections.abc import Callable
 
 import structlog
 from aiokafka.client import AIOKafkaClient
@@ -40,19 +41,20 @@ def throttle_metadata_retries(client: AIOKafkaClient, min_interval_s: float) -> 
     client._metadata_update = throttled
 
 
-class _KafkaUnavailableLines(logging.Filter):
+class KafkaUnavailableLines(logging.Filter):
     """Turns aiokafka's warnings and errors into at most one `kafka_unavailable` line per interval."""
 
-    def __init__(self, every_s: float) -> None:
+    def __init__(self, every_s: float, clock: Callable[[], float] = time.monotonic) -> None:
         super().__init__()
         self.every_s = every_s
+        self._clock = clock
         self._last = -float("inf")
         self._suppressed = 0
 
     def filter(self, record: logging.LogRecord) -> bool:
         if record.levelno < logging.WARNING:
             return True
-        now = time.monotonic()
+        now = self._clock()
         if now - self._last < self.every_s:
             self._suppressed += 1
             return False
@@ -67,14 +69,14 @@ class _KafkaUnavailableLines(logging.Filter):
         return False
 
 
-_filter: _KafkaUnavailableLines | None = None
+_filter: KafkaUnavailableLines | None = None
 
 
 def quiet_aiokafka_logs(every_s: float = 10.0) -> None:
     """aiokafka's loggers at WARNING, and their warnings rate-limited. Safe to call again."""
     global _filter
     if _filter is None:
-        _filter = _KafkaUnavailableLines(every_s)
+        _filter = KafkaUnavailableLines(every_s)
     _filter.every_s = every_s
     logging.getLogger("aiokafka").setLevel(logging.WARNING)
     # A logger's filters only see its own records, not its children's: attach to each.
