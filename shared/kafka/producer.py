@@ -87,7 +87,8 @@ class KafkaProducer:
         self._lock = asyncio.Lock()
         self._stopped = False
         self._replacing: set[asyncio.Task] = set()
-        self.last_error: BaseException | None = None  # since the last successful delivery
+        self._doomed = 0  # generation whose replacement is already scheduled
+        self.last_error: BaseException | None = None  # cleared by a delivery of the current producer
 
     @classmethod
     def from_settings(
@@ -103,19 +104,6 @@ class KafkaProducer:
             ),
             metrics=metrics,
         )
-
-    @property
-    def generation(self) -> int:
-        """Bumped on every replacement; a failure reported for an older one is already handled."""
-        return self._generation
-
-    @property
-    def failing(self) -> bool:
-        return self.last_error is not None
-
-    @property
-    def current(self) -> AIOKafkaProducer | None:
-        return self._current
 
     async def start(self) -> None:
         """Start a producer now; raises if the broker does not answer (then call again)."""
@@ -159,7 +147,8 @@ class KafkaProducer:
                 self.last_error = None
             return
         self.last_error = error
-        if generation == self._generation and self._current is not None:
+        if generation == self._generation and self._current is not None and generation != self._doomed:
+            self._doomed = generation  # one replacement per producer, not one per failed record
             task = asyncio.get_running_loop().create_task(self._replace(generation, error))
             self._replacing.add(task)
             task.add_done_callback(self._replacing.discard)
@@ -190,8 +179,11 @@ class KafkaProducer:
                 producer = self._build()
                 try:
                     await producer.start()
-                except Exception as exc:
-                    await _close(producer, self._stop_timeout_s)
+                except BaseException as exc:
+                    with contextlib.suppress(BaseException):
+                        await _close(producer, self._stop_timeout_s)
+                    if not isinstance(exc, Exception):
+                        raise  # cancelled
                     self.last_error = exc
                     raise ProducerUnavailable(f"producer not started: {exc!r}") from exc
                 self._current = producer

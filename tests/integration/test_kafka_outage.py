@@ -16,7 +16,7 @@ import httpx
 import pytest
 import structlog
 from aiokafka import ConsumerRecord
-from sqlalchemy import func, select
+from sqlalchemy import delete, func, select
 
 from services.ingest.main import DEFINITION as INGEST
 from services.ingest.main import Settings as IngestSettings
@@ -203,3 +203,37 @@ async def test_lag_and_readiness_answer_503_while_kafka_is_down_without_consumer
         finally:
             await asyncio.to_thread(local.start_kafka)
         await eventually(lambda: lag_is(200), timeout_s=60)
+
+
+async def test_readiness_says_the_outbox_is_stalled_when_rows_wait_and_nothing_is_published(infra, kafka):
+    await asyncio.to_thread(upgrade, INGEST.migrations, infra.database_url)
+    settings = IngestSettings(database_url=infra.database_url, kafka_bootstrap_servers=kafka, outbox_stall_after_s=1.0)
+    app = create_service_app(settings, replace(INGEST, handlers={}))
+    async with (
+        app.router.lifespan_context(app),
+        httpx.AsyncClient(transport=httpx.ASGITransport(app=app), base_url="http://ingest") as client,
+    ):
+        runtime = app.state.runtime
+        await eventually(lambda: _ready(client), timeout_s=30)
+        (relay_task,) = [t for t in runtime._tasks if t.get_name().endswith("-relay")]
+        relay_task.cancel()  # a relay that died or hangs: nothing else would notice
+        await asyncio.gather(relay_task, return_exceptions=True)
+        event = dispute_received(f"STALL-{time.time_ns()}", 1)
+        async with session_scope(runtime.sessions) as session:
+            await Outbox(INGEST.outbox).add(session, event)
+        try:
+            stalled = await eventually(lambda: _not_ready(client), timeout_s=10)
+            assert "outbox stalled (1 rows" in stalled.json()["checks"]["kafka"], stalled.text
+            assert "dd_outbox_oldest_age_seconds" in (await client.get("/metrics")).text
+        finally:
+            async with session_scope(runtime.sessions) as session:
+                await session.execute(delete(INGEST.outbox).where(INGEST.outbox.c.event_id == event.id))
+
+
+async def _ready(client):
+    return (await client.get("/readyz")).status_code == 200
+
+
+async def _not_ready(client):
+    response = await client.get("/readyz")
+    return response if response.status_code == 503 else None
