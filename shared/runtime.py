@@ -14,6 +14,7 @@ from pathlib import Path
 from types import ModuleType
 
 import structlog
+from aiokafka.errors import KafkaError
 from fastapi import APIRouter
 from sqlalchemy import MetaData, Table, text
 from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession, async_sessionmaker
@@ -166,7 +167,7 @@ class ServiceRuntime:
         except Exception as exc:
             return f"unavailable: {type(exc).__name__}"
         relay = self.relay
-        if relay is not None and relay.failures:
+        if relay is not None and relay.failures and isinstance(relay.last_error, KafkaError | TimeoutError):
             return f"unavailable: relay failing ({relay.failures} tries: {type(relay.last_error).__name__})"
         if relay is not None and relay.idle_for_s() > self.settings.outbox_stall_after_s:
             try:
