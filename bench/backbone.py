@@ -31,7 +31,7 @@ from shared.db.engine import create_engine, session_factory
 from shared.db.outbox import Outbox
 from shared.db.session import session_scope
 from shared.kafka.consumer import EventConsumer
-from shared.kafka.producer import create_producer
+from shared.kafka.producer import KafkaProducer, create_producer
 from shared.kafka.relay import OutboxRelay
 from shared.kafka.topics import ensure_topics
 from shared.settings import ServiceSettings
@@ -66,10 +66,11 @@ async def relay_rate(bootstrap: str, database_url: str, sessions, outbox_table, 
     for i in range(0, len(events), 1000):  # setup, not timed
         async with session_scope(sessions) as session:
             await outbox.add(session, *events[i : i + 1000])
-    producer = create_producer(bootstrap, client_id="bench-relay")
+    settings = ServiceSettings(database_url=database_url, kafka_bootstrap_servers=bootstrap)
+    producer = KafkaProducer.from_settings(settings, client_id="bench-relay")
     await producer.start()
     try:
-        relay = OutboxRelay(sessions=sessions, outbox=outbox_table, producer=producer, database_url=database_url)
+        relay = OutboxRelay(sessions=sessions, outbox=outbox_table, producer=producer, settings=settings)
         started = time.perf_counter()
         published = 0
         while n := await relay.publish_batch():

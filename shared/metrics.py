@@ -27,6 +27,17 @@ class BackboneMetrics:
             registry=r,
         )
         self.outbox_backlog = Gauge("dd_outbox_backlog", "Outbox rows not yet published", registry=r)
+        self.outbox_oldest_age = Gauge(
+            "dd_outbox_oldest_age_seconds", "Age of the oldest outbox row not yet published (0 when empty)", registry=r
+        )
+        self.relay_failures = Counter(
+            "dd_relay_failures", "Outbox relay attempts that left rows unpublished (Kafka or database away)", registry=r
+        )
+        self.producer_replacements = Counter(
+            "dd_producer_replacements",
+            "Kafka producers replaced after a failed delivery (a new producer id)",
+            registry=r,
+        )
         self.outbox_published = Counter(
             "dd_outbox_published", "Outbox events published to Kafka", ["topic"], registry=r
         )

@@ -14,7 +14,7 @@ from pathlib import Path
 from types import ModuleType
 
 import structlog
-from aiokafka import AIOKafkaProducer
+from aiokafka.errors import KafkaError
 from fastapi import APIRouter
 from sqlalchemy import MetaData, Table, text
 from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession, async_sessionmaker
@@ -25,8 +25,9 @@ from shared.db.outbox import Outbox
 from shared.db.session import session_scope
 from shared.kafka.consumer import EventConsumer, Handler, topics_of
 from shared.kafka.lag import LagMonitor, LagReader
-from shared.kafka.producer import create_producer
-from shared.kafka.relay import OutboxRelay
+from shared.kafka.producer import KafkaProducer
+from shared.kafka.quiet import quiet_aiokafka_logs
+from shared.kafka.relay import OutboxRelay, outbox_state
 from shared.metrics import BackboneMetrics
 from shared.settings import ServiceSettings
 
@@ -61,7 +62,8 @@ class ServiceRuntime:
         )
         self.sessions: async_sessionmaker[AsyncSession] = session_factory(self.engine)
         self.outbox = Outbox(definition.outbox)
-        self.producer: AIOKafkaProducer | None = None
+        self.producer: KafkaProducer | None = None
+        self.relay: OutboxRelay | None = None
         self.consumer: EventConsumer | None = None
         self.lag_reader: LagReader | None = None
         self.lag: LagMonitor | None = None
@@ -78,30 +80,28 @@ class ServiceRuntime:
         return topics_of(self.definition.handlers)
 
     async def start(self) -> None:
+        quiet_aiokafka_logs(self.settings.kafka_unavailable_log_interval_s)
         self._tasks.append(asyncio.create_task(self._start_kafka_parts(), name=f"{self.definition.name}-kafka"))
 
     async def _start_kafka_parts(self) -> None:
         s = self.settings
         producer = await _until_started(
-            lambda: create_producer(
-                s.kafka_bootstrap_servers, client_id=self.definition.name, linger_ms=s.kafka_linger_ms
-            ),
-            "producer",
+            lambda: KafkaProducer.from_settings(s, client_id=self.definition.name, metrics=self.metrics), "producer"
         )
         self.producer = producer
         relay = OutboxRelay(
-            sessions=self.sessions,
-            outbox=self.definition.outbox,
-            producer=producer,
-            database_url=s.database_url,
-            metrics=self.metrics,
-            batch_size=s.outbox_batch_size,
-            poll_interval_s=s.outbox_poll_interval_ms / 1000,
+            sessions=self.sessions, outbox=self.definition.outbox, producer=producer, settings=s, metrics=self.metrics
         )
+        self.relay = relay
         self._tasks.append(asyncio.create_task(relay.run(), name=f"{self.definition.name}-relay"))
 
         reader = await _until_started(
-            lambda: LagReader(s.kafka_bootstrap_servers, client_id=f"{self.definition.name}-lag"), "lag reader"
+            lambda: LagReader(
+                s.kafka_bootstrap_servers,
+                client_id=f"{self.definition.name}-lag",
+                reconnect_backoff_ms=s.kafka_reconnect_backoff_ms,
+            ),
+            "lag reader",
         )
         self.lag_reader = reader
         self.lag = LagMonitor(
@@ -154,20 +154,42 @@ class ServiceRuntime:
             checks["database"] = "ok"
         except Exception as exc:
             checks["database"] = f"unavailable: {type(exc).__name__}"
-        if self.producer is None or not self._kafka_ready:
-            checks["kafka"] = "unavailable: still connecting"
-        else:
-            try:
-                async with asyncio.timeout(3):
-                    await self.producer.client.fetch_all_metadata()
-                checks["kafka"] = "ok"
-            except Exception as exc:
-                checks["kafka"] = f"unavailable: {type(exc).__name__}"
+        checks["kafka"] = await self._kafka_check()
         return checks
 
+    async def _kafka_check(self) -> str:
+        """One metadata round trip; then whether the relay actually gets events out."""
+        if self.producer is None or self.lag_reader is None or not self._kafka_ready:
+            return "unavailable: still connecting"
+        try:
+            async with asyncio.timeout(3):
+                await self.lag_reader.ping()
+        except Exception as exc:
+            return f"unavailable: {type(exc).__name__}"
+        relay = self.relay
+        if relay is not None and relay.failures and isinstance(relay.last_error, KafkaError | TimeoutError):
+            return f"unavailable: relay failing ({relay.failures} tries: {type(relay.last_error).__name__})"
+        if relay is not None and relay.idle_for_s() > self.settings.outbox_stall_after_s:
+            try:
+                async with asyncio.timeout(3):
+                    waiting, oldest_s = await self.outbox_state()
+            except Exception:
+                return "ok"  # the database check says why
+            if waiting:
+                why = type(relay.last_error).__name__ if relay.last_error else "no progress"
+                return (
+                    f"unavailable: outbox stalled ({waiting} rows, oldest {oldest_s:.0f} s,"
+                    f" nothing published for {relay.idle_for_s():.0f} s: {why})"
+                )
+        return "ok"
+
     async def outbox_backlog(self) -> int:
+        return (await self.outbox_state())[0]
+
+    async def outbox_state(self) -> tuple[int, float]:
+        """Rows waiting in the outbox, and the age of the oldest in seconds."""
         async with session_scope(self.sessions) as session:
-            return await self.outbox.backlog(session)
+            return await outbox_state(session, self.definition.outbox)
 
 
 async def _until_started(build, what: str):

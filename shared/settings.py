@@ -57,13 +57,25 @@ class ServiceSettings(BaseSettings):
     kafka_heartbeat_interval_ms: int = 1_000
     kafka_max_poll_interval_ms: int = 300_000
     kafka_rebalance_timeout_ms: int = 10_000
-    kafka_linger_ms: int = 2
+    # The relay appends a whole batch before the producer's sender runs: lingering only adds latency.
+    kafka_linger_ms: int = 0
+    # How long a produce request (and a queued batch without a partition leader) may take.
+    kafka_request_timeout_ms: int = Field(default=15_000, ge=1_000)
+    # Pause between failed metadata refreshes while the broker is away (aiokafka has none).
+    kafka_reconnect_backoff_ms: int = Field(default=500, ge=10)
+    # At most one "kafka_unavailable" log line per this many seconds (aiokafka's own are folded in).
+    kafka_unavailable_log_interval_s: float = 10.0
     consumer_max_attempts: int = Field(default=5, ge=1)
     consumer_retry_backoff_ms: int = 200
 
     # Outbox relay.
     outbox_batch_size: int = Field(default=500, ge=1)
     outbox_poll_interval_ms: int = 1_000
+    # After a failed publish the relay waits base * 2^failures (capped, jittered) and halves its batch.
+    outbox_retry_backoff_ms: int = Field(default=200, ge=1)
+    outbox_retry_backoff_max_ms: int = Field(default=10_000, ge=1)
+    # Readiness says "stalled" when rows wait and nothing was published for this long.
+    outbox_stall_after_s: float = 30.0
 
     # Lag metrics are refreshed at most this often (they cost Kafka round trips).
     lag_refresh_interval_s: float = 5.0

@@ -14,13 +14,13 @@ from aiokafka import AIOKafkaConsumer, AIOKafkaProducer, ConsumerRecord
 
 from shared.contracts.topics import EVENT_TOPICS, dlq_topic, origin_of_dlq
 from shared.kafka.metadata import topic_partitions
-from shared.kafka.producer import header_dict
+from shared.kafka.producer import KafkaProducer, header_dict
 
 DLQ_HEADER_PREFIX = "dd-"
 
 
 async def send_to_dlq(
-    producer: AIOKafkaProducer,
+    producer: KafkaProducer | AIOKafkaProducer,
     message: ConsumerRecord,
     *,
     error: BaseException,
@@ -40,6 +40,8 @@ async def send_to_dlq(
         "dd-failed-at": datetime.now(UTC).isoformat(),
     }
     original = [(k, v) for k, v in (message.headers or ()) if not k.startswith(DLQ_HEADER_PREFIX)]
+    # Through a `KafkaProducer` (what services pass), a failed send replaces the wedged producer
+    # and raises; the consumer then reads the batch again and the next try gets a new producer.
     await producer.send_and_wait(
         dlq_topic(message.topic),
         value=message.value,
@@ -102,7 +104,7 @@ async def read_dead_letters(bootstrap_servers: str, topics: list[str] | None = N
         await consumer.stop()
 
 
-async def replay_dead_letters(producer: AIOKafkaProducer, letters: list[DeadLetter]) -> int:
+async def replay_dead_letters(producer: KafkaProducer | AIOKafkaProducer, letters: list[DeadLetter]) -> int:
     """Send `letters` back to their original topics, without the DLQ headers."""
     for letter in letters:
         headers = [(k, v.encode()) for k, v in letter.headers.items() if not k.startswith(DLQ_HEADER_PREFIX)]

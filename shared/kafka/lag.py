@@ -13,7 +13,8 @@ from dataclasses import asdict, dataclass
 from aiokafka import AIOKafkaConsumer, TopicPartition
 from aiokafka.admin import AIOKafkaAdminClient
 
-from shared.kafka.metadata import topic_partitions
+from shared.kafka.metadata import client_of, fetch_cluster, topic_partitions
+from shared.kafka.quiet import throttle_metadata_retries
 from shared.metrics import BackboneMetrics
 
 
@@ -33,11 +34,13 @@ class PartitionLag:
 class LagReader:
     """Long-lived admin and metadata clients; one round of look-ups per call."""
 
-    def __init__(self, bootstrap_servers: str, *, client_id: str = "dd-lag") -> None:
+    def __init__(self, bootstrap_servers: str, *, client_id: str = "dd-lag", reconnect_backoff_ms: int = 500) -> None:
         self._admin = AIOKafkaAdminClient(bootstrap_servers=bootstrap_servers, client_id=client_id)
         self._meta = AIOKafkaConsumer(
             bootstrap_servers=bootstrap_servers, client_id=client_id, enable_auto_commit=False
         )
+        for client in (self._admin, self._meta):
+            throttle_metadata_retries(client_of(client), reconnect_backoff_ms / 1000)
 
     async def start(self) -> None:
         await self._admin.start()
@@ -46,6 +49,10 @@ class LagReader:
     async def stop(self) -> None:
         await self._meta.stop()
         await self._admin.close()
+
+    async def ping(self) -> None:
+        """One metadata round trip; raises if no broker answers."""
+        await fetch_cluster(self._meta)
 
     async def partitions(self, topics: Iterable[str]) -> list[TopicPartition]:
         return await topic_partitions(self._meta, topics)
@@ -112,6 +119,8 @@ class LagMonitor:
     async def snapshot(self, *, fresh: bool = False) -> list[PartitionLag]:
         if not fresh and self._last and time.monotonic() - self._last[0] < self._min_interval_s:
             return self._last[1]
+        if not self._groups and not self._dlq_topics:
+            await self._reader.ping()  # nothing to read, but "Kafka is there" must still be true
         rows = [row for group, topics in self._groups.items() for row in await self._reader.group_lag(group, topics)]
         self._export(rows)
         if self._dlq_topics:

@@ -5,24 +5,30 @@ Several relays (one per replica) may run on one outbox. Each claims a batch with
 earlier row is held by another relay waits for it, so per-dispute order survives. A crash after
 Kafka acknowledged a batch but before the delete committed republishes it: consumers are
 idempotent, which is what makes "at least once" here "exactly once" in effect.
+
+When a batch fails part-way, only each dispute's acknowledged rows up to its first failed one
+are deleted; the rest stay, in order, for the next try. Failures back off exponentially and
+shrink the batch, so an outage costs a few small attempts, not a storm of republished rows.
 """
 
 from __future__ import annotations
 
 import asyncio
-from collections.abc import Sequence
+import random
+import time
+from collections.abc import Callable, Sequence
 
 import asyncpg
 import structlog
-from aiokafka import AIOKafkaProducer
-from sqlalchemy import Row, Table, delete, select
+from sqlalchemy import Row, Table, delete, func, select
 from sqlalchemy.engine import make_url
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from shared.db.backbone import notify_channel
 from shared.db.session import session_scope
-from shared.kafka.producer import kafka_headers
+from shared.kafka.producer import KafkaProducer, kafka_headers
 from shared.metrics import BackboneMetrics
+from shared.settings import ServiceSettings
 
 log = structlog.get_logger(__name__)
 
@@ -32,79 +38,160 @@ def asyncpg_dsn(database_url: str) -> str:
     return make_url(database_url).set(drivername="postgresql").render_as_string(hide_password=False)
 
 
+def retry_delay(failures: int, *, base_s: float, cap_s: float, rand: Callable[[], float] = random.random) -> float:
+    """Capped exponential backoff with jitter: between half and all of min(cap, base * 2^(failures-1))."""
+    ceiling = min(cap_s, base_s * 2 ** min(max(failures - 1, 0), 30))
+    return ceiling * (0.5 + 0.5 * rand())
+
+
+def acknowledged_prefix(keys: Sequence[str], acked: Sequence[bool]) -> list[int]:
+    """Indexes of rows safe to delete: per key (dispute), the acknowledged rows before its first failure.
+
+    A later row of a dispute whose earlier row failed stays even if Kafka took it, so the
+    retry republishes the dispute's rows in order (consumers drop the duplicate).
+    """
+    broken: set[str] = set()
+    done = []
+    for i, (key, ok) in enumerate(zip(keys, acked, strict=True)):
+        if ok and key not in broken:
+            done.append(i)
+        else:
+            broken.add(key)
+    return done
+
+
+class PublishFailed(Exception):
+    """Part of a batch was not acknowledged; the acknowledged prefix was deleted all the same."""
+
+    def __init__(self, published: int, failed: int, error: BaseException | None) -> None:
+        super().__init__(f"{failed} rows not published ({published} were): {error!r}")
+        self.published = published
+        self.error = error
+
+
 class OutboxRelay:
     def __init__(
         self,
         *,
         sessions: async_sessionmaker[AsyncSession],
         outbox: Table,
-        producer: AIOKafkaProducer,
-        database_url: str,
+        producer: KafkaProducer,
+        settings: ServiceSettings,
         metrics: BackboneMetrics | None = None,
-        batch_size: int = 500,
-        poll_interval_s: float = 1.0,
     ) -> None:
+        """`settings` gives the database (for LISTEN), batch size, poll interval, backoff and timeouts."""
         self._sessions = sessions
         self._outbox = outbox
         self._producer = producer
-        self._dsn = asyncpg_dsn(database_url)
+        self._dsn = asyncpg_dsn(settings.database_url)
         self._metrics = metrics
-        self._batch_size = batch_size
-        self._poll_interval_s = poll_interval_s
+        self._batch_size = settings.outbox_batch_size
+        self._limit = settings.outbox_batch_size  # shrinks while publishing fails
+        self._poll_interval_s = settings.outbox_poll_interval_ms / 1000
+        self._backoff_s = settings.outbox_retry_backoff_ms / 1000
+        self._backoff_cap_s = settings.outbox_retry_backoff_max_ms / 1000
+        # Queued batches expire after one request timeout; in-flight ones are retried for ever.
+        self._delivery_timeout_s = 2 * settings.kafka_request_timeout_ms / 1000
         self._wake = asyncio.Event()
         self._listener: asyncpg.Connection | None = None
+        self.failures = 0  # consecutive failed attempts
+        self.last_error: BaseException | None = None
+        self._last_progress = time.monotonic()  # last publish, or last time nothing was waiting
+
+    def idle_for_s(self) -> float:
+        """Seconds since the relay last published a row or found nothing to publish."""
+        return time.monotonic() - self._last_progress
 
     async def publish_batch(self) -> int:
-        """Publish up to one batch; returns how many rows went out."""
-        t = self._outbox
+        """Publish up to one batch; returns how many rows went out, or raises `PublishFailed`."""
         async with session_scope(self._sessions) as session:
-            claimed = (
-                await session.execute(
-                    select(t.c.id, t.c.topic, t.c.key, t.c.payload, t.c.headers)
-                    .order_by(t.c.id)
-                    .limit(self._batch_size)
-                    .with_for_update(skip_locked=True)
-                )
-            ).all()
+            claimed = await self._claim(session)
             if not claimed:
+                self._last_progress = time.monotonic()
                 return 0
-            ready = await self._in_dispute_order(session, claimed)
-            pending = [
-                await self._producer.send(
-                    row.topic, value=row.payload, key=row.key.encode(), headers=kafka_headers(row.headers)
-                )
-                for row in ready
-            ]
-            await asyncio.gather(*pending)  # every record acknowledged by all in-sync replicas
-            await session.execute(delete(t).where(t.c.id.in_([row.id for row in ready])))
-        if self._metrics:
-            for row in ready:
-                self._metrics.outbox_published.labels(row.topic).inc()
-        return len(ready)
+            ready = [row for row in claimed if row.first_foreign is None or row.id < row.first_foreign]
+            acked, error = await self._send(ready)
+            done = [ready[i] for i in acknowledged_prefix([row.key for row in ready], acked)]
+            if done:
+                await session.execute(delete(self._outbox).where(self._outbox.c.id.in_([row.id for row in done])))
+        if done:
+            self._last_progress = time.monotonic()
+            if self._metrics:
+                for row in done:
+                    self._metrics.outbox_published.labels(row.topic).inc()
+        if len(done) < len(ready):
+            self._limit = max(1, self._limit // 2)
+            raise PublishFailed(len(done), len(ready) - len(done), error)
+        self._limit = min(self._batch_size, self._limit * 2)
+        return len(done)
 
-    async def _in_dispute_order(self, session: AsyncSession, claimed: Sequence[Row]) -> list[Row]:
-        """Hold back a dispute's rows from the first earlier row that another relay has locked."""
+    async def _claim(self, session: AsyncSession) -> Sequence[Row]:
+        """Lock up to a batch of rows, each with the first earlier row of its dispute we did not lock.
+
+        One statement (one round trip, one snapshot): rows of the same dispute that another
+        relay holds are visible but locked, so they are not in `claimed` and hold ours back.
+        """
         t = self._outbox
-        ours = {row.id for row in claimed}
-        same_disputes = await session.execute(
-            select(t.c.id, t.c.key)
-            .where(t.c.key.in_({row.key for row in claimed}), t.c.id <= max(ours))
+        claimed = (
+            select(t.c.id, t.c.topic, t.c.key, t.c.payload, t.c.headers)
             .order_by(t.c.id)
+            .limit(self._limit)
+            .with_for_update(skip_locked=True)
+            .cte("claimed")
+            .prefix_with("MATERIALIZED")
         )
-        first_foreign: dict[str, int] = {}
-        for row_id, key in same_disputes:
-            if row_id not in ours:
-                first_foreign.setdefault(key, row_id)
-        return [row for row in claimed if row.id < first_foreign.get(row.key, row.id + 1)]
+        other = t.alias("other")
+        foreign = (
+            select(other.c.key, func.min(other.c.id).label("first_foreign"))
+            .where(
+                other.c.key.in_(select(claimed.c.key)),
+                other.c.id <= select(func.max(claimed.c.id)).scalar_subquery(),
+                other.c.id.not_in(select(claimed.c.id)),
+            )
+            .group_by(other.c.key)
+            .subquery("foreign_rows")
+        )
+        query = (
+            select(claimed, foreign.c.first_foreign)
+            .select_from(claimed.outerjoin(foreign, foreign.c.key == claimed.c.key))
+            .order_by(claimed.c.id)
+        )
+        return (await session.execute(query)).all()
+
+    async def _send(self, rows: Sequence[Row]) -> tuple[list[bool], BaseException | None]:
+        """Send `rows`, wait for Kafka's answers; returns which were acknowledged and the first error."""
+        deliveries: list[asyncio.Future] = []
+        error: BaseException | None = None
+        try:
+            for row in rows:
+                deliveries.append(
+                    await self._producer.send(
+                        row.topic, value=row.payload, key=row.key.encode(), headers=kafka_headers(row.headers)
+                    )
+                )
+        except Exception as exc:  # e.g. no producer while the broker is away: the rest waits
+            error = exc
+        if deliveries:
+            _, pending = await asyncio.wait(deliveries, timeout=self._delivery_timeout_s)
+            if pending:  # the broker holds them without answering: start over with a new producer
+                await self._producer.reset(TimeoutError(f"{len(pending)} deliveries unanswered"))
+                await asyncio.wait(pending, timeout=1)
+        acked = [d.done() and not d.cancelled() and d.exception() is None for d in deliveries]
+        for d in deliveries:
+            if error is None and d.done() and not d.cancelled() and d.exception() is not None:
+                error = d.exception()
+        return acked + [False] * (len(rows) - len(deliveries)), error
 
     async def run(self) -> None:
-        """Publish until cancelled: at once on NOTIFY, else every poll interval."""
+        """Publish until cancelled: at once on NOTIFY, else every poll interval; back off while failing."""
         try:
             while True:
                 try:
                     await self._ensure_listener()
                     self._wake.clear()
-                    if await self.publish_batch():
+                    published = await self.publish_batch()
+                    self.failures, self.last_error = 0, None
+                    if published:
                         continue  # more may be waiting: drain before sleeping
                     try:
                         await asyncio.wait_for(self._wake.wait(), self._poll_interval_s)
@@ -112,12 +199,23 @@ class OutboxRelay:
                         pass
                 except asyncio.CancelledError:
                     raise
-                except Exception as exc:  # Kafka or PostgreSQL away: rows stay, try again
-                    log.warning("outbox_relay_retry", error=repr(exc))
-                    await self._close_listener()
-                    await asyncio.sleep(self._poll_interval_s)
+                except Exception as exc:  # Kafka or PostgreSQL away: rows stay, try again later
+                    await self._after_failure(exc)
         finally:
             await self._close_listener()
+
+    async def _after_failure(self, exc: Exception) -> None:
+        self.failures += 1
+        self.last_error = exc.error if isinstance(exc, PublishFailed) and exc.error else exc
+        if self._metrics:
+            self._metrics.relay_failures.inc()
+        delay = retry_delay(self.failures, base_s=self._backoff_s, cap_s=self._backoff_cap_s)
+        log.warning(
+            "outbox_relay_retry", error=repr(exc), failures=self.failures, batch=self._limit, retry_in_s=round(delay, 2)
+        )
+        if not isinstance(exc, PublishFailed):
+            await self._close_listener()  # it may be the database that went away
+        await asyncio.sleep(delay)
 
     async def _ensure_listener(self) -> None:
         if self._listener is not None and not self._listener.is_closed():
@@ -132,3 +230,15 @@ class OutboxRelay:
                 await asyncio.wait_for(listener.close(), 2)
             except Exception:
                 listener.terminate()
+
+
+async def outbox_state(session: AsyncSession, outbox: Table) -> tuple[int, float]:
+    """Rows waiting in `outbox`, and the age in seconds of the oldest (0 when empty)."""
+    count, age = (
+        await session.execute(
+            select(
+                func.count(), func.coalesce(func.extract("epoch", func.now() - func.min(outbox.c.created_at)), 0)
+            ).select_from(outbox)
+        )
+    ).one()
+    return count, float(age)

@@ -10,6 +10,7 @@ from aiokafka.admin import AIOKafkaAdminClient, NewTopic
 from aiokafka.errors import TopicAlreadyExistsError
 
 from shared.contracts.topics import ALL_TOPICS
+from shared.kafka.metadata import fetch_cluster
 
 
 async def ensure_topics(
@@ -44,7 +45,7 @@ async def _until_led(admin: AIOKafkaAdminClient, names: list[str], timeout_s: fl
     """Wait until every partition has a leader: producing earlier fails with NotLeaderForPartition."""
     deadline = asyncio.get_running_loop().time() + timeout_s
     while True:
-        cluster = await admin._client.fetch_all_metadata()
+        cluster = await fetch_cluster(admin)
         leaderless = [
             (t, p)
             for t in names

@@ -36,7 +36,9 @@ async def metrics(request: Request) -> Response:
     runtime = _runtime(request)
     # Cheap gauges are refreshed per scrape; lag at most once per refresh interval.
     try:
-        runtime.metrics.outbox_backlog.set(await runtime.outbox_backlog())
+        waiting, oldest_s = await runtime.outbox_state()
+        runtime.metrics.outbox_backlog.set(waiting)
+        runtime.metrics.outbox_oldest_age.set(oldest_s)
     except Exception:
         pass  # database away: keep the last value, /readyz says why
     if runtime.lag is not None:

@@ -22,7 +22,7 @@ from shared.db.engine import create_engine, session_factory
 from shared.db.outbox import Outbox
 from shared.db.session import session_scope
 from shared.kafka.consumer import EventConsumer
-from shared.kafka.producer import create_producer
+from shared.kafka.producer import KafkaProducer
 from shared.kafka.relay import OutboxRelay
 from shared.settings import ServiceSettings
 from tests.conftest import scratch_tables
@@ -39,9 +39,10 @@ async def main(schema: str, prefix: str, total: int, group: str) -> None:
     async with engine.begin() as conn:
         await conn.run_sync(lambda c: produced.create(c, checkfirst=True))
 
-    producer = create_producer(bootstrap, client_id="worker")
+    settings = ServiceSettings(database_url=database_url, kafka_bootstrap_servers=bootstrap, kafka_max_poll_records=50)
+    producer = KafkaProducer.from_settings(settings, client_id="worker")
     await producer.start()
-    relay = OutboxRelay(sessions=sessions, outbox=outbox_table, producer=producer, database_url=database_url)
+    relay = OutboxRelay(sessions=sessions, outbox=outbox_table, producer=producer, settings=settings)
     consumer = EventConsumer(
         service="worker",
         group_id=group,
@@ -50,7 +51,7 @@ async def main(schema: str, prefix: str, total: int, group: str) -> None:
         inbox=inbox_table,
         producer=producer,
         bootstrap_servers=bootstrap,
-        settings=ServiceSettings(kafka_max_poll_records=50),
+        settings=settings,
     )
     await consumer.start()
     outbox = Outbox(outbox_table)

@@ -14,8 +14,9 @@ from sqlalchemy import func, select
 from shared.contracts import parse_event, topics
 from shared.db.outbox import Outbox
 from shared.db.session import session_scope
-from shared.kafka.producer import create_producer
+from shared.kafka.producer import KafkaProducer
 from shared.kafka.relay import OutboxRelay
+from shared.settings import ServiceSettings
 from shared.tracing import new_traceparent, trace_id_of, trace_scope
 from shared.web.middleware import RequestContextMiddleware
 from tests.support import dispute_received, end_offsets, read_since
@@ -25,12 +26,11 @@ class Boom(Exception):
     pass
 
 
-async def _relay(scratch, infra, kafka, **kw):
-    producer = create_producer(kafka, client_id="test-relay")
+async def _relay(scratch, infra, kafka, **settings):
+    config = ServiceSettings(database_url=infra.database_url, kafka_bootstrap_servers=kafka, **settings)
+    producer = KafkaProducer.from_settings(config, client_id="test-relay")
     await producer.start()
-    relay = OutboxRelay(
-        sessions=scratch.sessions, outbox=scratch.outbox, producer=producer, database_url=infra.database_url, **kw
-    )
+    relay = OutboxRelay(sessions=scratch.sessions, outbox=scratch.outbox, producer=producer, settings=config)
     return relay, producer
 
 
@@ -64,7 +64,7 @@ async def test_rolled_back_transaction_publishes_nothing_and_committed_one_publi
 async def test_relay_wakes_on_commit_without_waiting_for_its_poll(scratch, infra, kafka):
     outbox = Outbox(scratch.outbox)
     since = await end_offsets(kafka, topics.DISPUTE_RECEIVED)
-    relay, producer = await _relay(scratch, infra, kafka, poll_interval_s=30.0)
+    relay, producer = await _relay(scratch, infra, kafka, outbox_poll_interval_ms=30_000)
     task = asyncio.create_task(relay.run())
     try:
         await asyncio.sleep(1.0)  # let it go idle on LISTEN
@@ -92,7 +92,7 @@ async def test_two_relays_publish_each_row_once_in_order_per_dispute(scratch, in
             await outbox.add(session, *batch)
             sent.extend(batch)
 
-    relays = [await _relay(scratch, infra, kafka, batch_size=37) for _ in range(2)]
+    relays = [await _relay(scratch, infra, kafka, outbox_batch_size=37) for _ in range(2)]
     published = [0, 0]
 
     async def drain(i: int) -> None:
