@@ -17,6 +17,7 @@ import structlog
 from structlog.typing import EventDict, Processor, WrappedLogger
 
 from shared.masking import mask_personal_data
+from shared.tracing import add_trace_ids
 
 __all__ = ["configure_logging"]
 
@@ -64,6 +65,7 @@ def configure_logging(service: str, level: str = "INFO") -> None:
     # Run on both structlog events and stdlib records, before the formatter's own chain.
     shared: list[Processor] = [
         structlog.contextvars.merge_contextvars,
+        add_trace_ids,
         structlog.stdlib.add_log_level,
         structlog.stdlib.add_logger_name,
         structlog.processors.TimeStamper(fmt="iso", utc=True),

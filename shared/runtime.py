@@ -29,6 +29,7 @@ from shared.kafka.producer import create_producer
 from shared.kafka.relay import OutboxRelay
 from shared.metrics import BackboneMetrics
 from shared.settings import ServiceSettings
+from shared.tracing import instrument_kafka
 
 log = structlog.get_logger(__name__)
 
@@ -82,6 +83,7 @@ class ServiceRuntime:
 
     async def _start_kafka_parts(self) -> None:
         s = self.settings
+        instrument_kafka()  # publish and consume spans, before the producer and consumer exist
         producer = await _until_started(
             lambda: create_producer(
                 s.kafka_bootstrap_servers, client_id=self.definition.name, linger_ms=s.kafka_linger_ms

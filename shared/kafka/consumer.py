@@ -29,7 +29,7 @@ from shared.kafka.dlq import send_to_dlq
 from shared.kafka.producer import header_dict
 from shared.metrics import BackboneMetrics
 from shared.settings import ServiceSettings
-from shared.tracing import child_of, parse_traceparent, trace_scope
+from shared.tracing import handling_span
 
 log = structlog.get_logger(__name__)
 
@@ -200,8 +200,7 @@ class EventConsumer:
         await self._dead_letter(item, error, max(attempts, 1))
 
     async def _handle(self, session: AsyncSession, item: _Parsed) -> None:
-        parent = parse_traceparent(item.headers.get("traceparent", ""))
-        with trace_scope(child_of(parent)):  # no parent: this event starts a trace
+        with handling_span(item.headers, f"handle {item.event.dataschema}"):  # child of the publisher's span
             structlog.contextvars.bind_contextvars(dispute_id=item.event.subject)
             try:
                 await self.handlers[item.event.dataschema](session, item.event)

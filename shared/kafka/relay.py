@@ -23,6 +23,7 @@ from shared.db.backbone import notify_channel
 from shared.db.session import session_scope
 from shared.kafka.producer import kafka_headers
 from shared.metrics import BackboneMetrics
+from shared.tracing import continued_from
 
 log = structlog.get_logger(__name__)
 
@@ -69,12 +70,14 @@ class OutboxRelay:
             if not claimed:
                 return 0
             ready = await self._in_dispute_order(session, claimed)
-            pending = [
-                await self._producer.send(
-                    row.topic, value=row.payload, key=row.key.encode(), headers=kafka_headers(row.headers)
-                )
-                for row in ready
-            ]
+            pending = []
+            for row in ready:
+                with continued_from(row.headers):  # the publish span continues the writer's trace
+                    pending.append(
+                        await self._producer.send(
+                            row.topic, value=row.payload, key=row.key.encode(), headers=kafka_headers(row.headers)
+                        )
+                    )
             await asyncio.gather(*pending)  # every record acknowledged by all in-sync replicas
             await session.execute(delete(t).where(t.c.id.in_([row.id for row in ready])))
         if self._metrics:
