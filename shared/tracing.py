@@ -7,7 +7,7 @@ follow a dispute by grepping one id, or see the whole trace in a tracing backend
 
 - `configure_tracing` sets up the process's `TracerProvider` once. Spans always get real
   ids; they are exported (OTLP over HTTP) only when an endpoint is configured.
-- `instrument_app` / `instrument_kafka` switch on the FastAPI, httpx, SQLAlchemy and aiokafka
+- `instrument_app` / `instrument_kafka` switch on the FastAPI, httpx, asyncpg and aiokafka
   instrumentations.
 - The outbox stores the writer's context with each row (`inject_headers`); the relay publishes
   it later, in its own transaction, inside `continued_from(row.headers)`, so the publish span
@@ -28,9 +28,9 @@ from typing import Any
 from opentelemetry import context as otel_context
 from opentelemetry import propagate, trace
 from opentelemetry.instrumentation.aiokafka import AIOKafkaInstrumentor
+from opentelemetry.instrumentation.asyncpg import AsyncPGInstrumentor
 from opentelemetry.instrumentation.fastapi import FastAPIInstrumentor
 from opentelemetry.instrumentation.httpx import HTTPXClientInstrumentor
-from opentelemetry.instrumentation.sqlalchemy import SQLAlchemyInstrumentor
 from opentelemetry.sdk.resources import SERVICE_NAME, Resource
 from opentelemetry.sdk.trace import TracerProvider
 from opentelemetry.sdk.trace.export import BatchSpanProcessor, SpanExporter
@@ -113,19 +113,19 @@ def tracer() -> trace.Tracer:
     return trace.get_tracer(TRACER_NAME)
 
 
-def instrument_app(app: Any, engine: Any = None) -> None:
-    """Trace `app`'s requests, outgoing httpx calls and, if given, `engine`'s SQL statements.
+def instrument_app(app: Any) -> None:
+    """Trace `app`'s requests, and this process's outgoing httpx calls and SQL statements.
 
     Call before the app serves its first request (the FastAPI instrumentation wraps its
-    middleware stack). httpx and SQLAlchemy are instrumented once per process.
+    middleware stack). httpx and asyncpg (under SQLAlchemy) are instrumented once per
+    process; statement parameters are not recorded (they hold buyers' data).
     """
     tracer()  # a provider must exist before the instrumentations take their tracers
     # Not the ASGI receive/send sub-spans: two more spans per request that tell nothing.
     FastAPIInstrumentor.instrument_app(app, exclude_spans=["receive", "send"])
-    if not HTTPXClientInstrumentor().is_instrumented_by_opentelemetry:
-        HTTPXClientInstrumentor().instrument()
-    if engine is not None and not SQLAlchemyInstrumentor().is_instrumented_by_opentelemetry:
-        SQLAlchemyInstrumentor().instrument(engine=getattr(engine, "sync_engine", engine))
+    for instrumentor in (HTTPXClientInstrumentor(), AsyncPGInstrumentor()):
+        if not instrumentor.is_instrumented_by_opentelemetry:
+            instrumentor.instrument()
 
 
 def instrument_kafka() -> None:
@@ -137,8 +137,9 @@ def instrument_kafka() -> None:
 
 def uninstrument() -> None:
     """Undo the process-wide instrumentations (tests; FastAPI's is per app and stays)."""
-    for instrumentor in (AIOKafkaInstrumentor(), HTTPXClientInstrumentor(), SQLAlchemyInstrumentor()):
-        instrumentor.uninstrument()
+    for instrumentor in (AIOKafkaInstrumentor(), HTTPXClientInstrumentor(), AsyncPGInstrumentor()):
+        if instrumentor.is_instrumented_by_opentelemetry:
+            instrumentor.uninstrument()
 
 
 async def _keep_only_the_send_span_context(_span: Any, _args: Any, kwargs: dict[str, Any]) -> None:

@@ -38,7 +38,7 @@ def create_service_app(settings: ServiceSettings, definition: ServiceDefinition)
     app.state.runtime = runtime
     app.state.auth_secret = settings.auth_secret
     configure_tracing(definition.name, settings)
-    instrument_app(app, runtime.engine)  # before the first request: it wraps the middleware stack
+    instrument_app(app)  # before the first request: it wraps the middleware stack
     install_problem_handlers(app)
     app.add_middleware(RequestContextMiddleware)
     app.include_router(ops.router)
