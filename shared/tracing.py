@@ -35,6 +35,7 @@ from opentelemetry.sdk.resources import SERVICE_NAME, Resource
 from opentelemetry.sdk.trace import TracerProvider
 from opentelemetry.sdk.trace.export import BatchSpanProcessor, SpanExporter
 from opentelemetry.sdk.trace.id_generator import RandomIdGenerator
+from opentelemetry.sdk.trace.sampling import ALWAYS_ON, Decision, ParentBased, Sampler, SamplingResult
 from opentelemetry.trace import NonRecordingSpan, SpanContext, SpanKind
 from opentelemetry.trace.propagation.tracecontext import TraceContextTextMapPropagator
 from structlog.typing import EventDict, WrappedLogger
@@ -83,7 +84,7 @@ def configure_tracing(service: str, settings: Any = None) -> TracerProvider:
     global _exporting
     provider = trace.get_tracer_provider()
     if not isinstance(provider, TracerProvider):
-        provider = TracerProvider(resource=Resource.create({SERVICE_NAME: service}))
+        provider = TracerProvider(resource=Resource.create({SERVICE_NAME: service}), sampler=_NoLoneStatements())
         trace.set_tracer_provider(provider)
         propagate.set_global_textmap(_PROPAGATOR)  # the instrumentations inject/extract with it
     exporter = None if _exporting else exporter_for(settings)
@@ -91,6 +92,26 @@ def configure_tracing(service: str, settings: Any = None) -> TracerProvider:
         provider.add_span_processor(BatchSpanProcessor(exporter))
         _exporting = True
     return provider
+
+
+class _NoLoneStatements(Sampler):
+    """Every span of a trace, but no trace made of one SQL statement.
+
+    The relay claims outbox rows every poll interval and the asyncpg instrumentation would
+    make each of those statements a trace of its own; statements run for a request or a
+    handled event are in that trace, as children, and are kept.
+    """
+
+    _inner = ParentBased(ALWAYS_ON)
+
+    def should_sample(self, parent_context, trace_id, name, kind=None, attributes=None, links=None, trace_state=None):
+        is_root = not trace.get_current_span(parent_context).get_span_context().is_valid
+        if is_root and attributes and ("db.system" in attributes or "db.system.name" in attributes):
+            return SamplingResult(Decision.DROP)
+        return self._inner.should_sample(parent_context, trace_id, name, kind, attributes, links, trace_state)
+
+    def get_description(self) -> str:
+        return "NoLoneStatements"
 
 
 def exporter_for(settings: Any = None) -> SpanExporter | None:

@@ -366,3 +366,14 @@ async def test_without_any_instrumentation_the_middleware_opens_the_server_span(
     assert _parent_span_id(server) == PARENT_SPAN_ID
     assert response.headers["traceparent"] == response.json()["traceparent"] == f"00-{TRACE_ID}-{_ids(server)[1]}-01"
     assert response.json()["request_id"] == "req-plain"
+
+
+def test_a_lone_sql_statement_is_no_trace_but_one_inside_a_request_is_kept(spans):
+    statement = {"db.system": "postgresql"}
+    with tracer().start_as_current_span("SELECT", kind=trace.SpanKind.CLIENT, attributes=statement) as lone:
+        assert W3C.fullmatch(current_traceparent() or "")  # logs still get ids
+    with tracer().start_as_current_span("POST /disputes", kind=trace.SpanKind.SERVER):
+        with tracer().start_as_current_span("INSERT", kind=trace.SpanKind.CLIENT, attributes=statement):
+            pass
+    assert not lone.is_recording()
+    assert [span.name for span in spans.get_finished_spans()] == ["INSERT", "POST /disputes"]
