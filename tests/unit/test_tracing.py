@@ -4,7 +4,9 @@ from __future__ import annotations
 
 import asyncio
 import re
+import threading
 from collections.abc import Iterator
+from http.server import BaseHTTPRequestHandler, HTTPServer
 
 import httpx
 import pytest
@@ -12,7 +14,7 @@ from fastapi import FastAPI
 from fastapi.responses import StreamingResponse
 from opentelemetry import trace
 from opentelemetry.exporter.otlp.proto.http.trace_exporter import OTLPSpanExporter
-from opentelemetry.sdk.trace import ReadableSpan
+from opentelemetry.sdk.trace import ReadableSpan, TracerProvider
 from opentelemetry.sdk.trace.export import SimpleSpanProcessor
 from opentelemetry.sdk.trace.export.in_memory_span_exporter import InMemorySpanExporter
 from starlette.applications import Starlette
@@ -377,3 +379,37 @@ def test_a_lone_sql_statement_is_no_trace_but_one_inside_a_request_is_kept(spans
             pass
     assert not lone.is_recording()
     assert [span.name for span in spans.get_finished_spans()] == ["INSERT", "POST /disputes"]
+
+
+def test_spans_reach_an_otlp_collector_over_http_when_an_endpoint_is_set():
+    received: list[tuple[str, str, bytes]] = []
+
+    class Collector(BaseHTTPRequestHandler):
+        def do_POST(self) -> None:
+            body = self.rfile.read(int(self.headers["content-length"]))
+            received.append((self.path, self.headers["content-type"], body))
+            self.send_response(200)
+            self.end_headers()
+
+        def log_message(self, *_: object) -> None:
+            pass
+
+    server = HTTPServer(("127.0.0.1", 0), Collector)
+    thread = threading.Thread(target=server.serve_forever, daemon=True)
+    thread.start()
+    try:
+
+        class Settings:
+            otel_exporter_otlp_endpoint = f"http://127.0.0.1:{server.server_port}"
+
+        provider = TracerProvider()  # not the global one: this test must not export for the others
+        provider.add_span_processor(SimpleSpanProcessor(exporter_for(Settings())))
+        with provider.get_tracer("test").start_as_current_span("exported-span"):
+            pass
+        provider.shutdown()
+    finally:
+        server.shutdown()
+        thread.join(5)
+    ((path, content_type, body),) = received
+    assert (path, content_type) == ("/v1/traces", "application/x-protobuf")
+    assert b"exported-span" in body
