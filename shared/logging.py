@@ -19,6 +19,7 @@ import structlog
 from structlog.typing import EventDict, Processor, WrappedLogger
 
 from shared.log_policy import allow_log_keys, filter_log_values, strip_validation_exc_info
+from shared.tracing import add_trace_ids
 
 __all__ = ["allow_log_keys", "configure_logging"]
 
@@ -70,6 +71,7 @@ def configure_logging(service: str, level: str = "INFO", safe_keys: Iterable[str
     # Run on both structlog events and stdlib records, before the formatter's own chain.
     shared: list[Processor] = [
         structlog.contextvars.merge_contextvars,
+        add_trace_ids,
         structlog.stdlib.add_log_level,
         structlog.stdlib.add_logger_name,
         structlog.processors.TimeStamper(fmt="iso", utc=True),

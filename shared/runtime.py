@@ -30,6 +30,7 @@ from shared.kafka.quiet import quiet_aiokafka_logs
 from shared.kafka.relay import OutboxRelay, outbox_state
 from shared.metrics import BackboneMetrics
 from shared.settings import ServiceSettings
+from shared.tracing import instrument_kafka
 
 log = structlog.get_logger(__name__)
 
@@ -85,6 +86,7 @@ class ServiceRuntime:
 
     async def _start_kafka_parts(self) -> None:
         s = self.settings
+        instrument_kafka()  # publish and consume spans, before the producer and consumer exist
         producer = await _until_started(
             lambda: KafkaProducer.from_settings(s, client_id=self.definition.name, metrics=self.metrics), "producer"
         )

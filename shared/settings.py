@@ -49,6 +49,8 @@ class ServiceSettings(BaseSettings):
     auth_secret: str = Field(default=DEVELOPMENT_AUTH_SECRET, min_length=32)
 
     log_level: str = "INFO"
+    # OTLP/HTTP collector base URL (e.g. http://127.0.0.1:4318); unset: spans are not exported.
+    otel_exporter_otlp_endpoint: str | None = None
 
     # Consumer latency/throughput knobs. aiokafka's defaults wait up to 500 ms per fetch.
     kafka_fetch_max_wait_ms: int = 50

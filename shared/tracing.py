@@ -1,116 +1,255 @@
-"""W3C trace context (https://www.w3.org/TR/trace-context/) carried through HTTP, Kafka and logs.
+"""Tracing with OpenTelemetry: one trace from the portal webhook to the submitted evidence.
 
-One dispute crosses five services; the `traceparent` lets an operator follow it from the
-portal webhook to the submitted evidence by grepping one trace id in the logs.
+One dispute crosses five services. Every HTTP request, published event and handled event is
+a span; W3C `traceparent` headers carry the trace over HTTP and Kafka, and every log line
+written inside a span carries its ``trace_id`` (see `add_trace_ids`), so an operator can
+follow a dispute by grepping one id, or see the whole trace in a tracing backend.
 
-The current traceparent and request id live in `ContextVar`s, so each asyncio task (one
-HTTP request, one consumed Kafka message) sees its own values:
-
-- `RequestContextMiddleware` (shared.web.middleware) opens a scope per HTTP request;
-- the Kafka consumer opens one per handled message from the `traceparent` header;
-- the outbox copies `current_traceparent()` into the headers of every event it queues.
-
-We keep no span tree and export nothing: the span id only tells hops apart.
+- `configure_tracing` sets up the process's `TracerProvider` once. Spans always get real
+  ids; they are exported (OTLP over HTTP) only when an endpoint is configured.
+- `instrument_app` / `instrument_kafka` switch on the FastAPI, httpx, asyncpg and aiokafka
+  instrumentations.
+- The outbox stores the writer's context with each row (`inject_headers`); the relay publishes
+  it later, in its own transaction, inside `continued_from(row.headers)`, so the publish span
+  is a child of the request that wrote the event, not of the relay's loop.
+- The consumer runs each handler in `handling_span(headers, name)`, a child of the context
+  in the message's headers.
+- The request id (``x-request-id``) is ours, not OpenTelemetry's: a `ContextVar`.
 """
 
 from __future__ import annotations
 
-import re
-import secrets
-from collections.abc import Iterator
+import os
+from collections.abc import Iterator, Mapping, MutableMapping
 from contextlib import contextmanager
 from contextvars import ContextVar
+from typing import Any
 
-import structlog
+from opentelemetry import context as otel_context
+from opentelemetry import propagate, trace
+from opentelemetry.instrumentation.aiokafka import AIOKafkaInstrumentor
+from opentelemetry.instrumentation.asyncpg import AsyncPGInstrumentor
+from opentelemetry.instrumentation.fastapi import FastAPIInstrumentor
+from opentelemetry.instrumentation.httpx import HTTPXClientInstrumentor
+from opentelemetry.sdk.resources import SERVICE_NAME, Resource
+from opentelemetry.sdk.trace import TracerProvider
+from opentelemetry.sdk.trace.export import BatchSpanProcessor, SpanExporter
+from opentelemetry.sdk.trace.id_generator import RandomIdGenerator
+from opentelemetry.sdk.trace.sampling import ALWAYS_ON, Decision, ParentBased, Sampler, SamplingResult
+from opentelemetry.trace import NonRecordingSpan, SpanContext, SpanKind
+from opentelemetry.trace.propagation.tracecontext import TraceContextTextMapPropagator
+from structlog.typing import EventDict, WrappedLogger
 
 __all__ = [
-    "child_of",
+    "add_trace_ids",
+    "configure_tracing",
+    "continued_from",
     "current_request_id",
     "current_traceparent",
+    "exporter_for",
+    "handling_span",
+    "inject_headers",
+    "instrument_app",
+    "instrument_kafka",
     "new_traceparent",
     "parse_traceparent",
+    "request_scope",
     "trace_id_of",
     "trace_scope",
+    "tracer",
+    "uninstrument",
 ]
 
-_traceparent: ContextVar[str | None] = ContextVar("dd_traceparent", default=None)
+TRACER_NAME = "dispute_desk"
+OTLP_ENDPOINT_ENV = "OTEL_EXPORTER_OTLP_ENDPOINT"
+# W3C Trace Context only: what our services and the portal speak (no baggage, no B3).
+_PROPAGATOR = TraceContextTextMapPropagator()
+_ids = RandomIdGenerator()
+
 _request_id: ContextVar[str | None] = ContextVar("dd_request_id", default=None)
-
-# version-traceid-parentid-flags; a future version may append "-<more fields>".
-_TRACEPARENT = re.compile(
-    r"(?P<version>[0-9a-f]{2})-(?P<trace_id>[0-9a-f]{32})-(?P<span_id>[0-9a-f]{16})"
-    r"-(?P<flags>[0-9a-f]{2})(?P<rest>-.*)?"
-)
-_ZERO_TRACE_ID = "0" * 32
-_ZERO_SPAN_ID = "0" * 16
-_SAMPLED = "01"
+_exporting = False
 
 
-def _trace_id() -> str:
-    trace_id = secrets.token_hex(16)
-    # All-zero ids are invalid; 1 in 2**128, but cheap to rule out.
-    return trace_id if trace_id != _ZERO_TRACE_ID else _trace_id()
+# --------------------------------------------------------------------------- set-up
 
 
-def _span_id() -> str:
-    span_id = secrets.token_hex(8)
-    return span_id if span_id != _ZERO_SPAN_ID else _span_id()
+def configure_tracing(service: str, settings: Any = None) -> TracerProvider:
+    """Set up this process's tracer provider once; later calls only add the exporter if asked.
 
-
-def new_traceparent() -> str:
-    """Start a new trace: ``00-<32 hex trace id>-<16 hex span id>-01`` (sampled)."""
-    return f"00-{_trace_id()}-{_span_id()}-{_SAMPLED}"
-
-
-def parse_traceparent(value: str | bytes | None) -> str | None:
-    """Return `value` normalised to a version-00 traceparent, or None if it is not valid.
-
-    Follows the W3C parsing rules: surrounding whitespace is ignored; version ``ff`` and
-    all-zero trace or parent ids are invalid; version 00 must be exactly four fields, while
-    a higher version may carry extra fields, which we drop (we only speak version 00).
-    Upper-case hex is accepted and lower-cased, being lenient in what we take from portals.
-    Bytes (a raw Kafka header value) are decoded as ASCII.
+    Spans are exported with OTLP over HTTP when ``settings.otel_exporter_otlp_endpoint``
+    (``DD_OTEL_EXPORTER_OTLP_ENDPOINT``, a base URL such as ``http://collector:4318``) or the
+    standard ``OTEL_EXPORTER_OTLP_ENDPOINT`` is set; otherwise nothing is exported, but spans
+    still get real ids, which the logs and the ``traceparent`` headers carry.
     """
-    if value is None:
-        return None
-    if isinstance(value, bytes):
-        try:
-            value = value.decode("ascii")
-        except UnicodeDecodeError:
-            return None
-    match = _TRACEPARENT.fullmatch(value.strip().lower())
-    if match is None:
-        return None
-    version, trace_id, span_id, flags, rest = match.group("version", "trace_id", "span_id", "flags", "rest")
-    if version == "ff" or (version == "00" and rest is not None):
-        return None
-    if trace_id == _ZERO_TRACE_ID or span_id == _ZERO_SPAN_ID:
-        return None
-    return f"00-{trace_id}-{span_id}-{flags}"
+    global _exporting
+    provider = trace.get_tracer_provider()
+    if not isinstance(provider, TracerProvider):
+        provider = TracerProvider(resource=Resource.create({SERVICE_NAME: service}), sampler=_NoLoneStatements())
+        trace.set_tracer_provider(provider)
+        propagate.set_global_textmap(_PROPAGATOR)  # the instrumentations inject/extract with it
+    exporter = None if _exporting else exporter_for(settings)
+    if exporter is not None:
+        provider.add_span_processor(BatchSpanProcessor(exporter))
+        _exporting = True
+    return provider
 
 
-def trace_id_of(traceparent: str | bytes | None) -> str | None:
-    """The 32-hex trace id of a traceparent, or None if it is not valid."""
-    parsed = parse_traceparent(traceparent)
-    return parsed.split("-")[1] if parsed else None
+class _NoLoneStatements(Sampler):
+    """Every span of a trace, but no trace made of one SQL statement.
 
-
-def child_of(traceparent: str | bytes | None) -> str:
-    """The traceparent of the next hop: same trace id and flags, new span id.
-
-    A missing or invalid parent starts a new trace, so the caller always gets something
-    it can send on.
+    The relay claims outbox rows every poll interval and the asyncpg instrumentation would
+    make each of those statements a trace of its own; statements run for a request or a
+    handled event are in that trace, as children, and are kept.
     """
-    parsed = parse_traceparent(traceparent)
-    if parsed is None:
-        return new_traceparent()
-    _, trace_id, _, flags = parsed.split("-")
-    return f"00-{trace_id}-{_span_id()}-{flags}"
+
+    _inner = ParentBased(ALWAYS_ON)
+
+    def should_sample(self, parent_context, trace_id, name, kind=None, attributes=None, links=None, trace_state=None):
+        is_root = not trace.get_current_span(parent_context).get_span_context().is_valid
+        if is_root and attributes and ("db.system" in attributes or "db.system.name" in attributes):
+            return SamplingResult(Decision.DROP)
+        return self._inner.should_sample(parent_context, trace_id, name, kind, attributes, links, trace_state)
+
+    def get_description(self) -> str:
+        return "NoLoneStatements"
+
+
+def exporter_for(settings: Any = None) -> SpanExporter | None:
+    """The OTLP/HTTP exporter the settings or the standard environment ask for, else None."""
+    endpoint = getattr(settings, "otel_exporter_otlp_endpoint", None)
+    if not (endpoint or os.environ.get(OTLP_ENDPOINT_ENV)):
+        return None
+    # Imported here: its protobuf stack is only worth loading when we export.
+    from opentelemetry.exporter.otlp.proto.http.trace_exporter import OTLPSpanExporter
+
+    # Without an endpoint of ours the exporter reads the standard OTEL_EXPORTER_OTLP_* itself.
+    return OTLPSpanExporter(endpoint=f"{endpoint.rstrip('/')}/v1/traces" if endpoint else None)
+
+
+def tracer() -> trace.Tracer:
+    """Our own tracer; sets up a provider without exporter if the process has none yet, so
+    that code run outside a service (tests, the CLI) still gets real trace ids."""
+    if not isinstance(trace.get_tracer_provider(), TracerProvider):
+        configure_tracing("dispute-desk")
+    return trace.get_tracer(TRACER_NAME)
+
+
+def instrument_app(app: Any) -> None:
+    """Trace `app`'s requests, and this process's outgoing httpx calls and SQL statements.
+
+    Call before the app serves its first request (the FastAPI instrumentation wraps its
+    middleware stack). httpx and asyncpg (under SQLAlchemy) are instrumented once per
+    process; statement parameters are not recorded (they hold buyers' data).
+    """
+    tracer()  # a provider must exist before the instrumentations take their tracers
+    # Not the ASGI receive/send sub-spans: two more spans per request that tell nothing.
+    FastAPIInstrumentor.instrument_app(app, exclude_spans=["receive", "send"])
+    for instrumentor in (HTTPXClientInstrumentor(), AsyncPGInstrumentor()):
+        if not instrumentor.is_instrumented_by_opentelemetry:
+            instrumentor.instrument()
+
+
+def instrument_kafka() -> None:
+    """Trace aiokafka's `send` (a PRODUCER span) and `getone`/`getmany` (CONSUMER spans)."""
+    tracer()
+    if not AIOKafkaInstrumentor().is_instrumented_by_opentelemetry:
+        AIOKafkaInstrumentor().instrument(async_produce_hook=_keep_only_the_send_span_context)
+
+
+def uninstrument() -> None:
+    """Undo the process-wide instrumentations (tests; FastAPI's is per app and stays)."""
+    for instrumentor in (AIOKafkaInstrumentor(), HTTPXClientInstrumentor(), AsyncPGInstrumentor()):
+        if instrumentor.is_instrumented_by_opentelemetry:
+            instrumentor.uninstrument()
+
+
+async def _keep_only_the_send_span_context(_span: Any, _args: Any, kwargs: dict[str, Any]) -> None:
+    # The instrumented `send` appends its own traceparent to the headers it is given, after
+    # the one the outbox stored: keep only the last of each, so a consumer reading either
+    # the first (the aiokafka instrumentation) or the last (our header_dict) sees the same.
+    headers = kwargs.get("headers")
+    if not isinstance(headers, list):
+        return
+    last = {key: i for i, (key, _) in enumerate(headers)}
+    fields = _PROPAGATOR.fields
+    headers[:] = [item for i, item in enumerate(headers) if item[0] not in fields or last[item[0]] == i]
+
+
+# --------------------------------------------------------------------------- carrying context
+
+
+def inject_headers(headers: MutableMapping[str, str] | None = None) -> dict[str, str]:
+    """`headers` plus the current trace context (``traceparent``, ``tracestate``), if any."""
+    carrier = dict(headers or {})
+    _PROPAGATOR.inject(carrier)
+    return carrier
+
+
+@contextmanager
+def continued_from(headers: Mapping[str, str] | None) -> Iterator[None]:
+    """Make the context stored in `headers` current: spans started inside are its children.
+
+    The relay publishes each outbox row inside this, so the event's trace goes on from the
+    request that wrote it. Without a valid ``traceparent`` the block runs without a trace.
+    """
+    token = otel_context.attach(_PROPAGATOR.extract(dict(headers or {}), context=otel_context.Context()))
+    try:
+        yield
+    finally:
+        otel_context.detach(token)
+
+
+@contextmanager
+def handling_span(headers: Mapping[str, str] | None, name: str) -> Iterator[trace.Span]:
+    """A CONSUMER span for handling one event, child of the context in its headers.
+
+    No valid ``traceparent``: the event starts a trace. No request id inside (a handler run
+    from an HTTP request must not log that request's id).
+    """
+    parent = _PROPAGATOR.extract(dict(headers or {}), context=otel_context.Context())
+    rid_token = _request_id.set(None)
+    try:
+        with tracer().start_as_current_span(name, context=parent, kind=SpanKind.CONSUMER) as span:
+            yield span
+    finally:
+        _request_id.reset(rid_token)
+
+
+@contextmanager
+def request_scope(request_id: str | None) -> Iterator[None]:
+    """Make `request_id` current (``current_request_id()``, the logs) until the block exits."""
+    token = _request_id.set(request_id)
+    try:
+        yield
+    finally:
+        _request_id.reset(token)
+
+
+@contextmanager
+def trace_scope(traceparent: str | bytes | None, request_id: str | None = None) -> Iterator[None]:
+    """Make `traceparent` (a remote span) and `request_id` current until the block exits.
+
+    An invalid or missing traceparent means "no trace": events queued inside carry none.
+    Both replace the outer values and the outer ones come back on exit. For code that has a
+    traceparent in hand but no span of its own (tests, error handlers); spans started inside
+    are children of it.
+    """
+    parsed = _span_context(traceparent)
+    span = NonRecordingSpan(parsed) if parsed else trace.INVALID_SPAN
+    token = otel_context.attach(trace.set_span_in_context(span, otel_context.Context()))
+    try:
+        with request_scope(request_id):
+            yield
+    finally:
+        otel_context.detach(token)
+
+
+# --------------------------------------------------------------------------- reading context
 
 
 def current_traceparent() -> str | None:
-    """The traceparent of the work in progress (HTTP request or consumed event), if any."""
-    return _traceparent.get()
+    """The traceparent of the span in progress (HTTP request, published or handled event)."""
+    return _format(trace.get_current_span().get_span_context())
 
 
 def current_request_id() -> str | None:
@@ -118,34 +257,56 @@ def current_request_id() -> str | None:
     return _request_id.get()
 
 
-@contextmanager
-def trace_scope(traceparent: str | bytes | None, request_id: str | None = None) -> Iterator[None]:
-    """Make `traceparent` and `request_id` current until the block exits.
+def add_trace_ids(_: WrappedLogger, __: str, event_dict: EventDict) -> EventDict:
+    """structlog processor: ``trace_id``, ``span_id`` and ``request_id`` of the work in progress."""
+    span_context = trace.get_current_span().get_span_context()
+    if span_context.is_valid:
+        event_dict.setdefault("trace_id", trace.format_trace_id(span_context.trace_id))
+        event_dict.setdefault("span_id", trace.format_span_id(span_context.span_id))
+    request_id = _request_id.get()
+    if request_id is not None:
+        event_dict.setdefault("request_id", request_id)
+    return event_dict
 
-    The traceparent is normalised with `parse_traceparent`; an invalid one counts as None.
-    Both values replace the outer ones, None included (a Kafka handler run from inside a
-    request must not log that request's id), and the outer ones come back on exit. The same
-    values are bound as ``trace_id`` / ``request_id`` in ``structlog.contextvars`` so every
-    log line written inside the block carries them; None leaves the key out of log lines.
 
-    Pass ``child_of(header)`` rather than the raw header when this hop should get its own
-    span id; ``trace_scope(None)`` means "no trace": events queued inside carry none.
+# --------------------------------------------------------------------------- traceparent strings
+
+
+def new_traceparent() -> str:
+    """Start a new trace: ``00-<32 hex trace id>-<16 hex span id>-01`` (sampled)."""
+    return f"00-{trace.format_trace_id(_ids.generate_trace_id())}-{trace.format_span_id(_ids.generate_span_id())}-01"
+
+
+def parse_traceparent(value: str | bytes | None) -> str | None:
+    """`value` normalised to a version-00 traceparent, or None if it is not valid.
+
+    W3C rules, as the OpenTelemetry propagator applies them; upper-case hex is accepted and
+    bytes (a raw Kafka header value) are decoded as ASCII.
     """
-    normalised = parse_traceparent(traceparent)
-    tp_token = _traceparent.set(normalised)
-    rid_token = _request_id.set(request_id)
+    return _format(_span_context(value))
 
-    log_fields = {"trace_id": trace_id_of(normalised), "request_id": request_id}
-    present = {key: value for key, value in log_fields.items() if value is not None}
-    absent = [key for key, value in log_fields.items() if value is None]
-    outer = structlog.contextvars.get_contextvars()
-    log_tokens = structlog.contextvars.bind_contextvars(**present)
-    structlog.contextvars.unbind_contextvars(*absent)
-    try:
-        yield
-    finally:
-        structlog.contextvars.reset_contextvars(**log_tokens)
-        # unbind_contextvars hands back no token, so put the outer values back by hand.
-        structlog.contextvars.bind_contextvars(**{key: outer[key] for key in absent if key in outer})
-        _request_id.reset(rid_token)
-        _traceparent.reset(tp_token)
+
+def trace_id_of(traceparent: str | bytes | None) -> str | None:
+    """The 32-hex trace id of a traceparent, or None if it is not valid."""
+    parsed = _span_context(traceparent)
+    return trace.format_trace_id(parsed.trace_id) if parsed else None
+
+
+def _span_context(value: str | bytes | None) -> SpanContext | None:
+    if isinstance(value, bytes):
+        try:
+            value = value.decode("ascii")
+        except UnicodeDecodeError:
+            return None
+    if not value:
+        return None
+    extracted = _PROPAGATOR.extract({"traceparent": value.strip().lower()}, context=otel_context.Context())
+    span_context = trace.get_current_span(extracted).get_span_context()
+    return span_context if span_context.is_valid else None
+
+
+def _format(span_context: SpanContext | None) -> str | None:
+    if span_context is None or not span_context.is_valid:
+        return None
+    trace_id, span_id = trace.format_trace_id(span_context.trace_id), trace.format_span_id(span_context.span_id)
+    return f"00-{trace_id}-{span_id}-{int(span_context.trace_flags):02x}"

@@ -13,7 +13,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from shared.contracts import Envelope
 from shared.db.backbone import notify_channel
-from shared.tracing import current_traceparent
+from shared.tracing import inject_headers
 
 
 class Outbox:
@@ -25,8 +25,9 @@ class Outbox:
         """Queue `events` for publication; they exist only if the caller's transaction commits."""
         if not events:
             return
-        traceparent = current_traceparent()
-        headers = {"traceparent": traceparent} if traceparent else {}
+        # The relay publishes later, in its own transaction: the writer's trace context
+        # travels with the row, and the relay continues that trace when it publishes.
+        headers = inject_headers()
         rows = [
             {
                 "event_id": event.id,

@@ -35,7 +35,7 @@ from shared.kafka.dlq import send_to_dlq
 from shared.kafka.producer import header_dict
 from shared.metrics import BackboneMetrics
 from shared.settings import ServiceSettings
-from shared.tracing import child_of, parse_traceparent, trace_scope
+from shared.tracing import handling_span
 
 log = structlog.get_logger(__name__)
 
@@ -79,8 +79,7 @@ class Incoming:
 
 async def handle_event(session: AsyncSession, handlers: Mapping[str, Handler], incoming: Incoming) -> None:
     """Run the handler of one event in the caller's transaction, in the trace its headers carry."""
-    parent = parse_traceparent(incoming.headers.get("traceparent", ""))
-    with trace_scope(child_of(parent)):  # no parent: this event starts a trace
+    with handling_span(incoming.headers, f"handle {incoming.event.dataschema}"):  # child of the publisher's span
         structlog.contextvars.bind_contextvars(dispute_id=incoming.event.subject)
         try:
             await handlers[incoming.event.dataschema](session, incoming.event)

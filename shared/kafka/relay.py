@@ -29,6 +29,7 @@ from shared.db.session import session_scope
 from shared.kafka.producer import KafkaProducer, kafka_headers
 from shared.metrics import BackboneMetrics
 from shared.settings import ServiceSettings
+from shared.tracing import continued_from
 
 log = structlog.get_logger(__name__)
 
@@ -164,11 +165,12 @@ class OutboxRelay:
         error: BaseException | None = None
         try:
             for row in rows:
-                deliveries.append(
-                    await self._producer.send(
-                        row.topic, value=row.payload, key=row.key.encode(), headers=kafka_headers(row.headers)
+                with continued_from(row.headers):  # the publish span continues the writer's trace
+                    deliveries.append(
+                        await self._producer.send(
+                            row.topic, value=row.payload, key=row.key.encode(), headers=kafka_headers(row.headers)
+                        )
                     )
-                )
         except Exception as exc:  # e.g. no producer while the broker is away: the rest waits
             error = exc
         if deliveries:

@@ -11,6 +11,7 @@ from fastapi import FastAPI
 from shared.logging import configure_logging
 from shared.runtime import ServiceDefinition, ServiceRuntime
 from shared.settings import ServiceSettings
+from shared.tracing import configure_tracing, instrument_app
 from shared.web import ops
 from shared.web.middleware import RequestContextMiddleware
 from shared.web.problems import ProblemTable, install_problem_handlers
@@ -40,6 +41,8 @@ def create_service_app(
     app.state.settings = settings
     app.state.runtime = runtime
     app.state.auth_secret = settings.auth_secret
+    configure_tracing(definition.name, settings)
+    instrument_app(app)  # before the first request: it wraps the middleware stack
     install_problem_handlers(app, errors)
     app.add_middleware(RequestContextMiddleware)
     app.include_router(ops.router)

@@ -1,22 +1,28 @@
-"""Per-request context: a request id and a W3C trace for every HTTP request.
+"""Per-request context: a request id and a trace span for every HTTP request.
 
 A pure ASGI middleware rather than `BaseHTTPMiddleware`: the latter runs the endpoint in
 another task, so context variables set around it do not reach the endpoint, and it
 buffers streaming responses.
 
 Add it last (`app.add_middleware(RequestContextMiddleware)`) so it wraps the others and
-their log lines carry the ids too.
+their log lines carry the ids too. With `shared.tracing.instrument_app(app)` the FastAPI
+instrumentation opens the server span outside every middleware; without it, this
+middleware opens one itself, so a request always has a trace.
 """
 
 from __future__ import annotations
 
 import re
+from collections.abc import Iterator
+from contextlib import contextmanager
 from uuid import uuid4
 
+from opentelemetry import context as otel_context
+from opentelemetry import propagate, trace
 from starlette.datastructures import Headers, MutableHeaders
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
-from shared.tracing import child_of, parse_traceparent, trace_scope
+from shared.tracing import current_traceparent, request_scope, tracer
 
 __all__ = ["REQUEST_ID_HEADER", "TRACEPARENT_HEADER", "RequestContextMiddleware"]
 
@@ -34,15 +40,29 @@ def _request_id_from(headers: Headers) -> str:
     return uuid4().hex
 
 
+@contextmanager
+def _server_span(scope: Scope, headers: Headers) -> Iterator[None]:
+    if trace.get_current_span().is_recording():  # the FastAPI instrumentation's server span
+        yield
+        return
+    parent = propagate.extract(dict(headers), context=otel_context.Context())  # the caller's, if valid
+    method = scope.get("method", "WEBSOCKET")
+    with tracer().start_as_current_span(
+        method, context=parent, kind=trace.SpanKind.SERVER, attributes={"url.path": scope.get("path", "")}
+    ):
+        yield
+
+
 class RequestContextMiddleware:
-    """Run each request in a `trace_scope` and name both ids on the response.
+    """Run each request in its server span and request id, and name both on the response.
 
     - ``x-request-id``: the caller's if sane, else a new uuid4 hex;
-    - ``traceparent``: a child of the caller's if valid (same trace, our own span id), else
-      a new trace. The response carries ours, so a caller can find our log lines.
+    - ``traceparent``: our server span, a child of the caller's ``traceparent`` if valid
+      (same trace, our own span id), else the root of a new trace. The response carries it,
+      so a caller can find our log lines and spans.
 
     Both are also put in ``request.state`` (``request_id``, ``traceparent``) for code that
-    runs outside the scope, i.e. Starlette's handler for unhandled exceptions.
+    runs outside this middleware, i.e. Starlette's handler for unhandled exceptions.
     """
 
     def __init__(self, app: ASGIApp) -> None:
@@ -55,17 +75,18 @@ class RequestContextMiddleware:
 
         headers = Headers(scope=scope)
         request_id = _request_id_from(headers)
-        traceparent = child_of(parse_traceparent(headers.get(TRACEPARENT_HEADER)))
-        state = scope.setdefault("state", {})
-        state["request_id"] = request_id
-        state["traceparent"] = traceparent
+        with request_scope(request_id), _server_span(scope, headers):
+            traceparent = current_traceparent()
+            state = scope.setdefault("state", {})
+            state["request_id"] = request_id
+            state["traceparent"] = traceparent
 
-        async def send_with_ids(message: Message) -> None:
-            if message["type"] == "http.response.start":
-                response_headers = MutableHeaders(scope=message)
-                response_headers[REQUEST_ID_HEADER] = request_id
-                response_headers[TRACEPARENT_HEADER] = traceparent
-            await send(message)
+            async def send_with_ids(message: Message) -> None:
+                if message["type"] == "http.response.start":
+                    response_headers = MutableHeaders(scope=message)
+                    response_headers[REQUEST_ID_HEADER] = request_id
+                    if traceparent:
+                        response_headers[TRACEPARENT_HEADER] = traceparent
+                await send(message)
 
-        with trace_scope(traceparent, request_id):
             await self.app(scope, receive, send_with_ids)

@@ -156,4 +156,5 @@ async def test_the_trace_of_an_http_request_rides_on_the_events_it_writes(scratc
     async with session_scope(scratch.sessions) as session:
         (headers,) = (await session.execute(select(scratch.outbox.c.headers))).scalars()
     assert trace_id_of(headers["traceparent"]) == trace_id_of(caller)
-    assert headers["traceparent"] == response.headers["traceparent"]  # our span, as answered
+    # A span of ours in the trace answered: the request's, or FastAPI's endpoint span under it.
+    assert headers["traceparent"] != caller and trace_id_of(response.headers["traceparent"]) == trace_id_of(caller)
