@@ -184,4 +184,3 @@ def _clear_set(session: AsyncSession) -> set[str]:
         cached = (transaction, set())
         session.info[_CLEAR] = cached
     return cached[1]
-

@@ -15,7 +15,17 @@ from prometheus_client import CollectorRegistry, generate_latest
 from sqlalchemy import Column, DateTime, String, Table, func, insert, select, update
 from sqlalchemy.dialects.postgresql import insert as pg_insert
 
-from shared.contracts import DisputeReceivedV1, DisputeUpdatedV1, Envelope, EvidenceValidatedV1, Money, new_event
+from shared.contracts import (
+    DeadlineAlertedV1,
+    DeadlineScheduledV1,
+    DisputeReceivedV1,
+    DisputeUpdatedV1,
+    Envelope,
+    EvidenceValidatedV1,
+    Money,
+    VerdictReturnedV1,
+    new_event,
+)
 from shared.contracts.topics import dlq_topic
 from shared.db.parking import parked_table, refresh_parked_metrics
 from shared.db.session import session_scope
@@ -291,3 +301,63 @@ async def test_a_parked_event_waits_for_the_fact_a_concurrent_transaction_commit
     assert (await desk.case_of(dispute))["amount"] == "30000"  # applied, not left parked
     assert await desk.rows(desk.parked) == []
     assert sorted(await desk.applied_ids(dispute)) == sorted([received.id, updated.id])
+
+
+async def deliver(handlers, sessions, *events: Envelope) -> None:
+    """Each event in its own transaction, as the consumer's one-by-one path does."""
+    for event in events:
+        async with session_scope(sessions) as session:
+            await handlers[event.dataschema](session, event)
+
+
+async def test_parked_events_that_wait_on_each_other_are_applied_over_several_passes(desk):
+    dispute = desk.scratch.dispute_id(7)
+    received, _, validated, _ = story(dispute)
+    scheduled = new_event(
+        DeadlineScheduledV1(dispute_id=dispute, due_at="2026-10-02T14:59:59Z", business_days=5, rule="computed"),
+        source="tests",
+    )
+    alerted = new_event(
+        DeadlineAlertedV1(dispute_id=dispute, alert="reminder", due_at="2026-10-02T14:59:59Z", hours_left=24),
+        source="tests",
+    )
+
+    async def on_scheduled(session, event: Envelope[DeadlineScheduledV1]) -> None:
+        await desk.applied(session, event)
+        if (await desk.case(session, event)).status != "ready":
+            raise Deferred("evidence not validated yet")
+
+    async def on_alerted(session, event: Envelope[DeadlineAlertedV1]) -> None:
+        raise Deferred("waits for a fact that never comes")
+
+    handlers = handler_map(
+        {
+            DisputeReceivedV1: desk.on_received,
+            EvidenceValidatedV1: desk.on_validated,
+            DeadlineScheduledV1: on_scheduled,
+            DeadlineAlertedV1: on_alerted,
+        },
+        parked=desk.parked,
+    )
+    # Parked in this order, so the first pass meets `scheduled` before the `validated` it needs.
+    await asyncio.wait_for(deliver(handlers, desk.scratch.sessions, alerted, scheduled, validated, received), 20)
+
+    assert await desk.applied_ids(dispute) == sorted([received.id, validated.id, scheduled.id])
+    assert [r.event_id for r in await desk.rows(desk.parked)] == [alerted.id]  # kept, and no endless loop
+
+
+async def test_a_parked_event_whose_replay_fails_stays_parked_with_its_error_and_the_fact_still_commits(desk):
+    dispute = desk.scratch.dispute_id(8)
+    received = story(dispute)[0]
+    verdict = new_event(VerdictReturnedV1(dispute_id=dispute, outcome="won"), source="tests")
+
+    async def on_verdict(session, event: Envelope[VerdictReturnedV1]) -> None:
+        await desk.case(session, event)
+        raise RuntimeError("verdict store unreachable")
+
+    handlers = handler_map({DisputeReceivedV1: desk.on_received, VerdictReturnedV1: on_verdict}, parked=desk.parked)
+    await deliver(handlers, desk.scratch.sessions, verdict, received)
+
+    assert (await desk.case_of(dispute))["status"] == "received"
+    [row] = await desk.rows(desk.parked)
+    assert row.event_id == verdict.id and "verdict store unreachable" in row.reason
