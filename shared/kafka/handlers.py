@@ -22,7 +22,6 @@ from __future__ import annotations
 
 import functools
 from collections.abc import Awaitable, Callable, Iterator, Mapping
-from contextlib import nullcontext
 from typing import Any
 
 import structlog
@@ -31,7 +30,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from shared.contracts import ENVELOPES, Envelope, EventData, parse_event
 from shared.db import parking
-from shared.tracing import child_of, trace_scope
+from shared.tracing import handling_span
 
 log = structlog.get_logger(__name__)
 
@@ -129,7 +128,8 @@ class HandlerMap(Mapping[str, Handler]):
             if fn is None:
                 raise LookupError(f"no handler for {row.dataschema} any more")
             event = parse_event(row.payload)
-            with trace_scope(child_of(row.traceparent)) if row.traceparent else nullcontext():
+            # The replay continues the trace of the event that was parked.
+            with handling_span({"traceparent": row.traceparent or ""}, f"replay {row.dataschema}"):
                 deferred = await _attempt(session, fn, event)
         except Exception as exc:
             log.error("parked_event_failed", parked_id=row.id, dataschema=row.dataschema, error=repr(exc))
