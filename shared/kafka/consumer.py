@@ -32,7 +32,9 @@ from shared.db.errors import is_connection_error
 from shared.db.inbox import Delivery, Inbox
 from shared.db.session import session_scope
 from shared.kafka.dlq import send_to_dlq
+from shared.kafka.metadata import client_of
 from shared.kafka.producer import header_dict
+from shared.kafka.quiet import throttle_metadata_retries
 from shared.metrics import BackboneMetrics
 from shared.settings import ServiceSettings
 from shared.tracing import handling_span
@@ -188,7 +190,10 @@ class EventConsumer:
             heartbeat_interval_ms=settings.kafka_heartbeat_interval_ms,
             max_poll_interval_ms=settings.kafka_max_poll_interval_ms,
             rebalance_timeout_ms=settings.kafka_rebalance_timeout_ms,
+            reconnect_backoff_ms=settings.kafka_reconnect_backoff_ms,
         )
+        # Without it the client asks for metadata in a tight loop while the broker is away.
+        throttle_metadata_retries(client_of(self._consumer), settings.kafka_reconnect_backoff_ms / 1000)
 
     async def start(self) -> None:
         await self._consumer.start()
