@@ -152,7 +152,7 @@ async def spawn(role: str, schema: str, prefix: str, arg: str, infra: LocalInfra
         "DD_DATABASE_URL": infra.database_url,
         "DD_KAFKA_BOOTSTRAP_SERVERS": infra.kafka_bootstrap_servers,
     }
-    with open(log, "ab") as out:  # noqa: ASYNC230 (a local file, opened once per process)
+    with open(log, "wb") as out:  # noqa: ASYNC230 (a local file, opened once per process)
         return await asyncio.create_subprocess_exec(
             sys.executable, "-m", "bench._worker", role, schema, prefix, arg, cwd=REPO, env=env, stdout=out, stderr=out
         )
@@ -279,7 +279,10 @@ async def run(infra: LocalInfra, scenarios: list[str], plan: Plan) -> list[Outco
             print(format_row(outcome), flush=True)
             outcomes.append(outcome)
     finally:
-        await durable_commits(infra.database_url, on=False)
+        try:
+            await durable_commits(infra.database_url, on=False)
+        except Exception as exc:  # do not hide the error that brought us here
+            print(f"could not reset synchronous_commit/fsync: {exc!r}", file=sys.stderr)
     return outcomes
 
 

@@ -12,7 +12,7 @@ import pytest
 
 from bench.chaos_backbone import HEADER, Plan, format_row, run
 
-SHORT = Plan(rate=20, kafka_outage_s=16, postgres_outage_s=2, warmup_s=1, after_s=2, drain_timeout_s=15)
+SHORT = Plan(rate=50, kafka_outage_s=16, postgres_outage_s=5, warmup_s=1, after_s=2, drain_timeout_s=15)
 
 
 async def test_backbone_neither_loses_duplicates_nor_dead_letters_across_kafka_and_postgres_outages(infra, kafka):
@@ -20,5 +20,6 @@ async def test_backbone_neither_loses_duplicates_nor_dead_letters_across_kafka_a
         pytest.fail("this test stops Kafka and PostgreSQL; run it against the project's local servers")
     outcomes = await run(infra.local, ["kafka-sigterm", "postgres-immediate"], SHORT)
     table = "\n".join([HEADER, *map(format_row, outcomes)])
+    print(table)
     assert [o.scenario for o in outcomes if not o.ok or o.outbox_left] == [], table
     assert all(o.written > 0 and o.caught_up_s is not None for o in outcomes), table
