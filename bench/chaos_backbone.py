@@ -37,14 +37,15 @@ import asyncpg
 from sqlalchemy import func, select, text
 
 from bench._worker import ChaosTables
+from deploy.local._proc import _alive
 from deploy.local.infra import LocalInfra
 from deploy.local.kafka import Kafka
 from deploy.local.postgres import Postgres
-from shared.contracts import topics
+from shared.contracts import EventParseError, parse_event, topics
 from shared.contracts.topics import dlq_topic
 from shared.db.engine import create_engine, session_factory
 from shared.db.session import session_scope
-from shared.kafka.dlq import read_dead_letters
+from shared.kafka.dlq import DeadLetter, read_dead_letters
 from shared.kafka.relay import asyncpg_dsn
 from shared.kafka.topics import ensure_topics
 
@@ -61,6 +62,7 @@ class Plan:
     warmup_s: float = 3.0
     after_s: float = 5.0  # writing goes on this long after the server is back
     drain_timeout_s: float = 60.0
+    stall_s: float = 20.0  # give up draining sooner when nothing moves at all
     log_dir: Path = REPO / ".local" / "chaos"  # worker and writer logs; outlives the servers
 
 
@@ -97,9 +99,7 @@ def _kill_and_wait(pid: int, sig: signal.Signals, timeout_s: float = 30) -> None
     os.kill(pid, sig)
     deadline = time.monotonic() + timeout_s
     while time.monotonic() < deadline:
-        try:
-            os.kill(pid, 0)
-        except ProcessLookupError:
+        if not _alive(pid):  # reaps it when it is our own child (Kafka started by this process)
             return
         time.sleep(0.05)
     raise TimeoutError(f"pid {pid} still alive {timeout_s:.0f} s after {sig.name}")
@@ -169,6 +169,18 @@ async def stop_process(proc, timeout_s: float = 15) -> None:
         await proc.wait()
 
 
+def dead_lettered_events(letters: list[DeadLetter], prefix: str) -> set[str]:
+    """Distinct event ids of this run among `letters` (the relay may have sent one event twice)."""
+    ids = set()
+    for letter in letters:
+        if (letter.key or "").startswith(prefix):
+            try:
+                ids.add(str(parse_event(letter.value).id))
+            except EventParseError:
+                ids.add(f"{letter.topic}:{letter.partition}:{letter.offset}")
+    return ids
+
+
 # ---------------------------------------------------------------- one scenario
 
 
@@ -189,12 +201,19 @@ class Ledger:
             left = (await s.execute(select(func.count()).select_from(t.outbox))).scalar_one()
         return written, applied, left
 
-    async def wait_for(self, done, timeout_s: float) -> bool:
+    async def wait_for(self, done, timeout_s: float, *, stall_s: float | None = None) -> bool:
+        """Poll until done(written, applied, left); False on timeout or after stall_s without change."""
         deadline = time.monotonic() + timeout_s
+        last, changed_at = None, time.monotonic()
         while time.monotonic() < deadline:
             try:
-                if done(*await self.counts()):
+                counts = await self.counts()
+                if done(*counts):
                     return True
+                if counts != last:
+                    last, changed_at = counts, time.monotonic()
+                elif stall_s is not None and time.monotonic() - changed_at > stall_s:
+                    return False
             except Exception:  # PostgreSQL still coming back
                 pass
             await asyncio.sleep(0.25)
@@ -249,12 +268,15 @@ async def run_scenario(infra: LocalInfra, scenario: str, plan: Plan) -> Outcome:
         back_at = time.time()
         await asyncio.sleep(plan.after_s)
         await stop_process(writer)
-        if not await ledger.wait_for(lambda w, a, left: a >= w and left == 0, plan.drain_timeout_s):
-            out.notes.append(f"not drained within {plan.drain_timeout_s:.0f} s")
+        drained = await ledger.wait_for(
+            lambda w, a, left: a >= w and left == 0, plan.drain_timeout_s, stall_s=plan.stall_s
+        )
+        if not drained:
+            out.notes.append(f"not drained (stuck for {plan.stall_s:.0f} s or {plan.drain_timeout_s:.0f} s in all)")
         await asyncio.sleep(2)  # room for a late duplicate to show up
         await ledger.fill(out, back_at)
         letters = await read_dead_letters(infra.kafka_bootstrap_servers, [dlq_topic(topics.DISPUTE_RECEIVED)])
-        out.dead_lettered = sum(1 for letter in letters if (letter.key or "").startswith(prefix))
+        out.dead_lettered = len(dead_lettered_events(letters, prefix))
         if worker.returncode is not None:
             out.notes.append(f"worker exited with {worker.returncode}")
         return out
