@@ -201,23 +201,23 @@ class Ledger:
             left = (await s.execute(select(func.count()).select_from(t.outbox))).scalar_one()
         return written, applied, left
 
-    async def wait_for(self, done, timeout_s: float, *, stall_s: float | None = None) -> bool:
-        """Poll until done(written, applied, left); False on timeout or after stall_s without change."""
+    async def wait_for(self, done, timeout_s: float, *, stall_s: float | None = None) -> str | None:
+        """Poll until done(written, applied, left): None, or why it gave up (timeout, or stall_s without change)."""
         deadline = time.monotonic() + timeout_s
         last, changed_at = None, time.monotonic()
         while time.monotonic() < deadline:
             try:
                 counts = await self.counts()
                 if done(*counts):
-                    return True
+                    return None
                 if counts != last:
                     last, changed_at = counts, time.monotonic()
                 elif stall_s is not None and time.monotonic() - changed_at > stall_s:
-                    return False
+                    return f"nothing moved for {stall_s:.0f} s"
             except Exception:  # PostgreSQL still coming back
                 pass
             await asyncio.sleep(0.25)
-        return False
+        return f"not done within {timeout_s:.0f} s"
 
     async def fill(self, out: Outcome, back_at: float) -> None:
         t = self.tables
@@ -258,7 +258,7 @@ async def run_scenario(infra: LocalInfra, scenario: str, plan: Plan) -> Outcome:
     worker = await spawn("worker", schema, prefix, group, infra, plan.log_dir / f"{scenario}-worker.log")
     writer = await spawn("writer", schema, prefix, str(plan.rate), infra, plan.log_dir / f"{scenario}-writer.log")
     try:
-        if not await ledger.wait_for(lambda w, a, _: a >= plan.rate * plan.warmup_s, 90):
+        if await ledger.wait_for(lambda w, a, _: a >= plan.rate * plan.warmup_s, 90):
             raise RuntimeError(f"{scenario}: the worker applied nothing within 90 s (see {plan.log_dir})")
         await asyncio.to_thread(take_down, infra, scenario)
         cpu0, t0 = cpu_seconds(worker.pid), time.monotonic()
@@ -268,11 +268,9 @@ async def run_scenario(infra: LocalInfra, scenario: str, plan: Plan) -> Outcome:
         back_at = time.time()
         await asyncio.sleep(plan.after_s)
         await stop_process(writer)
-        drained = await ledger.wait_for(
-            lambda w, a, left: a >= w and left == 0, plan.drain_timeout_s, stall_s=plan.stall_s
-        )
-        if not drained:
-            out.notes.append(f"not drained (stuck for {plan.stall_s:.0f} s or {plan.drain_timeout_s:.0f} s in all)")
+        why = await ledger.wait_for(lambda w, a, left: a >= w and left == 0, plan.drain_timeout_s, stall_s=plan.stall_s)
+        if why:
+            out.notes.append(f"not drained: {why}")
         await asyncio.sleep(2)  # room for a late duplicate to show up
         await ledger.fill(out, back_at)
         letters = await read_dead_letters(infra.kafka_bootstrap_servers, [dlq_topic(topics.DISPUTE_RECEIVED)])
