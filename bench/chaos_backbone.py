@@ -34,7 +34,7 @@ from datetime import UTC, datetime
 from pathlib import Path
 
 import asyncpg
-from sqlalchemy import func, select, text
+from sqlalchemy import func, insert, select, text
 
 from bench._worker import ChaosTables
 from deploy.local._proc import _alive
@@ -46,8 +46,10 @@ from shared.contracts.topics import dlq_topic
 from shared.db.engine import create_engine, session_factory
 from shared.db.session import session_scope
 from shared.kafka.dlq import DeadLetter, read_dead_letters
+from shared.kafka.producer import create_producer
 from shared.kafka.relay import asyncpg_dsn
 from shared.kafka.topics import ensure_topics
+from tests.support import dispute_received
 
 REPO = Path(__file__).resolve().parents[1]
 SCENARIOS = ("kafka-sigterm", "kafka-sigkill", "postgres-fast", "postgres-immediate")
@@ -63,7 +65,32 @@ class Plan:
     after_s: float = 5.0  # writing goes on this long after the server is back
     drain_timeout_s: float = 60.0
     stall_s: float = 20.0  # give up draining sooner when nothing moves at all
+    # Valid events published straight to Kafka while PostgreSQL is away, as another service's
+    # relay would: they reach the consumer during the outage every time, not only by chance.
+    injected: int = 10
     log_dir: Path = REPO / ".local" / "chaos"  # worker and writer logs; outlives the servers
+
+
+def outage_s(plan: Plan, scenario: str) -> float:
+    return plan.kafka_outage_s if scenario.startswith("kafka") else plan.postgres_outage_s
+
+
+INJECTED_SEQ = 1_000_000  # seqs of the injected events, far above the writer's
+
+
+async def publish_directly(bootstrap: str, prefix: str, n: int) -> list[tuple[int, uuid.UUID, datetime]]:
+    """Publish n valid events to dispute.received with the real producer; (seq, id, when) of each."""
+    producer = create_producer(bootstrap, client_id="chaos-other-service")
+    await producer.start()
+    sent = []
+    try:
+        for seq in range(INJECTED_SEQ, INJECTED_SEQ + n):
+            event = dispute_received(f"{prefix}-{seq % 17:05d}", seq)
+            await producer.send_and_wait(event.type, event.to_bytes(), key=event.key)
+            sent.append((seq, event.id, datetime.now(UTC)))
+    finally:
+        await producer.stop()
+    return sent
 
 
 @dataclass
@@ -219,6 +246,20 @@ class Ledger:
             await asyncio.sleep(0.25)
         return f"not done within {timeout_s:.0f} s"
 
+    async def record_written(self, events: list[tuple[int, uuid.UUID, datetime]], timeout_s: float = 30) -> None:
+        """Count events published without the writer as written (once PostgreSQL answers again)."""
+        deadline = time.monotonic() + timeout_s
+        while events:
+            try:
+                async with session_scope(self.sessions) as s:
+                    rows = [{"seq": seq, "event_id": eid, "written_at": at} for seq, eid, at in events]
+                    await s.execute(insert(self.tables.written), rows)
+                return
+            except Exception:
+                if time.monotonic() > deadline:
+                    raise
+                await asyncio.sleep(0.2)
+
     async def fill(self, out: Outcome, back_at: float) -> None:
         t = self.tables
         async with session_scope(self.sessions) as s:
@@ -262,10 +303,14 @@ async def run_scenario(infra: LocalInfra, scenario: str, plan: Plan) -> Outcome:
             raise RuntimeError(f"{scenario}: the worker applied nothing within 90 s (see {plan.log_dir})")
         await asyncio.to_thread(take_down, infra, scenario)
         cpu0, t0 = cpu_seconds(worker.pid), time.monotonic()
-        await asyncio.sleep(plan.kafka_outage_s if scenario.startswith("kafka") else plan.postgres_outage_s)
+        injected = []
+        if scenario.startswith("postgres"):
+            injected = await publish_directly(infra.kafka_bootstrap_servers, prefix, plan.injected)
+        await asyncio.sleep(max(0.0, t0 + outage_s(plan, scenario) - time.monotonic()))
         out.worker_cpu = (cpu_seconds(worker.pid) - cpu0) / (time.monotonic() - t0)
         await asyncio.to_thread(bring_back, infra, scenario)
         back_at = time.time()
+        await ledger.record_written(injected)
         await asyncio.sleep(plan.after_s)
         await stop_process(writer)
         why = await ledger.wait_for(lambda w, a, left: a >= w and left == 0, plan.drain_timeout_s, stall_s=plan.stall_s)

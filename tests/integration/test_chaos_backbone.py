@@ -3,7 +3,10 @@
 Real processes: a writer commits events through the outbox at a steady rate while a worker runs
 a real ServiceRuntime (relay + inbox consumer). Kafka is stopped with SIGTERM for longer than
 the producer's request timeout, then PostgreSQL is stopped immediately (SIGQUIT, durable
-commits); after each the backbone must drain with nothing lost, duplicated or dead-lettered.
+commits) while valid events keep arriving on Kafka; after each the backbone must drain with
+nothing lost, duplicated or dead-lettered. On the code before issue 6's fixes both fail: the
+relay wedges on OutOfOrderSequenceNumber, and the consumer dead-letters what it meets while
+PostgreSQL is away.
 """
 
 from __future__ import annotations
