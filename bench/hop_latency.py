@@ -29,7 +29,7 @@ from sqlalchemy import MetaData, text
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from deploy.local.infra import LocalInfra
-from shared.contracts import DeadlineScheduledV1, Envelope, new_event, topics
+from shared.contracts import DeadlineScheduledV1, Envelope, new_event, parse_event, topics
 from shared.db.backbone import backbone_tables
 from shared.db.engine import create_engine, session_factory
 from shared.db.outbox import Outbox
@@ -164,7 +164,7 @@ class Service:
     relay: OutboxRelay | None = None
 
 
-async def hops(infra: LocalInfra, rate: int) -> tuple[Figures, Figures]:
+async def hops(infra: LocalInfra, rate: int) -> tuple[Figures, Figures, Figures]:
     bootstrap, database_url = infra.kafka_bootstrap_servers, infra.database_url
     run = uuid.uuid4().hex[:6]
     prefix = f"HOP-{run}"
@@ -181,6 +181,7 @@ async def hops(infra: LocalInfra, rate: int) -> tuple[Figures, Figures]:
 
     committed: dict[int, float] = {}  # seq -> just before the writer's commit
     hop1: dict[int, float] = {}
+    seen: dict[int, float] = {}  # seq -> when a plain consumer of the first topic received it
     hop2: dict[int, float] = {}
     seq_of_second: dict[uuid.UUID, int] = {}
 
@@ -232,6 +233,7 @@ async def hops(infra: LocalInfra, rate: int) -> tuple[Figures, Figures]:
             await consumer.start()
             consumers.append(consumer)
             tasks.append(asyncio.create_task(consumer.run()))
+        tasks.append(asyncio.create_task(_observe(bootstrap, prefix, seen)))
 
         origin = services["origin"]
 
@@ -241,7 +243,7 @@ async def hops(infra: LocalInfra, rate: int) -> tuple[Figures, Figures]:
                 committed[seq] = time.perf_counter()  # the commit follows as the block ends
 
         await _warm_up(lambda n: write(-1 - n), lambda: bool(hop2))
-        for d in (committed, hop1, hop2):
+        for d in (committed, hop1, hop2, seen):
             d.clear()
         await paced(rate, DURATION_S, write)
         await until(lambda: sum(s >= 0 for s in hop2) >= len(committed), 30)
@@ -261,7 +263,36 @@ async def hops(infra: LocalInfra, rate: int) -> tuple[Figures, Figures]:
     return (
         Figures("one hop (outbox → relay → inbox consumer)", rate, [hop1[s] - committed[s] for s in hop1 if s >= 0]),
         Figures("two chained hops", rate, [hop2[s] - committed[s] for s in hop2 if s >= 0]),
+        Figures(
+            "(part of one hop: outbox → relay → plain consumer)",
+            rate,
+            [seen[s] - committed[s] for s in seen if s >= 0 and s in committed],
+        ),
     )
+
+
+async def _observe(bootstrap: str, prefix: str, seen: dict[int, float]) -> None:
+    """A plain consumer beside service A: splits one hop into relay + Kafka and the inbox consumer."""
+    consumer = AIOKafkaConsumer(
+        HOP1_TOPIC,
+        bootstrap_servers=bootstrap,
+        group_id=f"bench-hop-observer-{uuid.uuid4().hex[:6]}",
+        enable_auto_commit=False,
+        auto_offset_reset="latest",
+        fetch_max_wait_ms=ServiceSettings().kafka_fetch_max_wait_ms,
+    )
+    await consumer.start()
+    try:
+        while True:
+            batch = await consumer.getmany(timeout_ms=200)
+            now = time.perf_counter()
+            for records in batch.values():
+                for r in records:
+                    event = parse_event(r.value)
+                    if event.subject.startswith(prefix):
+                        seen.setdefault(int(event.data.notice_id.removeprefix("N-")), now)
+    finally:
+        await consumer.stop()
 
 
 async def run(infra: LocalInfra, rates: tuple[int, ...] = RATES) -> list[tuple[Figures, int]]:
@@ -271,8 +302,8 @@ async def run(infra: LocalInfra, rates: tuple[int, ...] = RATES) -> list[tuple[F
     for rate in rates:
         expected = int(rate * DURATION_S)
         results.append((await raw(infra.kafka_bootstrap_servers, rate), expected))
-        one, two = await hops(infra, rate)
-        results += [(one, expected), (two, expected)]
+        one, two, part = await hops(infra, rate)
+        results += [(one, expected), (part, expected), (two, expected)]
     return results
 
 
