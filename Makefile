@@ -7,7 +7,7 @@ STAMP  := $(VENV)/.installed
 # Everything started from here runs on a laptop: the development auth secret is allowed.
 export DD_ENV ?= local
 
-.PHONY: install run stop test test-unit bench clean
+.PHONY: install run stop test test-unit bench chaos-backbone clean
 
 install: $(STAMP)
 
@@ -34,9 +34,14 @@ test: install
 test-unit: install
 	$(PY) -m pytest tests/unit $(PYTEST_ARGS)
 
-## Throughput benchmarks (not part of the tests' pass/fail); results in bench/RESULTS.md.
+## Throughput and hop-latency benchmarks (not part of the tests' pass/fail); results in bench/RESULTS.md.
 bench: install
 	$(PY) -m bench.backbone
+
+## Kafka and PostgreSQL restarted under a steady writer; exits 1 if an event is lost, duplicated or
+## dead-lettered. `tests/integration/test_chaos_backbone.py` is its short form, run by `make test`.
+chaos-backbone: install
+	$(PY) -m bench.chaos_backbone $(CHAOS_ARGS)
 
 clean:
 	-$(PY) -m deploy.local.infra down 2>/dev/null

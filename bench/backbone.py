@@ -184,25 +184,42 @@ def report(rates: dict[str, float], events_n: int) -> str:
     return "\n".join(lines)
 
 
-def main() -> None:
-    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    parser.add_argument("--events", type=int, default=20_000)
-    args = parser.parse_args()
-    infra = LocalInfra.from_env(
+def bench_infra() -> LocalInfra:
+    """The benchmarks' own servers: `.local/bench`, ports from DD_BENCH_* (defaults below 32768)."""
+    return LocalInfra.from_env(
         root=REPO / ".local" / "bench", prefix="DD_BENCH_", pg_port=15452, kafka_port=19112, kafka_controller_port=19113
     )
-    infra.destroy()
-    infra.up()
-    try:
-        rates = asyncio.run(run(args.events, infra))
-    finally:
-        infra.destroy()
-    text_ = report(rates, args.events)
-    print(text_)
+
+
+def append_results(text_: str) -> None:
     if not RESULTS.exists():
         RESULTS.write_text("# Benchmark results\n\nAppended by `make bench` (bench/backbone.py).\n\n")
     with RESULTS.open("a") as f:
         f.write(text_ + "\n")
+
+
+def main() -> None:
+    from bench import hop_latency
+
+    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("--events", type=int, default=20_000)
+    parser.add_argument("--no-hops", action="store_true", help="skip the hop-latency benchmark")
+    args = parser.parse_args()
+    infra = bench_infra()
+    infra.destroy()
+    infra.up()
+    try:
+        rates = asyncio.run(run(args.events, infra))
+        hops = None if args.no_hops else asyncio.run(hop_latency.run(infra))
+    finally:
+        infra.destroy()
+    text_ = report(rates, args.events)
+    print(text_)
+    append_results(text_)
+    if hops is not None:
+        hop_text = hop_latency.report(hops)
+        print(hop_text)
+        append_results(hop_text)
 
 
 if __name__ == "__main__":
