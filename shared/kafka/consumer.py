@@ -190,7 +190,6 @@ class EventConsumer:
             heartbeat_interval_ms=settings.kafka_heartbeat_interval_ms,
             max_poll_interval_ms=settings.kafka_max_poll_interval_ms,
             rebalance_timeout_ms=settings.kafka_rebalance_timeout_ms,
-            reconnect_backoff_ms=settings.kafka_reconnect_backoff_ms,
         )
         # Without it the client asks for metadata in a tight loop while the broker is away.
         throttle_metadata_retries(client_of(self._consumer), settings.kafka_reconnect_backoff_ms / 1000)

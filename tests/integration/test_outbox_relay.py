@@ -136,7 +136,9 @@ async def test_kafka_headers_carry_the_traceparent_of_the_writer(scratch, infra,
     finally:
         await producer.stop()
     (record,) = await read_since(kafka, since, keep=lambda r: r.key.decode().startswith(scratch.prefix), expect=1)
-    assert dict(record.headers)["traceparent"].decode() == traceparent
+    # Same trace; the span id is the writer's, or the relay's publish span once aiokafka is
+    # instrumented (an earlier test in the session may have done it).
+    assert trace_id_of(dict(record.headers)["traceparent"].decode()) == trace_id_of(traceparent)
     assert uuid.UUID(str(parse_event(record.value).id))
 
 

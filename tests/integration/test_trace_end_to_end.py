@@ -23,7 +23,7 @@ from shared.contracts import Envelope, topics
 from shared.db.outbox import Outbox
 from shared.db.session import session_scope
 from shared.kafka.consumer import EventConsumer
-from shared.kafka.producer import create_producer
+from shared.kafka.producer import KafkaProducer
 from shared.kafka.relay import OutboxRelay
 from shared.logging import configure_logging
 from shared.settings import ServiceSettings
@@ -108,7 +108,8 @@ async def test_one_trace_runs_from_the_request_through_outbox_kafka_and_consumer
 
     group = f"g-{scratch.schema}"
     await _start_group_at(kafka, group, await end_offsets(kafka, topics.DISPUTE_RECEIVED))
-    producer = create_producer(kafka, client_id="e2e")
+    settings = ServiceSettings(database_url=infra.database_url, kafka_bootstrap_servers=kafka)
+    producer = KafkaProducer.from_settings(settings, client_id="e2e")
     await producer.start()
     consumer = EventConsumer(
         service="e2e",
@@ -118,11 +119,9 @@ async def test_one_trace_runs_from_the_request_through_outbox_kafka_and_consumer
         inbox=scratch.inbox,
         producer=producer,
         bootstrap_servers=kafka,
-        settings=ServiceSettings(),
+        settings=settings,
     )
-    relay = OutboxRelay(
-        sessions=scratch.sessions, outbox=scratch.outbox, producer=producer, database_url=infra.database_url
-    )
+    relay = OutboxRelay(sessions=scratch.sessions, outbox=scratch.outbox, producer=producer, settings=settings)
     await consumer.start()
     consumer_task = asyncio.create_task(consumer.run())
     try:

@@ -173,9 +173,10 @@ def test_token_issued_in_the_past_is_accepted():
     assert decode_token(SECRET, jwt.encode(claims, SECRET, "HS256")).is_operator
 
 
-@pytest.mark.parametrize("iat", [_in(timedelta(minutes=5)), "yesterday", True])
+# Built when the test runs, not at collection: a long suite must not turn "future" into "past".
+@pytest.mark.parametrize("iat", [lambda: _in(timedelta(minutes=5)), lambda: "yesterday", lambda: True])
 def test_token_issued_in_the_future_or_with_a_non_numeric_iat_is_refused(iat):
-    claims = {"role": "seller", "seller_id": "V-100", "iat": iat, "exp": _in(timedelta(hours=1))}
+    claims = {"role": "seller", "seller_id": "V-100", "iat": iat(), "exp": _in(timedelta(hours=1))}
     with pytest.raises(ProblemError) as raised:
         decode_token(SECRET, jwt.encode(claims, SECRET, "HS256"))
     assert (raised.value.status, raised.value.code) == (401, "invalid_token")
