@@ -11,6 +11,7 @@ parked_events: events that arrived before the fact they depend on (`shared.db.pa
 from __future__ import annotations
 
 from sqlalchemy import (
+    DDL,
     BigInteger,
     Column,
     DateTime,
@@ -24,6 +25,7 @@ from sqlalchemy import (
     Table,
     Text,
     Uuid,
+    event,
     func,
 )
 from sqlalchemy.dialects.postgresql import JSONB
@@ -59,8 +61,12 @@ def backbone_tables(metadata: MetaData) -> tuple[Table, Table]:
 
 
 def parked_table(metadata: MetaData) -> Table:
-    """Define `parked_events` in `metadata`'s schema: early events, in arrival (`id`) order."""
-    return Table(
+    """Define `parked_events` in `metadata`'s schema: early events, in arrival (`id`) order.
+
+    Creating the table also creates `parked_events_of(dispute_id, limit)` beside it (see
+    `parked_of_function`), and dropping it drops the function.
+    """
+    table = Table(
         PARKED_TABLE,
         metadata,
         Column("id", BigInteger, Identity(always=True), primary_key=True),
@@ -73,6 +79,32 @@ def parked_table(metadata: MetaData) -> Table:
         Column("parked_at", DateTime(timezone=True), nullable=False, server_default=func.now()),
         Index(f"ix_{PARKED_TABLE}_dispute_id", "dispute_id", "id"),
     )
+    function = parked_of_function(table)
+    event.listen(table, "after_create", DDL(_parked_of_ddl(table, function)))
+    event.listen(table, "before_drop", DDL(f"DROP FUNCTION IF EXISTS {function}(text, integer)"))
+    return table
+
+
+def parked_of_function(table: Table) -> str:
+    """Qualified name of the function that locks a dispute (shared) and returns its parked events.
+
+    One round trip for what must be two statements: a VOLATILE plpgsql function takes a fresh
+    snapshot per statement, so its read sees whatever committed while the lock was awaited.
+    """
+    return f'"{table.schema}".{PARKED_TABLE}_of' if table.schema else f"{PARKED_TABLE}_of"
+
+
+def _parked_of_ddl(table: Table, function: str) -> str:
+    qualified = f'"{table.schema}".{PARKED_TABLE}' if table.schema else PARKED_TABLE
+    # The lock key matches shared.db.parking.lock_dispute: (hashtext(table), hashtext(dispute)).
+    return f"""
+CREATE OR REPLACE FUNCTION {function}(p_dispute_id text, p_limit integer)
+RETURNS SETOF {qualified} LANGUAGE plpgsql VOLATILE AS $fn$
+BEGIN
+    PERFORM pg_advisory_xact_lock_shared(hashtext('{table.fullname}'), hashtext(p_dispute_id));
+    RETURN QUERY SELECT * FROM {qualified} WHERE dispute_id = p_dispute_id ORDER BY id LIMIT p_limit;
+END
+$fn$"""
 
 
 def notify_channel(schema: str | None) -> str:

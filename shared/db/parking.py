@@ -10,6 +10,7 @@ consumers, each blind to the other's uncommitted rows. Every release check holds
 advisory lock on the dispute before reading this table, and a parker takes it exclusively and
 tries its handler once more before parking; so either the parker sees the fact, or the fact's
 transaction sees the parked row. That relies on READ COMMITTED (each statement a new snapshot).
+The release check is one round trip: the `parked_events_of` function created with the table.
 """
 
 from __future__ import annotations
@@ -19,12 +20,12 @@ from dataclasses import dataclass
 from datetime import datetime
 
 from prometheus_client import CollectorRegistry, Gauge
-from sqlalchemy import MetaData, Table, delete, func, select, update
+from sqlalchemy import MetaData, Table, delete, func, select, text, update
 from sqlalchemy.dialects.postgresql import insert as pg_insert
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from shared.contracts import Envelope
-from shared.db.backbone import PARKED_TABLE, parked_table
+from shared.db.backbone import PARKED_TABLE, parked_of_function, parked_table
 from shared.db.session import session_scope
 from shared.tracing import current_traceparent
 
@@ -35,6 +36,7 @@ __all__ = [
     "mark_failed",
     "park",
     "parked_of",
+    "parked_of_locked",
     "parked_stats",
     "parked_table",
     "refresh_parked_metrics",
@@ -87,6 +89,15 @@ async def parked_of(session: AsyncSession, table: Table, dispute_id: str) -> lis
         .order_by(t.id)
         .limit(RELEASE_LIMIT)
     )
+    return [ParkedEvent(*row) for row in rows]
+
+
+async def parked_of_locked(session: AsyncSession, table: Table, dispute_id: str) -> list[ParkedEvent]:
+    """`lock_dispute(shared)` then `parked_of`, in one round trip; the lock lasts until the transaction ends."""
+    stmt = text(
+        f"SELECT id, dataschema, payload, reason, traceparent, parked_at FROM {parked_of_function(table)}(:d, :n)"
+    )
+    rows = await session.execute(stmt, {"d": dispute_id, "n": RELEASE_LIMIT})
     return [ParkedEvent(*row) for row in rows]
 
 

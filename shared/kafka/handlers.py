@@ -105,8 +105,7 @@ class HandlerMap(Mapping[str, Handler]):
         if self.parked is None or dispute_id in clear:
             return 0
         clear.add(dispute_id)  # also stops a replayed handler from re-entering this release
-        await parking.lock_dispute(session, self.parked, dispute_id, exclusive=False)
-        waiting = await parking.parked_of(session, self.parked, dispute_id)
+        waiting = await parking.parked_of_locked(session, self.parked, dispute_id)
         applied = 0
         progress = True
         while waiting and progress:  # each pass applies one or more, else stops: at most len(waiting) passes

@@ -267,36 +267,24 @@ async def test_a_fact_recorded_outside_a_handler_releases_the_parked_events(desk
     assert await desk.rows(desk.parked) == []
 
 
-async def test_a_parked_event_waits_for_the_fact_a_concurrent_transaction_commits(desk, engine):
+async def test_a_parked_event_waits_for_the_fact_a_concurrent_transaction_commits(desk):
     """The race the parking lock is for: the fact is uncommitted while the early event defers."""
     dispute = desk.scratch.dispute_id(6)
     received, updated = story(dispute)[0], story(dispute)[1]
-    fact_written, early_deferred = asyncio.Event(), asyncio.Event()
-
-    async def record_fact() -> None:
-        async with session_scope(desk.scratch.sessions) as session:
-            await desk.handlers[received.dataschema](session, received)
-            fact_written.set()
-            await early_deferred.wait()  # commit only once the early event has seen no case
+    fact_written = asyncio.Event()
 
     async def early_event() -> None:
         await fact_written.wait()
         async with session_scope(desk.scratch.sessions) as session:
-            original = desk.case
+            await desk.handlers[updated.dataschema](session, updated)
 
-            async def case_then_signal(session_, event):
-                try:
-                    return await original(session_, event)
-                finally:
-                    early_deferred.set()
-
-            desk.case = case_then_signal
-            try:
-                await desk.handlers[updated.dataschema](session, updated)
-            finally:
-                desk.case = original
-
-    await asyncio.wait_for(asyncio.gather(record_fact(), early_event()), 20)
+    early = asyncio.create_task(early_event())
+    async with session_scope(desk.scratch.sessions) as session:
+        await desk.handlers[received.dataschema](session, received)  # its release check finds nothing
+        fact_written.set()
+        # Commit once the early event is done, or after it waited a second (on the parking lock).
+        await asyncio.wait([early], timeout=1.0)
+    await asyncio.wait_for(early, 20)
 
     assert (await desk.case_of(dispute))["amount"] == "30000"  # applied, not left parked
     assert await desk.rows(desk.parked) == []
