@@ -4,9 +4,10 @@ from __future__ import annotations
 
 from sqlalchemy import MetaData
 
-from shared.db.backbone import backbone_tables
+from shared.db.backbone import backbone_tables, parked_table
 
 SCHEMA = "deadline"
 
 metadata = MetaData(schema=SCHEMA)
 outbox, inbox = backbone_tables(metadata)
+parked = parked_table(metadata)

@@ -1,7 +1,7 @@
 """Event contracts: the CloudEvents envelope, topic names and one model per event type.
 
 event = new_event(DisputeReceivedV1(...), source="ingest", seller_id="V1")
-event = parse_event(raw_bytes)   # -> DisputeReceived | EvidenceUploaded | ...
+event = parse_event(raw_bytes)   # -> an Envelope[DisputeReceivedV1] | Envelope[EvidenceUploadedV1] | ...
 """
 
 from __future__ import annotations
@@ -13,14 +13,17 @@ from typing import Annotated, Literal, Union
 from pydantic import Field, TypeAdapter, ValidationError, create_model
 
 from shared.contracts import topics
-from shared.contracts.envelope import Envelope, EventData
+from shared.contracts.envelope import DataT, Envelope, EventData
 from shared.contracts.events import (
     EVENT_DATA_TYPES,
+    CaseStatus,
     CaseSubmittedV1,
     DeadlineAlertedV1,
     DeadlineScheduledV1,
+    DisputeChange,
     DisputeKind,
     DisputeReceivedV1,
+    DisputeUpdatedV1,
     EvidenceKind,
     EvidenceRef,
     EvidenceUploadedV1,
@@ -42,10 +45,9 @@ def _envelope_model(data_cls: type[EventData]) -> type[Envelope]:
     schema = data_cls.dataschema()
     return create_model(
         f"{name}{data_cls.schema_version.upper()}",
-        __base__=Envelope,
+        __base__=Envelope[data_cls],  # type: ignore[valid-type]
         type=(Literal[data_cls.event_type], data_cls.event_type),  # type: ignore[valid-type]
         dataschema=(Literal[schema], schema),  # type: ignore[valid-type]
-        data=(data_cls, ...),
     )
 
 
@@ -90,11 +92,15 @@ def parse_event(raw: bytes | str) -> Envelope:
 
 __all__ = [
     "AnyEvent",
+    "CaseStatus",
     "CaseSubmittedV1",
     "DeadlineAlertedV1",
     "DeadlineScheduledV1",
     "DisputeKind",
+    "DataT",
+    "DisputeChange",
     "DisputeReceivedV1",
+    "DisputeUpdatedV1",
     "ENVELOPES",
     "Envelope",
     "EventData",

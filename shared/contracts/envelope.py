@@ -1,10 +1,14 @@
-"""The CloudEvents 1.0 envelope (structured JSON mode) every Kafka message carries."""
+"""The CloudEvents 1.0 envelope (structured JSON mode) every Kafka message carries.
+
+`Envelope` is generic in its `data`: a handler of `dispute.received` takes an
+`Envelope[DisputeReceivedV1]`. Plain `Envelope` (unparametrised) still means "any event".
+"""
 
 from __future__ import annotations
 
 import uuid
 from datetime import UTC, datetime
-from typing import Any, ClassVar, Literal
+from typing import Any, ClassVar, Generic, Literal, TypeVar
 
 from pydantic import AwareDatetime, BaseModel, ConfigDict, Field, field_validator
 
@@ -24,8 +28,12 @@ class EventData(BaseModel):
         return f"{cls.event_type}/{cls.schema_version}"
 
 
-class Envelope(BaseModel):
-    """Fields shared by every event. Subclasses pin `type`, `dataschema` and `data`."""
+DataT = TypeVar("DataT", bound=EventData)
+
+
+class Envelope(BaseModel, Generic[DataT]):
+    """Fields shared by every event. The model of each event version (`ENVELOPES[cls]`) is a
+    subclass of `Envelope[cls]` pinning `type` and `dataschema`."""
 
     model_config = ConfigDict(frozen=True, extra="ignore")
 
@@ -38,7 +46,7 @@ class Envelope(BaseModel):
     sellerid: str | None = None
     dataschema: str
     datacontenttype: Literal["application/json"] = "application/json"
-    data: EventData
+    data: DataT
 
     @field_validator("time")
     @classmethod

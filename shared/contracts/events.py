@@ -1,7 +1,8 @@
 """Event payloads, version 1. Frozen; changes are additive, a breaking change is a new version.
 
-Each `*V1` class is the `data` of one event type; `envelope_type(cls)` gives the matching
-CloudEvents model, and `parse_event` (in `shared.contracts`) turns bytes into one of them.
+Each `*V1` class is the `data` of one event type; `ENVELOPES[cls]` (a subclass of
+`Envelope[cls]`) is the matching CloudEvents model, and `parse_event` (in `shared.contracts`)
+turns bytes into one of them.
 """
 
 from __future__ import annotations
@@ -11,7 +12,7 @@ from datetime import date
 from enum import StrEnum
 from typing import ClassVar, Literal
 
-from pydantic import AwareDatetime, BaseModel, ConfigDict, Field
+from pydantic import AwareDatetime, BaseModel, ConfigDict, Field, model_validator
 
 from shared.contracts import topics
 from shared.contracts.envelope import EventData
@@ -41,6 +42,30 @@ class ReasonCode(StrEnum):
     UNAUTHORIZED = "UNAUTHORIZED"
     CREDIT_NOT_PROCESSED = "CREDIT_NOT_PROCESSED"
     OTHER = "OTHER"
+
+
+class DisputeChange(StrEnum):
+    updated = "updated"  # fields of an open case changed, e.g. a new respond_by
+    accepted = "accepted"  # the seller conceded, by hand or by a seller rule
+    closed = "closed"  # decided outside the system; `outcome` says how
+
+
+class CaseStatus(StrEnum):
+    """The case statuses of SPEC section 4 (status only moves forward)."""
+
+    received = "received"
+    evidence_pending = "evidence_pending"
+    needs_fix = "needs_fix"
+    ready = "ready"
+    submitted = "submitted"
+    won = "won"
+    lost = "lost"
+    partial = "partial"
+    accepted = "accepted"
+    expired = "expired"
+
+
+Outcome = Literal["won", "lost", "partial"]
 
 
 class EvidenceKind(StrEnum):
@@ -90,6 +115,28 @@ class DisputeReceivedV1(EventData):
     notified_at: AwareDatetime
     # A date alone means 23:59:59 KST of that date (SPEC section 6); the deadline service decides.
     respond_by: AwareDatetime | date | None = None
+
+
+class DisputeUpdatedV1(EventData):
+    """A known dispute changed. Only the fields that changed are set; the others stay None."""
+
+    event_type: ClassVar[str] = topics.DISPUTE_UPDATED
+
+    seller_id: str = Field(min_length=1, max_length=64)
+    change: DisputeChange
+    respond_by: AwareDatetime | date | None = None
+    amount: Money | None = None
+    reason_code: ReasonCode | None = None
+    raw_reason_code: str | None = None
+    reason_text: str | None = None
+    status: CaseStatus | None = None
+    outcome: Outcome | None = None  # set exactly when change is `closed`
+
+    @model_validator(mode="after")
+    def _outcome_exactly_when_closed(self) -> DisputeUpdatedV1:
+        if (self.change == DisputeChange.closed) != (self.outcome is not None):
+            raise ValueError("outcome is required when change is 'closed' and allowed only then")
+        return self
 
 
 class EvidenceUploadedV1(EventData):
@@ -144,7 +191,7 @@ class CaseSubmittedV1(EventData):
 class VerdictReturnedV1(EventData):
     event_type: ClassVar[str] = topics.VERDICT_RETURNED
 
-    outcome: Literal["won", "lost", "partial"]
+    outcome: Outcome
     amount: Money | None = None
     policy_clause: str | None = None
     summary_zh: str = ""
@@ -153,6 +200,7 @@ class VerdictReturnedV1(EventData):
 
 EVENT_DATA_TYPES: tuple[type[EventData], ...] = (
     DisputeReceivedV1,
+    DisputeUpdatedV1,
     EvidenceUploadedV1,
     EvidenceValidatedV1,
     DeadlineScheduledV1,

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 DISPUTE_RECEIVED = "dispute.received"
+DISPUTE_UPDATED = "dispute.updated"
 EVIDENCE_UPLOADED = "evidence.uploaded"
 EVIDENCE_VALIDATED = "evidence.validated"
 DEADLINE_SCHEDULED = "deadline.scheduled"
@@ -12,6 +13,7 @@ VERDICT_RETURNED = "verdict.returned"
 
 EVENT_TOPICS: tuple[str, ...] = (
     DISPUTE_RECEIVED,
+    DISPUTE_UPDATED,
     EVIDENCE_UPLOADED,
     EVIDENCE_VALIDATED,
     DEADLINE_SCHEDULED,

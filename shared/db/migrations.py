@@ -15,7 +15,7 @@ from sqlalchemy import MetaData, pool, text
 from sqlalchemy.engine import Connection
 from sqlalchemy.ext.asyncio import create_async_engine
 
-from shared.db.backbone import backbone_tables
+from shared.db.backbone import backbone_tables, parked_table
 
 VERSION_TABLE = "alembic_version"
 
@@ -78,3 +78,16 @@ def drop_backbone_tables(schema: str) -> None:
 
     for table in backbone_tables(MetaData(schema=schema)):
         table.drop(op.get_bind())
+
+
+def create_parked_table(schema: str) -> None:
+    """For a service's second migration: the parked-events table (`shared.db.parking`)."""
+    from alembic import op
+
+    parked_table(MetaData(schema=schema)).create(op.get_bind())
+
+
+def drop_parked_table(schema: str) -> None:
+    from alembic import op
+
+    parked_table(MetaData(schema=schema)).drop(op.get_bind())

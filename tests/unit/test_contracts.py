@@ -14,6 +14,9 @@ from shared.contracts import (
     CaseSubmittedV1,
     DeadlineAlertedV1,
     DeadlineScheduledV1,
+    DisputeReceivedV1,
+    DisputeUpdatedV1,
+    Envelope,
     EventParseError,
     EvidenceRef,
     EvidenceUploadedV1,
@@ -32,6 +35,13 @@ EVIDENCE_ID = uuid.uuid4()
 
 ONE_OF_EACH = [
     dispute_received("CD-2026-000123", 1).data,
+    DisputeUpdatedV1(
+        dispute_id="CD-2026-000123",
+        seller_id="V-TEST",
+        change="updated",
+        respond_by="2026-10-02T23:59:59+09:00",
+        amount=Money(value="30000", currency="KRW"),
+    ),
     EvidenceUploadedV1(
         dispute_id="CD-1",
         evidence_id=EVIDENCE_ID,
@@ -141,3 +151,49 @@ def test_amounts_are_decimal_strings_with_a_currency():
         Money(value="45,000", currency="KRW")
     with pytest.raises(ValidationError):
         Money(value="45000", currency="won")
+
+
+def test_every_event_topic_has_its_dead_letter_twin_among_the_topics_created():
+    assert topics.DISPUTE_UPDATED in topics.EVENT_TOPICS
+    assert set(topics.ALL_TOPICS) == set(topics.EVENT_TOPICS) | {topics.dlq_topic(t) for t in topics.EVENT_TOPICS}
+    assert "dispute.updated.dlq" in topics.ALL_TOPICS
+
+
+def test_an_envelope_is_generic_in_its_data():
+    event = new_event(DisputeUpdatedV1(dispute_id="CD-1", seller_id="V-1", change="accepted"), source="ingest")
+    assert isinstance(event, Envelope[DisputeUpdatedV1]) and isinstance(event, Envelope)
+    assert not isinstance(event, Envelope[DisputeReceivedV1])
+    assert issubclass(ENVELOPES[DisputeReceivedV1], Envelope[DisputeReceivedV1])
+    assert event.type == "dispute.updated" and event.dataschema == "dispute.updated/v1"
+
+
+def test_a_plain_envelope_still_carries_any_event_whole():
+    data = dispute_received("CD-1", 1).data
+    plain = Envelope(
+        id=uuid.uuid4(),
+        type=data.event_type,
+        source="tests",
+        time="2026-09-23T01:15:00Z",
+        subject="CD-1",
+        dataschema=data.dataschema(),
+        data=data,
+    )
+    assert parse_event(plain.to_bytes()).data == data  # serialised with every field of the data, not the base's
+
+
+def test_a_closed_dispute_says_its_outcome():
+    closed = DisputeUpdatedV1(dispute_id="CD-1", seller_id="V-1", change="closed", outcome="lost", status="lost")
+    assert parse_event(new_event(closed, source="ingest").to_bytes()).data.outcome == "lost"
+    with pytest.raises(ValidationError, match="outcome"):
+        DisputeUpdatedV1(dispute_id="CD-1", seller_id="V-1", change="closed")
+
+
+def test_only_a_closed_dispute_has_an_outcome():
+    with pytest.raises(ValidationError, match="outcome"):
+        DisputeUpdatedV1(dispute_id="CD-1", seller_id="V-1", change="updated", outcome="won")
+
+
+@pytest.mark.parametrize("field, value", [("change", "reopened"), ("status", "lost_forever"), ("reason_code", "X")])
+def test_a_dispute_update_refuses_values_outside_its_vocabulary(field, value):
+    with pytest.raises(ValidationError, match=field):
+        DisputeUpdatedV1(**{"dispute_id": "CD-1", "seller_id": "V-1", "change": "updated", field: value})

@@ -1,0 +1,187 @@
+"""Typed event handlers, keyed by event class, and parking of events that arrive too early.
+
+    async def on_dispute_updated(session, event: Envelope[DisputeUpdatedV1]) -> None:
+        case = await repo.case(event.data.dispute_id)
+        if case is None:
+            raise Deferred("case not received yet")   # parked, applied once dispute.received is
+        ...
+
+    HANDLERS = handler_map({DisputeReceivedV1: on_received, DisputeUpdatedV1: on_dispute_updated},
+                           parked=models.parked)
+
+`handler_map` gives the consumer what it looks up, a mapping from `dataschema`
+("dispute.updated/v1") to `async handler(session, event)`. With `parked=` each handler runs in a
+SAVEPOINT: a `Deferred` rolls back only what that handler did and parks the event (see
+`shared.db.parking`), and the handler returns normally, so the inbox claim commits, the offset
+moves on and nothing is dead-lettered. After any handler of the map succeeds for a dispute, the
+dispute's parked events are replayed in arrival order in the same transaction; facts recorded
+outside a handler (an HTTP request) call `HANDLERS.release_parked(session, dispute_id)`.
+"""
+
+from __future__ import annotations
+
+import functools
+from collections.abc import Awaitable, Callable, Iterator, Mapping
+from contextlib import nullcontext
+from typing import Any
+
+import structlog
+from sqlalchemy import Table
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from shared.contracts import ENVELOPES, Envelope, EventData, parse_event
+from shared.db import parking
+from shared.tracing import child_of, trace_scope
+
+log = structlog.get_logger(__name__)
+
+# What the consumer calls: the event is a parsed envelope of the handler's dataschema.
+Handler = Callable[[AsyncSession, Envelope], Awaitable[None]]
+# What a service writes: `async def on_x(session, event: Envelope[XV1]) -> None`.
+TypedHandler = Callable[[AsyncSession, Any], Awaitable[None]]
+
+_CLEAR = "dd_parking_clear"  # session.info: (transaction, disputes known to have nothing parked)
+
+
+class Deferred(Exception):  # noqa: N818 - a signal, not an error: the event waits, it did not fail
+    """Raised by a handler whose event needs an earlier fact of its dispute that is not there yet."""
+
+    def __init__(self, reason: str) -> None:
+        super().__init__(reason)
+        self.reason = reason
+
+
+class HandlerMap(Mapping[str, Handler]):
+    """Handlers by dataschema, each wrapped to park on `Deferred` and release after success."""
+
+    def __init__(self, handlers: Mapping[str, TypedHandler], parked: Table | None) -> None:
+        self.parked = parked
+        self._typed = dict(handlers)
+        self._wrapped = {schema: self._wrap(fn) for schema, fn in self._typed.items()}
+
+    def __getitem__(self, dataschema: str) -> Handler:
+        return self._wrapped[dataschema]
+
+    def __iter__(self) -> Iterator[str]:
+        return iter(self._wrapped)
+
+    def __len__(self) -> int:
+        return len(self._wrapped)
+
+    def _wrap(self, fn: TypedHandler) -> Handler:
+        @functools.wraps(fn)
+        async def handle(session: AsyncSession, event: Envelope) -> None:
+            await self._handle(session, fn, event)
+
+        return handle
+
+    async def _handle(self, session: AsyncSession, fn: TypedHandler, event: Envelope) -> None:
+        if self.parked is None:
+            try:
+                await fn(session, event)
+            except Deferred as deferred:
+                raise RuntimeError(f"{event.dataschema} deferred ({deferred.reason}) without parked=") from deferred
+            return
+        dispute_id = event.subject
+        deferred = await _attempt(session, fn, event)
+        if deferred is not None:
+            await parking.lock_dispute(session, self.parked, dispute_id, exclusive=True)
+            deferred = await _attempt(session, fn, event)  # a fact committed meanwhile is visible now
+        if deferred is not None:
+            await parking.park(session, self.parked, event, deferred.reason)
+            _clear_set(session).discard(dispute_id)
+            log.info("event_parked", dataschema=event.dataschema, event_id=str(event.id), reason=deferred.reason)
+            return
+        await self.release_parked(session, dispute_id)
+
+    async def release_parked(self, session: AsyncSession, dispute_id: str) -> int:
+        """Replay the dispute's parked events in arrival order, in the caller's transaction.
+
+        Call it after recording a fact outside a handler (handlers of this map do it themselves).
+        Each replay runs in a savepoint: applied ones are deleted, deferred ones stay. A replay
+        that fails otherwise stays parked with its error as reason (never lost, visible in the
+        metric) and does not fail the caller. Returns how many were applied.
+        """
+        clear = _clear_set(session)
+        if self.parked is None or dispute_id in clear:
+            return 0
+        clear.add(dispute_id)  # also stops a replayed handler from re-entering this release
+        await parking.lock_dispute(session, self.parked, dispute_id, exclusive=False)
+        waiting = await parking.parked_of(session, self.parked, dispute_id)
+        applied = 0
+        progress = True
+        while waiting and progress:  # each pass applies one or more, else stops: at most len(waiting) passes
+            progress = False
+            for row in list(waiting):
+                outcome = await self._replay(session, row)
+                if outcome != "deferred":
+                    waiting.remove(row)
+                if outcome == "applied":
+                    applied += 1
+                    progress = True
+        if waiting:
+            clear.discard(dispute_id)  # a later fact of this transaction may free them
+        return applied
+
+    async def _replay(self, session: AsyncSession, row: parking.ParkedEvent) -> str:
+        fn = self._typed.get(row.dataschema)
+        try:
+            if fn is None:
+                raise LookupError(f"no handler for {row.dataschema} any more")
+            event = parse_event(row.payload)
+            with trace_scope(child_of(row.traceparent)) if row.traceparent else nullcontext():
+                deferred = await _attempt(session, fn, event)
+        except Exception as exc:
+            log.error("parked_event_failed", parked_id=row.id, dataschema=row.dataschema, error=repr(exc))
+            await parking.mark_failed(session, self.parked, row.id, f"failed: {exc!r}")
+            return "failed"
+        if deferred is not None:
+            return "deferred"
+        await parking.delete_parked(session, self.parked, row.id)
+        log.info("parked_event_applied", parked_id=row.id, dataschema=row.dataschema, event_id=str(event.id))
+        return "applied"
+
+
+def handler_map(handlers: Mapping[type[EventData], TypedHandler], *, parked: Table | None = None) -> HandlerMap:
+    """Handlers keyed by event class, as the consumer wants them: by dataschema ("dispute.received/v1").
+
+    `parked` is the service's parked-events table (`models.parked`); without it a `Deferred`
+    is an ordinary failure (retried, then dead-lettered).
+    """
+    by_schema: dict[str, TypedHandler] = {}
+    for cls, fn in handlers.items():
+        if not (isinstance(cls, type) and cls in ENVELOPES):
+            raise TypeError(f"handler_map keys are event classes such as DisputeReceivedV1, not {cls!r}")
+        if not callable(fn):
+            raise TypeError(f"the handler of {cls.__name__} is not callable: {fn!r}")
+        by_schema[cls.dataschema()] = fn
+    return HandlerMap(by_schema, parked)
+
+
+async def release_parked(session: AsyncSession, dispute_id: str, handlers: HandlerMap) -> int:
+    """`handlers.release_parked(session, dispute_id)`: after a fact recorded outside a handler."""
+    return await handlers.release_parked(session, dispute_id)
+
+
+async def _attempt(session: AsyncSession, fn: TypedHandler, event: Envelope) -> Deferred | None:
+    """Run `fn` in a savepoint; a `Deferred` undoes only what it did and is returned."""
+    try:
+        async with session.begin_nested():
+            await fn(session, event)
+    except Deferred as deferred:
+        return deferred
+    return None
+
+
+def _clear_set(session: AsyncSession) -> set[str]:
+    """Disputes this transaction holds the shared parking lock of and knows to have nothing parked.
+
+    While the lock is held no other transaction can park for them, so asking again is useless.
+    """
+    transaction = session.sync_session.get_transaction()
+    cached = session.info.get(_CLEAR)
+    if cached is None or cached[0] is not transaction:
+        cached = (transaction, set())
+        session.info[_CLEAR] = cached
+    return cached[1]
+
