@@ -1,7 +1,172 @@
-"""HTTP API of the ingest service."""
+"""HTTP API of the ingest service: routes only (request schema in, one service call, response schema out)."""
 
 from __future__ import annotations
 
-from fastapi import APIRouter
+from datetime import UTC, datetime, timedelta
+from typing import Annotated
+
+from fastapi import APIRouter, Query, Request, Response
+from pydantic import AwareDatetime
+
+from services.ingest import cases, service
+from services.ingest.errors import PayloadTooLarge, SellerNotFound
+from services.ingest.repository import CaseFilter
+from services.ingest.schemas import (
+    CaseDetail,
+    CaseList,
+    CaseOut,
+    NoticeAnswer,
+    SecretRotated,
+    SellerCreate,
+    SellerCreated,
+    SellerList,
+    SellerOut,
+    TimelineEntry,
+)
+from services.ingest.secretbox import SecretBox
+from services.ingest.settings import Settings
+from shared.contracts import CaseStatus, ReasonCode
+from shared.web.auth import OperatorDep, Principal, PrincipalDep, seller_filter
+from shared.web.db import DbSession
 
 router = APIRouter(prefix="/v1", tags=["ingest"])
+
+
+def _settings(request: Request) -> Settings:
+    return request.app.state.settings
+
+
+def _box(request: Request) -> SecretBox:
+    box = getattr(request.app.state, "secret_box", None)
+    if box is None:
+        box = request.app.state.secret_box = SecretBox(_settings(request).secret_key)
+    return box
+
+
+def _utcnow() -> datetime:
+    return datetime.now(UTC)
+
+
+def _own_seller(principal: Principal, seller_id: str) -> None:
+    if not principal.is_operator and principal.seller_id != seller_id:
+        raise SellerNotFound("No seller with this id.", seller_id=seller_id)  # not 403: that would confirm it exists
+
+
+async def _read_limited(request: Request, limit: int) -> bytes:
+    """The raw body, refused with 413 as soon as it is known to exceed `limit` bytes."""
+    declared = request.headers.get("content-length", "")
+    if declared.isdigit() and int(declared) > limit:
+        raise PayloadTooLarge(f"The body is over {limit} bytes.", limit=limit)
+    chunks, size = [], 0
+    async for chunk in request.stream():
+        size += len(chunk)
+        if size > limit:
+            raise PayloadTooLarge(f"The body is over {limit} bytes.", limit=limit)
+        chunks.append(chunk)
+    return b"".join(chunks)
+
+
+# --------------------------------------------------------------------------- sellers
+
+
+@router.post("/sellers", status_code=201)
+async def create_seller(body: SellerCreate, request: Request, session: DbSession, _: OperatorDep) -> SellerCreated:
+    settings = _settings(request)
+    return await service.onboard_seller(
+        session,
+        body,
+        box=_box(request),
+        auth_secret=settings.auth_secret,
+        token_ttl=timedelta(days=settings.seller_token_ttl_days),
+        now=_utcnow(),
+    )
+
+
+@router.get("/sellers")
+async def list_sellers(
+    session: DbSession,
+    _: OperatorDep,
+    cursor: Annotated[str | None, Query(max_length=64)] = None,
+    limit: Annotated[int, Query(ge=1, le=200)] = 50,
+) -> SellerList:
+    items, next_cursor = await service.list_sellers(session, after=cursor, limit=limit)
+    return SellerList(items=items, next_cursor=next_cursor)
+
+
+@router.get("/sellers/{seller_id}")
+async def get_seller(seller_id: str, session: DbSession, principal: PrincipalDep) -> SellerOut:
+    _own_seller(principal, seller_id)
+    return await service.get_seller(session, seller_id)
+
+
+@router.post("/sellers/{seller_id}/webhook-secret/rotate")
+async def rotate_webhook_secret(
+    seller_id: str, request: Request, session: DbSession, principal: PrincipalDep
+) -> SecretRotated:
+    _own_seller(principal, seller_id)
+    grace = timedelta(seconds=_settings(request).webhook_secret_grace_s)
+    return await service.rotate_secret(session, seller_id, box=_box(request), grace=grace, now=_utcnow())
+
+
+# --------------------------------------------------------------------------- the signed webhook
+
+
+@router.post("/webhooks/coupang/{seller_id}", status_code=202)
+async def coupang_webhook(seller_id: str, request: Request, response: Response, session: DbSession) -> NoticeAnswer:
+    body = await _read_limited(request, _settings(request).webhook_max_body_bytes)
+    answer = await service.receive_notice(session, seller_id, request.headers, body, box=_box(request), now=_utcnow())
+    if answer.replayed:
+        response.status_code = 200  # a repeated webhook-id: acknowledged, nothing changed
+    return answer
+
+
+# --------------------------------------------------------------------------- cases
+
+
+@router.get("/cases")
+async def list_cases(
+    session: DbSession,
+    principal: PrincipalDep,
+    status: Annotated[list[CaseStatus] | None, Query()] = None,
+    reason_code: Annotated[list[ReasonCode] | None, Query()] = None,
+    due_before: AwareDatetime | None = None,
+    q: Annotated[str | None, Query(min_length=1, max_length=64)] = None,
+    seller_id: Annotated[str | None, Query(max_length=64)] = None,
+    cursor: Annotated[str | None, Query(max_length=512)] = None,
+    limit: Annotated[int, Query(ge=1, le=200)] = 50,
+) -> CaseList:
+    where = CaseFilter(
+        seller_id=seller_filter(principal, seller_id),
+        statuses=[s.value for s in status or ()],
+        reason_codes=[r.value for r in reason_code or ()],
+        due_before=due_before,
+        q=q,
+    )
+    rows, next_cursor = await cases.list_cases(session, where, cursor=cursor, limit=limit)
+    now = _utcnow()
+    return CaseList(items=[CaseOut.of(row, now) for row in rows], next_cursor=next_cursor)
+
+
+@router.get("/cases/{dispute_id}")
+async def get_case(dispute_id: str, session: DbSession, principal: PrincipalDep) -> CaseDetail:
+    case, timeline = await cases.get_case(session, principal, dispute_id)
+    entries = [
+        TimelineEntry(
+            event_id=str(row.event_id),
+            type=row.type,
+            occurred_at=row.occurred_at,
+            recorded_at=row.recorded_at,
+            applied=row.applied,
+            status_before=row.status_before,
+            status_after=row.status_after,
+            summary=row.summary,
+        )
+        for row in timeline
+    ]
+    return CaseDetail.of(case, _utcnow(), timeline=entries)
+
+
+@router.post("/cases/{dispute_id}/accept")
+async def accept_case(dispute_id: str, session: DbSession, principal: PrincipalDep) -> CaseOut:
+    now = _utcnow()
+    return CaseOut.of(await cases.accept_case(session, principal, dispute_id, now=now), now)

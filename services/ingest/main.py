@@ -7,6 +7,7 @@ from pathlib import Path
 from fastapi import FastAPI
 
 from services.ingest import api, models
+from services.ingest.errors import ERRORS
 from services.ingest.handlers import HANDLERS
 from services.ingest.settings import Settings
 from shared.runtime import ServiceDefinition
@@ -18,4 +19,4 @@ DEFINITION = ServiceDefinition.of(
 
 
 def create_app(settings: Settings | None = None) -> FastAPI:
-    return create_service_app(settings or Settings(), DEFINITION)
+    return create_service_app(settings or Settings(), DEFINITION, errors=ERRORS)

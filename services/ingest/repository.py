@@ -1,0 +1,213 @@
+"""Every query of the ingest service, on the caller's session (which it never commits)."""
+
+from __future__ import annotations
+
+import uuid
+from collections.abc import Sequence
+from dataclasses import dataclass
+from datetime import datetime
+from typing import Any
+
+from sqlalchemy import Row, and_, func, insert, or_, select, tuple_, update
+from sqlalchemy.dialects.postgresql import insert as pg_insert
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from services.ingest import models
+from shared.contracts import Envelope
+from shared.db.outbox import Outbox
+
+_outbox = Outbox(models.outbox)
+
+
+@dataclass(frozen=True)
+class CaseFilter:
+    seller_id: str | None = None  # None: every seller (operators)
+    statuses: Sequence[str] = ()
+    reason_codes: Sequence[str] = ()
+    due_before: datetime | None = None
+    q: str | None = None
+
+
+@dataclass(frozen=True)
+class CaseCursor:
+    urgency: int
+    due_key: datetime
+    dispute_id: str
+
+
+def _like(text: str) -> str:
+    escaped = text.replace("\\", "\\\\").replace("%", "\\%").replace("_", "\\_")
+    return f"%{escaped}%"
+
+
+class IngestRepository:
+    def __init__(self, session: AsyncSession) -> None:
+        self.session = session
+
+    # ------------------------------------------------------------------ sellers
+
+    async def insert_seller(self, seller_id: str, name: str, contact: str) -> Row | None:
+        """The new seller, or None when the id is taken."""
+        t = models.sellers
+        stmt = (
+            pg_insert(t)
+            .values(seller_id=seller_id, name=name, contact=contact)
+            .on_conflict_do_nothing(index_elements=["seller_id"])
+            .returning(*t.c)
+        )
+        return (await self.session.execute(stmt)).first()
+
+    async def seller(self, seller_id: str) -> Row | None:
+        t = models.sellers
+        return (await self.session.execute(select(t).where(t.c.seller_id == seller_id))).first()
+
+    async def sellers(self, *, after: str | None, limit: int) -> list[Row]:
+        t = models.sellers
+        query = select(t).order_by(t.c.seller_id).limit(limit)
+        if after is not None:
+            query = query.where(t.c.seller_id > after)
+        return list(await self.session.execute(query))
+
+    async def lock_seller(self, seller_id: str) -> Row | None:
+        t = models.sellers
+        return (await self.session.execute(select(t).where(t.c.seller_id == seller_id).with_for_update())).first()
+
+    async def add_secret(self, seller_id: str, sealed: bytes) -> None:
+        await self.session.execute(insert(models.webhook_secrets).values(seller_id=seller_id, secret_encrypted=sealed))
+
+    async def expire_current_secrets(self, seller_id: str, expires_at: datetime) -> None:
+        t = models.webhook_secrets
+        await self.session.execute(
+            update(t).where(t.c.seller_id == seller_id, t.c.expires_at.is_(None)).values(expires_at=expires_at)
+        )
+
+    async def live_secrets(self, seller_id: str, *, now: datetime) -> list[bytes]:
+        """The seller's sealed secrets that still verify, newest first."""
+        t = models.webhook_secrets
+        query = (
+            select(t.c.secret_encrypted)
+            .where(t.c.seller_id == seller_id, or_(t.c.expires_at.is_(None), t.c.expires_at > now))
+            .order_by(t.c.id.desc())
+        )
+        return list((await self.session.execute(query)).scalars())
+
+    # ------------------------------------------------------------------ webhook receipts
+
+    async def claim_receipt(self, seller_id: str, webhook_id: str, notice_id: str | None) -> bool:
+        """True for the first delivery of `webhook_id`; a concurrent twin waits here, then gets False."""
+        t = models.webhook_receipts
+        stmt = (
+            pg_insert(t)
+            .values(seller_id=seller_id, webhook_id=webhook_id, notice_id=notice_id)
+            .on_conflict_do_nothing(index_elements=["seller_id", "webhook_id"])
+            .returning(t.c.webhook_id)
+        )
+        return (await self.session.execute(stmt)).first() is not None
+
+    async def receipt_answer(self, seller_id: str, webhook_id: str) -> dict[str, Any] | None:
+        t = models.webhook_receipts
+        query = select(t.c.answer).where(t.c.seller_id == seller_id, t.c.webhook_id == webhook_id)
+        return (await self.session.execute(query)).scalar_one_or_none()
+
+    async def set_receipt_answer(self, seller_id: str, webhook_id: str, answer: dict[str, Any]) -> None:
+        t = models.webhook_receipts
+        await self.session.execute(
+            update(t).where(t.c.seller_id == seller_id, t.c.webhook_id == webhook_id).values(answer=answer)
+        )
+
+    # ------------------------------------------------------------------ cases
+
+    async def insert_case(self, values: dict[str, Any]) -> bool:
+        """True if this created the case; its row then stays locked until commit (events stay in order)."""
+        t = models.cases
+        stmt = (
+            pg_insert(t)
+            .values(**values)
+            .on_conflict_do_nothing(index_elements=["dispute_id"])
+            .returning(t.c.dispute_id)
+        )
+        return (await self.session.execute(stmt)).first() is not None
+
+    async def case(self, dispute_id: str, *, lock: bool = False) -> Row | None:
+        t = models.cases
+        query = select(t).where(t.c.dispute_id == dispute_id)
+        if lock:
+            query = query.with_for_update()
+        return (await self.session.execute(query)).first()
+
+    async def update_case(self, dispute_id: str, values: dict[str, Any]) -> None:
+        t = models.cases
+        await self.session.execute(
+            update(t).where(t.c.dispute_id == dispute_id).values(**values, updated_at=func.now())
+        )
+
+    async def cases(self, where: CaseFilter, *, after: CaseCursor | None, limit: int) -> list[Row]:
+        """Most urgent first: open cases by nearest deadline, then the rest; keyset-paginated."""
+        t = models.cases
+        conditions = []
+        if where.seller_id is not None:
+            conditions.append(t.c.seller_id == where.seller_id)
+        if where.statuses:
+            conditions.append(t.c.status.in_(list(where.statuses)))
+        if where.reason_codes:
+            conditions.append(t.c.reason_code.in_(list(where.reason_codes)))
+        if where.due_before is not None:
+            conditions.append(t.c.due_at < where.due_before)
+        if where.q:
+            pattern = _like(where.q)
+            conditions.append(
+                or_(
+                    *(
+                        column.ilike(pattern, escape="\\")
+                        for column in (t.c.dispute_id, t.c.order_id, t.c.buyer_id, t.c.notice_id)
+                    )
+                )
+            )
+        if after is not None:
+            conditions.append(
+                tuple_(t.c.urgency, t.c.due_key, t.c.dispute_id)
+                > tuple_(after.urgency, after.due_key, after.dispute_id)
+            )
+        query = select(t).where(and_(True, *conditions)).order_by(t.c.urgency, t.c.due_key, t.c.dispute_id).limit(limit)
+        return list(await self.session.execute(query))
+
+    # ------------------------------------------------------------------ timeline and events
+
+    async def add_timeline(
+        self,
+        dispute_id: str,
+        event: Envelope,
+        *,
+        status_before: str | None,
+        status_after: str | None,
+        applied: bool,
+    ) -> bool:
+        """Record `event` in the case's timeline; False if it was recorded before."""
+        t = models.case_events
+        stmt = (
+            pg_insert(t)
+            .values(
+                dispute_id=dispute_id,
+                event_id=event.id,
+                type=event.type,
+                occurred_at=event.time,
+                status_before=status_before,
+                status_after=status_after,
+                applied=applied,
+                summary=event.data.model_dump(mode="json", exclude_none=True, exclude={"dispute_id"}),
+            )
+            .on_conflict_do_nothing(index_elements=["event_id"])
+            .returning(t.c.id)
+        )
+        return (await self.session.execute(stmt)).first() is not None
+
+    async def knows_event(self, event_id: uuid.UUID) -> bool:
+        t = models.case_events
+        return (await self.session.execute(select(t.c.id).where(t.c.event_id == event_id))).first() is not None
+
+    async def timeline(self, dispute_id: str) -> list[Row]:
+        t = models.case_events
+        return list(await self.session.execute(select(t).where(t.c.dispute_id == dispute_id).order_by(t.c.id)))
+
+    async def add_events(self, *events: Envelope) -> None:
+        await _outbox.add(self.session, *events)

@@ -1,0 +1,260 @@
+"""HTTP models of the ingest service (never Kafka events): every request model forbids unknown fields."""
+
+from __future__ import annotations
+
+import re
+from datetime import date, datetime
+from decimal import Decimal
+from typing import Annotated, Any, Literal
+from zoneinfo import ZoneInfo
+
+import pycountry
+from pydantic import AfterValidator, AwareDatetime, BaseModel, BeforeValidator, ConfigDict, Field
+from pydantic_core import PydanticCustomError
+
+from shared.contracts import DisputeKind, ReasonCode
+
+KST = ZoneInfo("Asia/Seoul")
+BEIJING = ZoneInfo("Asia/Shanghai")
+
+# Ids we take from other systems: 1..64 printable characters, no spaces.
+Id = Annotated[str, Field(min_length=1, max_length=64, pattern=r"^[A-Za-z0-9][A-Za-z0-9._:/-]*$")]
+ID_PATTERN = r"^[A-Za-z0-9][A-Za-z0-9._:/-]{0,63}$"
+_DECIMAL = re.compile(r"\d{1,15}(\.\d{1,4})?")
+
+
+def _decimal_string(value: object) -> str:
+    # A JSON number is refused too: floats are how amounts lose their cents.
+    if not isinstance(value, str) or not _DECIMAL.fullmatch(value) or Decimal(value) <= 0:
+        raise PydanticCustomError("invalid_amount", 'the amount is a positive decimal string, e.g. "45000"')
+    return value
+
+
+def _iso_currency(value: str) -> str:
+    if len(value) != 3 or not value.isupper() or pycountry.currencies.get(alpha_3=value) is None:
+        raise PydanticCustomError("invalid_currency", "the currency is an ISO 4217 code, e.g. KRW, CNY, USD")
+    return value
+
+
+DecimalString = Annotated[str, BeforeValidator(_decimal_string)]
+Currency = Annotated[str, AfterValidator(_iso_currency)]
+
+
+class Request(BaseModel):
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+
+class MoneyIn(Request):
+    value: DecimalString
+    currency: Currency
+
+
+# --------------------------------------------------------------------------- sellers
+
+
+class SellerCreate(Request):
+    seller_id: Annotated[str, Field(pattern=ID_PATTERN)]
+    name: Annotated[str, Field(min_length=1, max_length=200)]
+    contact: Annotated[str, Field(min_length=1, max_length=200)]
+
+
+class SellerOut(BaseModel):
+    seller_id: str
+    name: str
+    contact: str
+    created_at: datetime
+
+
+class SellerCreated(SellerOut):
+    token: str
+    webhook_secret: str = Field(description="Shown once; keep it to sign webhooks.")
+
+
+class SellerList(BaseModel):
+    items: list[SellerOut]
+    next_cursor: str | None = None
+
+
+class SecretRotated(BaseModel):
+    seller_id: str
+    webhook_secret: str = Field(description="Shown once; the previous secret verifies until previous_expires_at.")
+    previous_expires_at: datetime | None
+
+
+# --------------------------------------------------------------------------- webhook notices
+
+
+class OpenedDispute(Request):
+    dispute_id: Id
+    kind: DisputeKind
+    order_id: Id
+    amount: MoneyIn
+    reason_code: ReasonCode | None = None
+    raw_reason_code: Annotated[str, Field(min_length=1, max_length=16)] | None = None
+    reason_text: Annotated[str, Field(max_length=2000)] | None = None
+    buyer_id: Id | None = None
+    respond_by: AwareDatetime | date | None = None
+
+
+class UpdatedDispute(Request):
+    dispute_id: Id
+    amount: MoneyIn | None = None
+    reason_code: ReasonCode | None = None
+    raw_reason_code: Annotated[str, Field(min_length=1, max_length=16)] | None = None
+    reason_text: Annotated[str, Field(max_length=2000)] | None = None
+    respond_by: AwareDatetime | date | None = None
+
+
+class ClosedDispute(Request):
+    dispute_id: Id
+    outcome: Literal["won", "lost", "partial"]
+    amount: MoneyIn | None = None
+
+
+class _Notice(Request):
+    notice_id: Id
+    notified_at: AwareDatetime
+
+
+class OpenedNotice(_Notice):
+    event: Literal["dispute.opened"]
+    disputes: Annotated[list[OpenedDispute], Field(min_length=1, max_length=100)]
+
+
+class UpdatedNotice(_Notice):
+    event: Literal["dispute.updated"]
+    disputes: Annotated[list[UpdatedDispute], Field(min_length=1, max_length=100)]
+
+
+class ClosedNotice(_Notice):
+    event: Literal["dispute.closed"]
+    disputes: Annotated[list[ClosedDispute], Field(min_length=1, max_length=100)]
+
+
+Notice = Annotated[OpenedNotice | UpdatedNotice | ClosedNotice, Field(discriminator="event")]
+
+
+class DisputeResult(BaseModel):
+    dispute_id: str
+    result: Literal["created", "duplicate", "updated", "unchanged", "closed", "accepted", "error"]
+    status: str | None = None
+    code: str | None = None
+    detail: str | None = None
+
+
+class NoticeAnswer(BaseModel):
+    notice_id: str | None
+    replayed: bool = False  # a repeated webhook-id: nothing changed, this is the first answer
+    results: list[DisputeResult]
+
+
+# --------------------------------------------------------------------------- cases
+
+
+class Money(BaseModel):
+    value: str
+    currency: str
+
+
+def money_of(value: Decimal, currency: str) -> Money:
+    return Money(value=format(value.normalize(), "f"), currency=currency)
+
+
+class Deadline(BaseModel):
+    due_at_utc: datetime
+    due_at_kst: datetime
+    due_at_beijing: datetime
+    business_days: int | None
+    rule: str | None
+    seconds_left: int  # negative once passed
+    passed: bool
+
+    @classmethod
+    def of(cls, row: Any, now: datetime) -> Deadline | None:
+        if row.due_at is None:
+            return None
+        left = int((row.due_at - now).total_seconds())
+        return cls(
+            due_at_utc=row.due_at,
+            due_at_kst=row.due_at.astimezone(KST),
+            due_at_beijing=row.due_at.astimezone(BEIJING),
+            business_days=row.business_days,
+            rule=row.deadline_rule,
+            seconds_left=left,
+            passed=left < 0,
+        )
+
+
+class TimelineEntry(BaseModel):
+    event_id: str
+    type: str
+    occurred_at: datetime
+    recorded_at: datetime
+    applied: bool
+    status_before: str | None
+    status_after: str | None
+    summary: dict[str, Any]
+
+
+class CaseOut(BaseModel):
+    dispute_id: str
+    seller_id: str
+    notice_id: str
+    kind: str
+    order_id: str
+    amount: Money
+    reason_code: str
+    raw_reason_code: str | None
+    reason_text: str | None
+    buyer_id: str | None
+    notified_at: datetime
+    respond_by: str | None
+    source: str
+    status: str
+    status_changed_at: datetime
+    flagged: bool
+    deadline: Deadline | None
+    report: dict[str, Any] | None
+    receipt_id: str | None
+    submitted_at: datetime | None
+    verdict: dict[str, Any] | None
+    created_at: datetime
+    updated_at: datetime
+
+    @classmethod
+    def of(cls, row: Any, now: datetime, **extra: Any) -> CaseOut:
+        return cls(
+            dispute_id=row.dispute_id,
+            seller_id=row.seller_id,
+            notice_id=row.notice_id,
+            kind=row.kind,
+            order_id=row.order_id,
+            amount=money_of(row.amount_value, row.amount_currency),
+            reason_code=row.reason_code,
+            raw_reason_code=row.raw_reason_code,
+            reason_text=row.reason_text,
+            buyer_id=row.buyer_id,
+            notified_at=row.notified_at,
+            respond_by=row.respond_by,
+            source=row.source,
+            status=row.status,
+            status_changed_at=row.status_changed_at,
+            flagged=row.flagged,
+            deadline=Deadline.of(row, now),
+            report=row.report,
+            receipt_id=row.receipt_id,
+            submitted_at=row.submitted_at,
+            verdict=row.verdict,
+            created_at=row.created_at,
+            updated_at=row.updated_at,
+            **extra,
+        )
+
+
+class CaseDetail(CaseOut):
+    timeline: list[TimelineEntry]
+
+
+class CaseList(BaseModel):
+    items: list[CaseOut]
+    next_cursor: str | None = None
