@@ -17,6 +17,7 @@ from services.ingest.cases import SOURCE, case_values, is_decided, status_values
 from services.ingest.domain.reason_codes import reason_from_network_code
 from services.ingest.domain.status import CaseStatus, advance
 from services.ingest.errors import MalformedJson, SellerExists, SellerNotFound
+from services.ingest.handlers import HANDLERS
 from services.ingest.repository import IngestRepository
 from services.ingest.schemas import (
     ClosedNotice,
@@ -178,6 +179,7 @@ async def _open_one(
     event = new_event(data, source=SOURCE, seller_id=seller_id, time=now)
     await repo.add_timeline(dispute.dispute_id, event, status_before=None, status_after="received", applied=True)
     await repo.add_events(event)  # the new case row is locked by its INSERT until commit
+    await HANDLERS.release_parked(repo.session, dispute.dispute_id)  # facts that came before the case
     return DisputeResult(dispute_id=dispute.dispute_id, result="created", status=CaseStatus.received.value)
 
 
