@@ -9,12 +9,13 @@ from fastapi import APIRouter, Query, Request, Response
 from pydantic import AwareDatetime
 
 from services.ingest import cases, service
-from services.ingest.errors import PayloadTooLarge, SellerNotFound
+from services.ingest.errors import MissingSeller, PayloadTooLarge, SellerNotFound
 from services.ingest.repository import CaseFilter
 from services.ingest.schemas import (
     CaseDetail,
     CaseList,
     CaseOut,
+    ImportAnswer,
     NoticeAnswer,
     SecretRotated,
     SellerCreate,
@@ -118,6 +119,48 @@ async def coupang_webhook(seller_id: str, request: Request, response: Response, 
     if answer.replayed:
         response.status_code = 200  # a repeated webhook-id: acknowledged, nothing changed
     return answer
+
+
+# --------------------------------------------------------------------------- CSV import
+
+
+@router.post("/disputes/import")
+async def import_disputes(
+    request: Request,
+    session: DbSession,
+    principal: PrincipalDep,
+    seller_id: Annotated[str | None, Query(max_length=64)] = None,
+    charset: Annotated[str | None, Query(max_length=40)] = None,
+) -> ImportAnswer:
+    """The body is the CSV itself (`text/csv`, optionally `; charset=...`); answers per row."""
+    owner = seller_filter(principal, seller_id)
+    if owner is None:
+        raise MissingSeller("An operator names the seller: ?seller_id=...")
+    declared = charset or _charset_of(request.headers.get("content-type", ""))
+    result = await service.import_disputes(
+        session,
+        owner,
+        request.stream(),
+        declared_charset=declared,
+        limit=_settings(request).import_max_body_bytes,
+        now=_utcnow(),
+    )
+    return ImportAnswer(
+        seller_id=owner,
+        rows=result.rows,
+        created=result.counts["created"],
+        duplicate=result.counts["duplicate"],
+        errors=result.counts["error"],
+        results=result.results,
+    )
+
+
+def _charset_of(content_type: str) -> str | None:
+    for part in content_type.split(";")[1:]:
+        key, _, value = part.strip().partition("=")
+        if key.lower() == "charset" and value.strip('" '):
+            return value.strip('" ')
+    return None
 
 
 # --------------------------------------------------------------------------- cases

@@ -40,6 +40,10 @@ class MalformedJson(DomainError):
     code = "malformed_json"
 
 
+class MissingSeller(DomainError):
+    code = "seller_id_required"
+
+
 class CaseNotFound(DomainError):
     code = "case_not_found"
 
@@ -72,6 +76,7 @@ ERRORS: ProblemTable = {
     SignatureError: Problem(401, "invalid_signature", "Invalid webhook signature"),
     PayloadTooLarge: Problem(413, "payload_too_large", "Payload too large"),
     MalformedJson: Problem(400, "malformed_json", "Malformed JSON"),
+    MissingSeller: Problem(422, "seller_id_required", "Seller id required"),
     CaseNotFound: Problem(404, "case_not_found", "Case not found"),
     CaseNotOpen: Problem(409, "case_not_open", "Case is not open"),
     InvalidCursor: Problem(400, "invalid_cursor", "Invalid cursor"),

@@ -128,6 +128,14 @@ class IngestRepository:
         )
         return (await self.session.execute(stmt)).first() is not None
 
+    async def insert_cases(self, values: list[dict[str, Any]]) -> set[str]:
+        """Insert many cases at once; the ids of those this created (the others existed)."""
+        t = models.cases
+        stmt = (
+            pg_insert(t).values(values).on_conflict_do_nothing(index_elements=["dispute_id"]).returning(t.c.dispute_id)
+        )
+        return set((await self.session.execute(stmt)).scalars())
+
     async def case(self, dispute_id: str, *, lock: bool = False) -> Row | None:
         t = models.cases
         query = select(t).where(t.c.dispute_id == dispute_id)
@@ -200,6 +208,27 @@ class IngestRepository:
             .returning(t.c.id)
         )
         return (await self.session.execute(stmt)).first() is not None
+
+    async def add_import_timeline(self, entries: list[tuple[str, Envelope | None, str]], *, now: datetime) -> None:
+        """Timeline rows of imported cases: their `dispute.received`, or an `import` entry for history."""
+        if not entries:
+            return
+        rows = [
+            {
+                "dispute_id": dispute_id,
+                "event_id": event.id if event is not None else uuid.uuid4(),
+                "type": event.type if event is not None else "dispute.imported",
+                "occurred_at": event.time if event is not None else now,
+                "status_before": None,
+                "status_after": status,
+                "applied": True,
+                "summary": event.data.model_dump(mode="json", exclude_none=True, exclude={"dispute_id"})
+                if event is not None
+                else {"status": status},
+            }
+            for dispute_id, event, status in entries
+        ]
+        await self.session.execute(insert(models.case_events), rows)
 
     async def knows_event(self, event_id: uuid.UUID) -> bool:
         t = models.case_events

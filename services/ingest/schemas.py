@@ -148,6 +148,26 @@ class NoticeAnswer(BaseModel):
     results: list[DisputeResult]
 
 
+# --------------------------------------------------------------------------- CSV import
+
+
+class ImportRow(BaseModel):
+    line: int
+    dispute_id: str | None
+    result: Literal["created", "duplicate", "error"]
+    code: str | None = None
+    detail: str | None = None
+
+
+class ImportAnswer(BaseModel):
+    seller_id: str
+    rows: int
+    created: int
+    duplicate: int
+    errors: int
+    results: list[ImportRow]
+
+
 # --------------------------------------------------------------------------- cases
 
 

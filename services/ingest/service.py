@@ -5,7 +5,7 @@ Never commits (the request's scope does) and raises domain errors (errors.py), n
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+from collections.abc import AsyncIterator, Mapping
 from datetime import datetime, timedelta
 from decimal import Decimal
 
@@ -18,6 +18,7 @@ from services.ingest.domain.reason_codes import reason_from_network_code
 from services.ingest.domain.status import CaseStatus, advance
 from services.ingest.errors import MalformedJson, SellerExists, SellerNotFound
 from services.ingest.handlers import HANDLERS
+from services.ingest.importing import ImportResult, import_csv
 from services.ingest.repository import IngestRepository
 from services.ingest.schemas import (
     ClosedNotice,
@@ -82,6 +83,25 @@ async def rotate_secret(
     secret = new_webhook_secret()
     await repo.add_secret(seller_id, box.seal(secret))
     return SecretRotated(seller_id=seller_id, webhook_secret=secret, previous_expires_at=expires_at)
+
+
+# --------------------------------------------------------------------------- CSV import
+
+
+async def import_disputes(
+    session: AsyncSession,
+    seller_id: str,
+    chunks: AsyncIterator[bytes],
+    *,
+    declared_charset: str | None,
+    limit: int,
+    now: datetime,
+) -> ImportResult:
+    """Import a seller's dispute list (importing.py), row by row; bad rows are reported, good ones kept."""
+    repo = IngestRepository(session)
+    if await repo.seller(seller_id) is None:
+        raise SellerNotFound("No seller with this id.", seller_id=seller_id)
+    return await import_csv(repo, seller_id, chunks, declared_charset=declared_charset, limit=limit, now=now)
 
 
 # --------------------------------------------------------------------------- notices

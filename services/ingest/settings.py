@@ -24,6 +24,8 @@ class Settings(ServiceSettings):
     webhook_secret_grace_s: int = Field(default=24 * 3600, ge=0)
     # Signed webhook bodies larger than this are refused (413) before anything is verified.
     webhook_max_body_bytes: int = Field(default=1024 * 1024, ge=1024)
+    # A CSV import larger than this is refused (413); it is streamed, never held whole in memory.
+    import_max_body_bytes: int = Field(default=64 * 1024 * 1024, ge=1024)
     # Lifetime of the seller token returned at onboarding.
     seller_token_ttl_days: int = Field(default=365, ge=1)
 
