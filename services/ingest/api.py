@@ -22,6 +22,7 @@ from services.ingest.schemas import (
     SellerCreated,
     SellerList,
     SellerOut,
+    SellerRules,
     TimelineEntry,
 )
 from services.ingest.secretbox import SecretBox
@@ -107,6 +108,18 @@ async def rotate_webhook_secret(
     _own_seller(principal, seller_id)
     grace = timedelta(seconds=_settings(request).webhook_secret_grace_s)
     return await service.rotate_secret(session, seller_id, box=_box(request), grace=grace, now=_utcnow())
+
+
+@router.get("/sellers/{seller_id}/rules")
+async def get_rules(seller_id: str, session: DbSession, principal: PrincipalDep) -> SellerRules:
+    _own_seller(principal, seller_id)
+    return await service.get_rules(session, seller_id)
+
+
+@router.put("/sellers/{seller_id}/rules")
+async def put_rules(seller_id: str, body: SellerRules, session: DbSession, principal: PrincipalDep) -> SellerRules:
+    _own_seller(principal, seller_id)
+    return await service.put_rules(session, seller_id, body)
 
 
 # --------------------------------------------------------------------------- the signed webhook

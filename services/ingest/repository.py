@@ -68,6 +68,11 @@ class IngestRepository:
             query = query.where(t.c.seller_id > after)
         return list(await self.session.execute(query))
 
+    async def set_rules(self, seller_id: str, rules: dict[str, Any]) -> bool:
+        t = models.sellers
+        stmt = update(t).where(t.c.seller_id == seller_id).values(rules=rules).returning(t.c.seller_id)
+        return (await self.session.execute(stmt)).first() is not None
+
     async def lock_seller(self, seller_id: str) -> Row | None:
         t = models.sellers
         return (await self.session.execute(select(t).where(t.c.seller_id == seller_id).with_for_update())).first()

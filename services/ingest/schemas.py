@@ -5,13 +5,15 @@ from __future__ import annotations
 import re
 from datetime import date, datetime
 from decimal import Decimal
+from enum import StrEnum
 from typing import Annotated, Any, Literal
 from zoneinfo import ZoneInfo
 
 import pycountry
-from pydantic import AfterValidator, AwareDatetime, BaseModel, BeforeValidator, ConfigDict, Field
+from pydantic import AfterValidator, AwareDatetime, BaseModel, BeforeValidator, ConfigDict, Field, field_validator
 from pydantic_core import PydanticCustomError
 
+from services.ingest.domain.rules import AutoAcceptRule, AutoAction
 from shared.contracts import DisputeKind, ReasonCode
 
 KST = ZoneInfo("Asia/Seoul")
@@ -79,6 +81,45 @@ class SecretRotated(BaseModel):
     seller_id: str
     webhook_secret: str = Field(description="Shown once; the previous secret verifies until previous_expires_at.")
     previous_expires_at: datetime | None
+
+
+# --------------------------------------------------------------------------- seller rules
+
+
+class Carrier(StrEnum):
+    """Korean last-mile carriers a seller may keep templates for."""
+
+    cj = "cj"  # CJ대한통운
+    logen = "logen"  # 로젠택배
+    hanjin = "hanjin"  # 한진택배
+    lotte = "lotte"  # 롯데택배
+    epost = "epost"  # 우체국택배
+    kgb = "kgb"  # KGB택배
+    coupang = "coupang"  # Coupang Logistics (로켓배송)
+    kdexp = "kdexp"  # 경동택배
+    daesin = "daesin"  # 대신택배
+    ilyang = "ilyang"  # 일양로지스
+
+
+class AutoAccept(Request):
+    below: MoneyIn  # disputes under this amount, in this currency
+    mode: AutoAction = AutoAction.accept
+
+    def rule(self) -> AutoAcceptRule:
+        return AutoAcceptRule(Decimal(self.below.value), self.below.currency, self.mode)
+
+
+class SellerRules(Request):
+    auto_accept: AutoAccept | None = None
+    language: Literal["zh", "ko", "en"] = "zh"
+    carrier_templates: Annotated[list[Carrier], Field(max_length=10)] = []
+
+    @field_validator("carrier_templates")
+    @classmethod
+    def _unique(cls, value: list[Carrier]) -> list[Carrier]:
+        if len(set(value)) != len(value):
+            raise PydanticCustomError("duplicate_carrier", "each carrier is listed once")
+        return value
 
 
 # --------------------------------------------------------------------------- webhook notices

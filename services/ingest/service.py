@@ -13,8 +13,9 @@ from pydantic import TypeAdapter, ValidationError
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from services.ingest import signing
-from services.ingest.cases import SOURCE, case_values, is_decided, status_values, updated_fields
+from services.ingest.cases import SOURCE, case_values, concede, is_decided, status_values, updated_fields
 from services.ingest.domain.reason_codes import reason_from_network_code
+from services.ingest.domain.rules import AutoAcceptRule, AutoAction
 from services.ingest.domain.status import CaseStatus, advance
 from services.ingest.errors import MalformedJson, SellerExists, SellerNotFound
 from services.ingest.handlers import HANDLERS
@@ -31,6 +32,7 @@ from services.ingest.schemas import (
     SellerCreate,
     SellerCreated,
     SellerOut,
+    SellerRules,
     UpdatedDispute,
 )
 from services.ingest.secretbox import SecretBox, new_webhook_secret
@@ -85,6 +87,20 @@ async def rotate_secret(
     return SecretRotated(seller_id=seller_id, webhook_secret=secret, previous_expires_at=expires_at)
 
 
+async def get_rules(session: AsyncSession, seller_id: str) -> SellerRules:
+    row = await IngestRepository(session).seller(seller_id)
+    if row is None:
+        raise SellerNotFound("No seller with this id.", seller_id=seller_id)
+    return SellerRules.model_validate(row.rules or {})
+
+
+async def put_rules(session: AsyncSession, seller_id: str, rules: SellerRules) -> SellerRules:
+    """Replace the seller's rules; they apply to disputes that arrive from now on."""
+    if not await IngestRepository(session).set_rules(seller_id, rules.model_dump(mode="json")):
+        raise SellerNotFound("No seller with this id.", seller_id=seller_id)
+    return rules
+
+
 # --------------------------------------------------------------------------- CSV import
 
 
@@ -125,7 +141,10 @@ async def receive_notice(
         return NoticeAnswer.model_validate({**first, "replayed": True})
     notice = parse_notice(body)
     if isinstance(notice, OpenedNotice):
-        results = await _open(repo, seller_id, notice, now=now)
+        seller = await repo.seller(seller_id)
+        rules = SellerRules.model_validate(seller.rules or {}) if seller is not None else SellerRules()
+        auto = rules.auto_accept.rule() if rules.auto_accept is not None else None
+        results = await _open(repo, seller_id, notice, auto=auto, now=now)
     elif isinstance(notice, ClosedNotice):
         results = [await _close(repo, seller_id, d.dispute_id, d.outcome, d.amount, now=now) for d in notice.disputes]
     else:
@@ -152,7 +171,9 @@ def _reason(reason_code: ReasonCode | None, raw: str | None) -> ReasonCode | Non
     return reason_code or reason_from_network_code(raw)
 
 
-async def _open(repo: IngestRepository, seller_id: str, notice: OpenedNotice, *, now: datetime) -> list[DisputeResult]:
+async def _open(
+    repo: IngestRepository, seller_id: str, notice: OpenedNotice, *, auto: AutoAcceptRule | None, now: datetime
+) -> list[DisputeResult]:
     results: dict[int, DisputeResult] = {}
     seen: set[str] = set()
     # Insert in dispute-id order, so two notices sharing disputes never lock them in opposite orders.
@@ -161,12 +182,18 @@ async def _open(repo: IngestRepository, seller_id: str, notice: OpenedNotice, *,
             results[index] = DisputeResult(dispute_id=dispute.dispute_id, result="duplicate")
             continue
         seen.add(dispute.dispute_id)
-        results[index] = await _open_one(repo, seller_id, notice, dispute, now=now)
+        results[index] = await _open_one(repo, seller_id, notice, dispute, auto=auto, now=now)
     return [results[index] for index in range(len(notice.disputes))]
 
 
 async def _open_one(
-    repo: IngestRepository, seller_id: str, notice: OpenedNotice, dispute: OpenedDispute, *, now: datetime
+    repo: IngestRepository,
+    seller_id: str,
+    notice: OpenedNotice,
+    dispute: OpenedDispute,
+    *,
+    auto: AutoAcceptRule | None,
+    now: datetime,
 ) -> DisputeResult:
     reason = _reason(dispute.reason_code, dispute.raw_reason_code)
     if reason is None:
@@ -200,6 +227,12 @@ async def _open_one(
     await repo.add_timeline(dispute.dispute_id, event, status_before=None, status_after="received", applied=True)
     await repo.add_events(event)  # the new case row is locked by its INSERT until commit
     await HANDLERS.release_parked(repo.session, dispute.dispute_id)  # facts that came before the case
+    action = auto.action_for(Decimal(data.amount.value), data.amount.currency) if auto is not None else None
+    if action is AutoAction.accept:  # the seller's rule concedes it: dispute.updated right after dispute.received
+        await concede(repo, await repo.case(dispute.dispute_id), now=now)
+        return DisputeResult(dispute_id=dispute.dispute_id, result="created", status=CaseStatus.accepted.value)
+    if action is AutoAction.flag:
+        await repo.update_case(dispute.dispute_id, {"flagged": True})
     return DisputeResult(dispute_id=dispute.dispute_id, result="created", status=CaseStatus.received.value)
 
 
