@@ -9,9 +9,11 @@ from fastapi import APIRouter, Query, Request, Response
 from pydantic import AwareDatetime
 
 from services.ingest import cases, service
+from services.ingest.domain.risk import RiskRule
 from services.ingest.errors import MissingSeller, PayloadTooLarge, SellerNotFound
 from services.ingest.repository import CaseFilter
 from services.ingest.schemas import (
+    BuyerRiskOut,
     CaseDetail,
     CaseList,
     CaseOut,
@@ -132,6 +134,25 @@ async def coupang_webhook(seller_id: str, request: Request, response: Response, 
     if answer.replayed:
         response.status_code = 200  # a repeated webhook-id: acknowledged, nothing changed
     return answer
+
+
+# --------------------------------------------------------------------------- buyer risk
+
+
+@router.get("/buyers/{buyer_id}/risk")
+async def buyer_risk(
+    buyer_id: str,
+    request: Request,
+    session: DbSession,
+    principal: PrincipalDep,
+    seller_id: Annotated[str | None, Query(max_length=64)] = None,
+) -> BuyerRiskOut:
+    owner = seller_filter(principal, seller_id)
+    if owner is None:
+        raise MissingSeller("An operator names the seller: ?seller_id=...")
+    settings = _settings(request)
+    rule = RiskRule(window_days=settings.risk_window_days, min_disputes=settings.risk_min_disputes)
+    return await service.buyer_risk(session, owner, buyer_id, rule=rule, now=_utcnow())
 
 
 # --------------------------------------------------------------------------- CSV import

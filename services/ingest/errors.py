@@ -44,6 +44,10 @@ class MissingSeller(DomainError):
     code = "seller_id_required"
 
 
+class BuyerNotFound(DomainError):
+    code = "buyer_not_found"
+
+
 class CaseNotFound(DomainError):
     code = "case_not_found"
 
@@ -77,6 +81,7 @@ ERRORS: ProblemTable = {
     PayloadTooLarge: Problem(413, "payload_too_large", "Payload too large"),
     MalformedJson: Problem(400, "malformed_json", "Malformed JSON"),
     MissingSeller: Problem(422, "seller_id_required", "Seller id required"),
+    BuyerNotFound: Problem(404, "buyer_not_found", "Buyer not found"),
     CaseNotFound: Problem(404, "case_not_found", "Case not found"),
     CaseNotOpen: Problem(409, "case_not_open", "Case is not open"),
     InvalidCursor: Problem(400, "invalid_cursor", "Invalid cursor"),

@@ -184,6 +184,15 @@ class IngestRepository:
         query = select(t).where(and_(True, *conditions)).order_by(t.c.urgency, t.c.due_key, t.c.dispute_id).limit(limit)
         return list(await self.session.execute(query))
 
+    async def buyer_cases(self, seller_id: str, buyer_id: str) -> list[Row]:
+        t = models.cases
+        query = (
+            select(t.c.dispute_id, t.c.order_id, t.c.reason_code, t.c.notified_at, t.c.status)
+            .where(t.c.seller_id == seller_id, t.c.buyer_id == buyer_id)
+            .order_by(t.c.notified_at)
+        )
+        return list(await self.session.execute(query))
+
     # ------------------------------------------------------------------ timeline and events
 
     async def add_timeline(

@@ -319,3 +319,30 @@ class CaseDetail(CaseOut):
 class CaseList(BaseModel):
     items: list[CaseOut]
     next_cursor: str | None = None
+
+
+# --------------------------------------------------------------------------- buyer risk
+
+
+class BuyerDisputeOut(BaseModel):
+    dispute_id: str
+    order_id: str
+    reason_code: str
+    notified_at: datetime
+    status: str
+
+
+class BuyerRiskOut(BaseModel):
+    buyer_id: str
+    seller_id: str
+    window_days: int
+    window_start: datetime
+    window_end: datetime
+    min_disputes: int
+    count: int
+    disputes: list[BuyerDisputeOut]
+    reasons: dict[str, int]
+    outcomes: dict[str, int]
+    abnormal: bool
+    note_ko: str | None
+    note_zh: str | None

@@ -15,13 +15,16 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from services.ingest import signing
 from services.ingest.cases import SOURCE, case_values, concede, is_decided, status_values, updated_fields
 from services.ingest.domain.reason_codes import reason_from_network_code
+from services.ingest.domain.risk import BuyerDispute, RiskRule, assess
 from services.ingest.domain.rules import AutoAcceptRule, AutoAction
 from services.ingest.domain.status import CaseStatus, advance
-from services.ingest.errors import MalformedJson, SellerExists, SellerNotFound
+from services.ingest.errors import BuyerNotFound, MalformedJson, SellerExists, SellerNotFound
 from services.ingest.handlers import HANDLERS
 from services.ingest.importing import ImportResult, import_csv
 from services.ingest.repository import IngestRepository
 from services.ingest.schemas import (
+    BuyerDisputeOut,
+    BuyerRiskOut,
     ClosedNotice,
     DisputeResult,
     Notice,
@@ -99,6 +102,35 @@ async def put_rules(session: AsyncSession, seller_id: str, rules: SellerRules) -
     if not await IngestRepository(session).set_rules(seller_id, rules.model_dump(mode="json")):
         raise SellerNotFound("No seller with this id.", seller_id=seller_id)
     return rules
+
+
+# --------------------------------------------------------------------------- buyer risk
+
+
+async def buyer_risk(
+    session: AsyncSession, seller_id: str, buyer_id: str, *, rule: RiskRule, now: datetime
+) -> BuyerRiskOut:
+    """The buyer's disputes with this seller in the rule's window; 404 for a buyer this seller never saw."""
+    rows = await IngestRepository(session).buyer_cases(seller_id, buyer_id)
+    if not rows:
+        raise BuyerNotFound("No dispute of this seller names this buyer.", buyer_id=buyer_id)
+    disputes = [BuyerDispute(r.dispute_id, r.order_id, r.reason_code, r.notified_at, r.status) for r in rows]
+    risk = assess(buyer_id, disputes, rule, now=now)
+    return BuyerRiskOut(
+        buyer_id=buyer_id,
+        seller_id=seller_id,
+        window_days=rule.window_days,
+        window_start=risk.window_start,
+        window_end=risk.window_end,
+        min_disputes=rule.min_disputes,
+        count=risk.count,
+        disputes=[BuyerDisputeOut(**vars(d)) for d in risk.disputes],
+        reasons=risk.reasons,
+        outcomes=risk.outcomes,
+        abnormal=risk.abnormal,
+        note_ko=risk.note_ko,
+        note_zh=risk.note_zh,
+    )
 
 
 # --------------------------------------------------------------------------- CSV import

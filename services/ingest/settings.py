@@ -26,6 +26,9 @@ class Settings(ServiceSettings):
     webhook_max_body_bytes: int = Field(default=1024 * 1024, ge=1024)
     # A CSV import larger than this is refused (413); it is streamed, never held whole in memory.
     import_max_body_bytes: int = Field(default=64 * 1024 * 1024, ge=1024)
+    # Buyer risk: this many disputes or more within this many days is abnormal.
+    risk_window_days: int = Field(default=90, ge=1)
+    risk_min_disputes: int = Field(default=3, ge=2)
     # Lifetime of the seller token returned at onboarding.
     seller_token_ttl_days: int = Field(default=365, ge=1)
 
