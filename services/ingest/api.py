@@ -25,6 +25,7 @@ from services.ingest.schemas import (
     SellerList,
     SellerOut,
     SellerRules,
+    StatsOut,
     TimelineEntry,
 )
 from services.ingest.secretbox import SecretBox
@@ -153,6 +154,21 @@ async def buyer_risk(
     settings = _settings(request)
     rule = RiskRule(window_days=settings.risk_window_days, min_disputes=settings.risk_min_disputes)
     return await service.buyer_risk(session, owner, buyer_id, rule=rule, now=_utcnow())
+
+
+# --------------------------------------------------------------------------- stats
+
+
+@router.get("/stats")
+async def stats(
+    session: DbSession,
+    principal: PrincipalDep,
+    seller_id: Annotated[str | None, Query(max_length=64)] = None,
+    since: AwareDatetime | None = None,
+    until: AwareDatetime | None = None,
+) -> StatsOut:
+    """A seller's own figures; an operator's across sellers unless it names one."""
+    return await service.stats(session, seller_filter(principal, seller_id), since=since, until=until)
 
 
 # --------------------------------------------------------------------------- CSV import

@@ -193,6 +193,28 @@ class IngestRepository:
         )
         return list(await self.session.execute(query))
 
+    async def stats_tallies(
+        self, seller_id: str | None, *, since: datetime | None, until: datetime | None
+    ) -> tuple[list[Row], int, int]:
+        """Case counts by (reason, KST month, status), and how many were submitted on time / late."""
+        t = models.cases
+        conditions = []
+        if seller_id is not None:
+            conditions.append(t.c.seller_id == seller_id)
+        if since is not None:
+            conditions.append(t.c.notified_at >= since)
+        if until is not None:
+            conditions.append(t.c.notified_at < until)
+        month = func.to_char(func.timezone("Asia/Seoul", t.c.notified_at), "YYYY-MM").label("month")
+        tallies = select(t.c.reason_code, month, t.c.status, func.count().label("count")).where(and_(True, *conditions))
+        rows = list(await self.session.execute(tallies.group_by(t.c.reason_code, month, t.c.status)))
+        known = and_(True, *conditions, t.c.submitted_at.is_not(None), t.c.due_at.is_not(None))
+        timing = select(
+            func.count().filter(t.c.submitted_at <= t.c.due_at), func.count().filter(t.c.submitted_at > t.c.due_at)
+        ).where(known)
+        on_time, late = (await self.session.execute(timing)).one()
+        return rows, on_time, late
+
     # ------------------------------------------------------------------ timeline and events
 
     async def add_timeline(

@@ -346,3 +346,42 @@ class BuyerRiskOut(BaseModel):
     abnormal: bool
     note_ko: str | None
     note_zh: str | None
+
+
+# --------------------------------------------------------------------------- stats
+
+
+class BreakdownOut(BaseModel):
+    total: int
+    won: int
+    lost: int
+    partial: int
+    accepted: int
+    open: int
+    win_rate: float | None
+
+    @classmethod
+    def of(cls, b: Any) -> BreakdownOut:
+        return cls(
+            total=b.total,
+            won=b.won,
+            lost=b.lost,
+            partial=b.partial,
+            accepted=b.accepted,
+            open=b.open,
+            win_rate=b.win_rate,
+        )
+
+
+class StatsOut(BaseModel):
+    seller_id: str | None
+    total: int
+    win_rate: float | None
+    on_time_rate: float | None
+    submitted_on_time: int
+    submitted_late: int
+    expired: int
+    by_status: dict[str, int]
+    by_reason_code: dict[str, BreakdownOut]
+    by_month: dict[str, BreakdownOut]
+    by_carrier: dict[str, BreakdownOut]

@@ -17,12 +17,14 @@ from services.ingest.cases import SOURCE, case_values, concede, is_decided, stat
 from services.ingest.domain.reason_codes import reason_from_network_code
 from services.ingest.domain.risk import BuyerDispute, RiskRule, assess
 from services.ingest.domain.rules import AutoAcceptRule, AutoAction
+from services.ingest.domain.stats import Tally, summarise
 from services.ingest.domain.status import CaseStatus, advance
 from services.ingest.errors import BuyerNotFound, MalformedJson, SellerExists, SellerNotFound
 from services.ingest.handlers import HANDLERS
 from services.ingest.importing import ImportResult, import_csv
 from services.ingest.repository import IngestRepository
 from services.ingest.schemas import (
+    BreakdownOut,
     BuyerDisputeOut,
     BuyerRiskOut,
     ClosedNotice,
@@ -36,6 +38,7 @@ from services.ingest.schemas import (
     SellerCreated,
     SellerOut,
     SellerRules,
+    StatsOut,
     UpdatedDispute,
 )
 from services.ingest.secretbox import SecretBox, new_webhook_secret
@@ -130,6 +133,32 @@ async def buyer_risk(
         abnormal=risk.abnormal,
         note_ko=risk.note_ko,
         note_zh=risk.note_zh,
+    )
+
+
+# --------------------------------------------------------------------------- stats
+
+
+async def stats(
+    session: AsyncSession, seller_id: str | None, *, since: datetime | None, until: datetime | None
+) -> StatsOut:
+    rows, on_time, late = await IngestRepository(session).stats_tallies(seller_id, since=since, until=until)
+    # Ingest learns no carrier from the events it consumes (evidence.uploaded carries none): "unknown".
+    result = summarise(
+        (Tally(r.reason_code, r.month, "unknown", r.status, r.count) for r in rows), on_time=on_time, late=late
+    )
+    return StatsOut(
+        seller_id=seller_id,
+        total=result.overall.total,
+        win_rate=result.overall.win_rate,
+        on_time_rate=result.on_time_rate,
+        submitted_on_time=result.on_time,
+        submitted_late=result.late,
+        expired=result.expired,
+        by_status=result.by_status,
+        by_reason_code={k: BreakdownOut.of(v) for k, v in result.by_reason.items()},
+        by_month={k: BreakdownOut.of(v) for k, v in result.by_month.items()},
+        by_carrier={k: BreakdownOut.of(v) for k, v in result.by_carrier.items()},
     )
 
 

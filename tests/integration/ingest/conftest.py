@@ -24,6 +24,7 @@ from standardwebhooks import Webhook
 from services.ingest import models
 from services.ingest.main import DEFINITION, create_app
 from services.ingest.settings import Settings
+from shared.contracts import EventData, new_event
 from shared.db.migrations import upgrade
 from shared.db.session import session_scope
 from shared.web.auth import mint_token
@@ -82,6 +83,14 @@ class Ingest:
         return await self.scalar(
             select(func.count()).select_from(models.cases).where(models.cases.c.dispute_id == dispute_id)
         )
+
+
+async def deliver_event(ingest: Ingest, data: EventData, *, at: datetime, event_id: uuid.UUID | None = None):
+    """Apply one event the way the consumer does: its handler, inside one transaction."""
+    event = new_event(data, source="tests", time=at, event_id=event_id)
+    async with session_scope(ingest.sessions) as session:
+        await DEFINITION.handlers[type(data).dataschema()](session, event)
+    return event
 
 
 def signed_headers(

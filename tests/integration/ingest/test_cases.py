@@ -15,26 +15,16 @@ from shared.contracts import (
     CaseSubmittedV1,
     DeadlineAlertedV1,
     DeadlineScheduledV1,
-    EventData,
     EvidenceUploadedV1,
     EvidenceValidatedV1,
     Finding,
     VerdictReturnedV1,
-    new_event,
     parse_event,
 )
 from shared.db.session import session_scope
-from tests.integration.ingest.conftest import Ingest, dispute, notice
+from tests.integration.ingest.conftest import Ingest, deliver_event, dispute, notice
 
 T0 = datetime(2026, 11, 2, 1, 0, tzinfo=UTC)
-
-
-async def deliver_event(ingest: Ingest, data: EventData, *, at: datetime, event_id: uuid.UUID | None = None):
-    """Apply one event the way the consumer does: its handler, inside one transaction."""
-    event = new_event(data, source="tests", time=at, event_id=event_id)
-    async with session_scope(ingest.sessions) as session:
-        await DEFINITION.handlers[type(data).dataschema()](session, event)
-    return event
 
 
 async def open_case(
