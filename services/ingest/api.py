@@ -8,7 +8,7 @@ from typing import Annotated
 from fastapi import APIRouter, Query, Request, Response
 from pydantic import AwareDatetime
 
-from services.ingest import cases, service
+from services.ingest import billing, cases, service
 from services.ingest.domain.risk import RiskRule
 from services.ingest.errors import MissingSeller, PayloadTooLarge, SellerNotFound
 from services.ingest.repository import CaseFilter
@@ -18,13 +18,18 @@ from services.ingest.schemas import (
     CaseList,
     CaseOut,
     ImportAnswer,
+    Month,
     NoticeAnswer,
+    PlanIn,
+    RatesIn,
+    RatesOut,
     SecretRotated,
     SellerCreate,
     SellerCreated,
     SellerList,
     SellerOut,
     SellerRules,
+    StatementOut,
     StatsOut,
     TimelineEntry,
 )
@@ -123,6 +128,40 @@ async def get_rules(seller_id: str, session: DbSession, principal: PrincipalDep)
 async def put_rules(seller_id: str, body: SellerRules, session: DbSession, principal: PrincipalDep) -> SellerRules:
     _own_seller(principal, seller_id)
     return await service.put_rules(session, seller_id, body)
+
+
+# --------------------------------------------------------------------------- fee plans, rates, statements
+
+
+@router.put("/sellers/{seller_id}/plan")
+async def put_plan(seller_id: str, body: PlanIn, session: DbSession, _: OperatorDep) -> PlanIn:
+    return await billing.set_plan(session, seller_id, body)
+
+
+@router.get("/sellers/{seller_id}/plan")
+async def get_plan(seller_id: str, session: DbSession, principal: PrincipalDep) -> PlanIn:
+    _own_seller(principal, seller_id)
+    return await billing.get_plan(session, seller_id)
+
+
+@router.put("/rates/{month}")
+async def put_rates(month: Month, body: RatesIn, session: DbSession, _: OperatorDep) -> RatesOut:
+    return await billing.set_rates(session, month, body)
+
+
+@router.get("/rates/{month}")
+async def get_rates(
+    month: Month, session: DbSession, _: PrincipalDep, plan_currency: Annotated[str, Query(max_length=3)] = "CNY"
+) -> RatesOut:
+    return await billing.get_rates(session, month, plan_currency)
+
+
+@router.get("/sellers/{seller_id}/statement")
+async def get_statement(
+    seller_id: str, month: Annotated[Month, Query()], session: DbSession, principal: PrincipalDep
+) -> StatementOut:
+    _own_seller(principal, seller_id)
+    return await billing.statement(session, seller_id, month)
 
 
 # --------------------------------------------------------------------------- the signed webhook

@@ -48,6 +48,18 @@ class BuyerNotFound(DomainError):
     code = "buyer_not_found"
 
 
+class PlanNotSet(DomainError):
+    code = "plan_not_set"
+
+
+class InvalidPlan(DomainError):
+    code = "invalid_plan"
+
+
+class ExchangeRateMissing(DomainError):
+    code = "exchange_rate_missing"
+
+
 class CaseNotFound(DomainError):
     code = "case_not_found"
 
@@ -82,6 +94,9 @@ ERRORS: ProblemTable = {
     MalformedJson: Problem(400, "malformed_json", "Malformed JSON"),
     MissingSeller: Problem(422, "seller_id_required", "Seller id required"),
     BuyerNotFound: Problem(404, "buyer_not_found", "Buyer not found"),
+    PlanNotSet: Problem(409, "plan_not_set", "No fee plan set for this seller"),
+    InvalidPlan: Problem(422, "invalid_plan", "Invalid fee plan"),
+    ExchangeRateMissing: Problem(409, "exchange_rate_missing", "Exchange rate missing"),
     CaseNotFound: Problem(404, "case_not_found", "Case not found"),
     CaseNotOpen: Problem(409, "case_not_open", "Case is not open"),
     InvalidCursor: Problem(400, "invalid_cursor", "Invalid cursor"),

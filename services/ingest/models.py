@@ -41,7 +41,20 @@ sellers = Table(
     Column("name", Text, nullable=False),
     Column("contact", Text, nullable=False),
     Column("rules", JSONB, nullable=False, server_default="{}"),
+    Column("plan", JSONB, nullable=True),  # the fee plan, set by operators (0004)
     Column("created_at", DateTime(timezone=True), nullable=False, server_default=func.now()),
+)
+
+# The month's exchange rates (operator-set): one unit of `currency` is `rate` of `plan_currency`.
+exchange_rates = Table(
+    "exchange_rates",
+    metadata,
+    Column("month", String(7), nullable=False),
+    Column("plan_currency", String(3), nullable=False),
+    Column("currency", String(3), nullable=False),
+    Column("rate", Numeric(24, 10), nullable=False),
+    Column("set_at", DateTime(timezone=True), nullable=False, server_default=func.now()),
+    PrimaryKeyConstraint("month", "plan_currency", "currency"),
 )
 
 # Webhook secrets, encrypted (Fernet) with the service's key: a dump alone cannot forge signatures.
@@ -126,4 +139,15 @@ case_events = Table(
     Index("ix_case_events_dispute", "dispute_id", "id"),
 )
 
-__all__ = ["SCHEMA", "case_events", "cases", "inbox", "metadata", "outbox", "parked", "sellers", "webhook_receipts"]
+__all__ = [
+    "SCHEMA",
+    "case_events",
+    "cases",
+    "exchange_rates",
+    "inbox",
+    "metadata",
+    "outbox",
+    "parked",
+    "sellers",
+    "webhook_receipts",
+]

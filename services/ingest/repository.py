@@ -6,9 +6,10 @@ import uuid
 from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import datetime
+from decimal import Decimal
 from typing import Any
 
-from sqlalchemy import Row, and_, func, insert, or_, select, tuple_, update
+from sqlalchemy import Row, and_, delete, func, insert, or_, select, tuple_, update
 from sqlalchemy.dialects.postgresql import insert as pg_insert
 from sqlalchemy.ext.asyncio import AsyncSession
 
@@ -72,6 +73,43 @@ class IngestRepository:
         t = models.sellers
         stmt = update(t).where(t.c.seller_id == seller_id).values(rules=rules).returning(t.c.seller_id)
         return (await self.session.execute(stmt)).first() is not None
+
+    async def set_plan(self, seller_id: str, plan: dict[str, Any]) -> bool:
+        t = models.sellers
+        stmt = update(t).where(t.c.seller_id == seller_id).values(plan=plan).returning(t.c.seller_id)
+        return (await self.session.execute(stmt)).first() is not None
+
+    async def set_rates(self, month: str, plan_currency: str, rates: dict[str, Decimal]) -> None:
+        """Replace the month's rates into `plan_currency`."""
+        t = models.exchange_rates
+        await self.session.execute(delete(t).where(t.c.month == month, t.c.plan_currency == plan_currency))
+        rows = [{"month": month, "plan_currency": plan_currency, "currency": c, "rate": r} for c, r in rates.items()]
+        await self.session.execute(insert(t), rows)
+
+    async def rates(self, month: str, plan_currency: str) -> dict[str, Decimal]:
+        t = models.exchange_rates
+        query = select(t.c.currency, t.c.rate).where(t.c.month == month, t.c.plan_currency == plan_currency)
+        return {currency: rate for currency, rate in await self.session.execute(query)}
+
+    async def month_activity(self, seller_id: str, start: datetime, end: datetime) -> list[Row]:
+        """Cases submitted in [start, end), or decided won/partial in it."""
+        t = models.cases
+        submitted = and_(t.c.submitted_at >= start, t.c.submitted_at < end)
+        decided = and_(t.c.status.in_(["won", "partial"]), t.c.status_changed_at >= start, t.c.status_changed_at < end)
+        query = (
+            select(
+                t.c.dispute_id,
+                t.c.submitted_at,
+                t.c.status,
+                t.c.status_changed_at,
+                t.c.verdict,
+                t.c.amount_value,
+                t.c.amount_currency,
+            )
+            .where(t.c.seller_id == seller_id, or_(submitted, decided))
+            .order_by(t.c.dispute_id)
+        )
+        return list(await self.session.execute(query))
 
     async def lock_seller(self, seller_id: str) -> Row | None:
         t = models.sellers

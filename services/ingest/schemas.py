@@ -13,6 +13,7 @@ import pycountry
 from pydantic import AfterValidator, AwareDatetime, BaseModel, BeforeValidator, ConfigDict, Field, field_validator
 from pydantic_core import PydanticCustomError
 
+from services.ingest.domain.fees import Logistics, Plan, Tier
 from services.ingest.domain.rules import AutoAcceptRule, AutoAction
 from shared.contracts import DisputeKind, ReasonCode
 
@@ -39,6 +40,16 @@ def _iso_currency(value: str) -> str:
 
 
 DecimalString = Annotated[str, BeforeValidator(_decimal_string)]
+
+
+def _non_negative_decimal(value: object) -> str:
+    if not isinstance(value, str) or not _DECIMAL.fullmatch(value):
+        raise PydanticCustomError("invalid_amount", 'a non-negative decimal string, e.g. "990.00"')
+    return value
+
+
+NonNegativeDecimal = Annotated[str, BeforeValidator(_non_negative_decimal)]
+Month = Annotated[str, Field(pattern=r"^\d{4}-(0[1-9]|1[0-2])$")]
 Currency = Annotated[str, AfterValidator(_iso_currency)]
 
 
@@ -385,3 +396,61 @@ class StatsOut(BaseModel):
     by_reason_code: dict[str, BreakdownOut]
     by_month: dict[str, BreakdownOut]
     by_carrier: dict[str, BreakdownOut]
+
+
+# --------------------------------------------------------------------------- fee plans, rates, statements
+
+
+class PlanIn(Request):
+    tier: Tier
+    base_fee: NonNegativeDecimal
+    case_fee_domestic: NonNegativeDecimal
+    case_fee_international: NonNegativeDecimal
+    commission_rate: NonNegativeDecimal  # 0.03 to 0.05
+    commission_cap: NonNegativeDecimal  # per case, in the plan currency
+    currency: Currency = "CNY"
+    logistics: Logistics = Logistics.international  # the seller's usual route: which per-case fee applies
+
+    def plan(self) -> Plan:
+        return Plan(
+            tier=self.tier,
+            base_fee=Decimal(self.base_fee),
+            case_fee_domestic=Decimal(self.case_fee_domestic),
+            case_fee_international=Decimal(self.case_fee_international),
+            commission_rate=Decimal(self.commission_rate),
+            commission_cap=Decimal(self.commission_cap),
+            currency=self.currency,
+        )
+
+
+class RatesIn(Request):
+    plan_currency: Currency = "CNY"
+    rates: Annotated[
+        dict[Currency, DecimalString], Field(min_length=1, max_length=50)
+    ]  # one unit = rate of plan currency
+
+
+class RatesOut(BaseModel):
+    month: str
+    plan_currency: str
+    rates: dict[str, str]
+
+
+class StatementLineOut(BaseModel):
+    kind: str
+    dispute_id: str | None
+    description: str
+    amount: str
+    source_amount: str | None = None
+    source_currency: str | None = None
+    rate: str | None = None
+    capped: bool = False
+
+
+class StatementOut(BaseModel):
+    seller_id: str
+    month: str
+    tier: str
+    currency: str
+    lines: list[StatementLineOut]
+    total: str
