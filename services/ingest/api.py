@@ -5,7 +5,7 @@ from __future__ import annotations
 from datetime import UTC, datetime, timedelta
 from typing import Annotated
 
-from fastapi import APIRouter, Query, Request, Response
+from fastapi import APIRouter, Path, Query, Request, Response
 from pydantic import AwareDatetime
 
 from services.ingest import billing, cases, service
@@ -13,6 +13,7 @@ from services.ingest.domain.risk import RiskRule
 from services.ingest.errors import MissingSeller, PayloadTooLarge, SellerNotFound
 from services.ingest.repository import CaseFilter
 from services.ingest.schemas import (
+    ID_PATTERN,
     BuyerRiskOut,
     CaseDetail,
     CaseList,
@@ -40,6 +41,10 @@ from shared.web.auth import OperatorDep, Principal, PrincipalDep, seller_filter
 from shared.web.db import DbSession
 
 router = APIRouter(prefix="/v1", tags=["ingest"])
+
+# Ids in paths: what we store (1..64 printable, no spaces), so a %00 or an over-long id is a 422, not a 500.
+PathId = Annotated[str, Path(max_length=64, pattern=ID_PATTERN)]
+QueryText = Annotated[str | None, Query(min_length=1, max_length=64, pattern=r"^[^\x00-\x1f]+$")]
 
 
 def _settings(request: Request) -> Settings:
@@ -96,7 +101,7 @@ async def create_seller(body: SellerCreate, request: Request, session: DbSession
 async def list_sellers(
     session: DbSession,
     _: OperatorDep,
-    cursor: Annotated[str | None, Query(max_length=64)] = None,
+    cursor: Annotated[str | None, Query(max_length=64, pattern=ID_PATTERN)] = None,
     limit: Annotated[int, Query(ge=1, le=200)] = 50,
 ) -> SellerList:
     items, next_cursor = await service.list_sellers(session, after=cursor, limit=limit)
@@ -104,14 +109,14 @@ async def list_sellers(
 
 
 @router.get("/sellers/{seller_id}")
-async def get_seller(seller_id: str, session: DbSession, principal: PrincipalDep) -> SellerOut:
+async def get_seller(seller_id: PathId, session: DbSession, principal: PrincipalDep) -> SellerOut:
     _own_seller(principal, seller_id)
     return await service.get_seller(session, seller_id)
 
 
 @router.post("/sellers/{seller_id}/webhook-secret/rotate")
 async def rotate_webhook_secret(
-    seller_id: str, request: Request, session: DbSession, principal: PrincipalDep
+    seller_id: PathId, request: Request, session: DbSession, principal: PrincipalDep
 ) -> SecretRotated:
     _own_seller(principal, seller_id)
     grace = timedelta(seconds=_settings(request).webhook_secret_grace_s)
@@ -119,13 +124,13 @@ async def rotate_webhook_secret(
 
 
 @router.get("/sellers/{seller_id}/rules")
-async def get_rules(seller_id: str, session: DbSession, principal: PrincipalDep) -> SellerRules:
+async def get_rules(seller_id: PathId, session: DbSession, principal: PrincipalDep) -> SellerRules:
     _own_seller(principal, seller_id)
     return await service.get_rules(session, seller_id)
 
 
 @router.put("/sellers/{seller_id}/rules")
-async def put_rules(seller_id: str, body: SellerRules, session: DbSession, principal: PrincipalDep) -> SellerRules:
+async def put_rules(seller_id: PathId, body: SellerRules, session: DbSession, principal: PrincipalDep) -> SellerRules:
     _own_seller(principal, seller_id)
     return await service.put_rules(session, seller_id, body)
 
@@ -134,12 +139,12 @@ async def put_rules(seller_id: str, body: SellerRules, session: DbSession, princ
 
 
 @router.put("/sellers/{seller_id}/plan")
-async def put_plan(seller_id: str, body: PlanIn, session: DbSession, _: OperatorDep) -> PlanIn:
+async def put_plan(seller_id: PathId, body: PlanIn, session: DbSession, _: OperatorDep) -> PlanIn:
     return await billing.set_plan(session, seller_id, body)
 
 
 @router.get("/sellers/{seller_id}/plan")
-async def get_plan(seller_id: str, session: DbSession, principal: PrincipalDep) -> PlanIn:
+async def get_plan(seller_id: PathId, session: DbSession, principal: PrincipalDep) -> PlanIn:
     _own_seller(principal, seller_id)
     return await billing.get_plan(session, seller_id)
 
@@ -151,14 +156,17 @@ async def put_rates(month: Month, body: RatesIn, session: DbSession, _: Operator
 
 @router.get("/rates/{month}")
 async def get_rates(
-    month: Month, session: DbSession, _: PrincipalDep, plan_currency: Annotated[str, Query(max_length=3)] = "CNY"
+    month: Month,
+    session: DbSession,
+    _: PrincipalDep,
+    plan_currency: Annotated[str, Query(pattern=r"^[A-Z]{3}$")] = "CNY",
 ) -> RatesOut:
     return await billing.get_rates(session, month, plan_currency)
 
 
 @router.get("/sellers/{seller_id}/statement")
 async def get_statement(
-    seller_id: str, month: Annotated[Month, Query()], session: DbSession, principal: PrincipalDep
+    seller_id: PathId, month: Annotated[Month, Query()], session: DbSession, principal: PrincipalDep
 ) -> StatementOut:
     _own_seller(principal, seller_id)
     return await billing.statement(session, seller_id, month)
@@ -168,7 +176,7 @@ async def get_statement(
 
 
 @router.post("/webhooks/coupang/{seller_id}", status_code=202)
-async def coupang_webhook(seller_id: str, request: Request, response: Response, session: DbSession) -> NoticeAnswer:
+async def coupang_webhook(seller_id: PathId, request: Request, response: Response, session: DbSession) -> NoticeAnswer:
     body = await _read_limited(request, _settings(request).webhook_max_body_bytes)
     answer = await service.receive_notice(session, seller_id, request.headers, body, box=_box(request), now=_utcnow())
     if answer.replayed:
@@ -181,11 +189,11 @@ async def coupang_webhook(seller_id: str, request: Request, response: Response, 
 
 @router.get("/buyers/{buyer_id}/risk")
 async def buyer_risk(
-    buyer_id: str,
+    buyer_id: PathId,
     request: Request,
     session: DbSession,
     principal: PrincipalDep,
-    seller_id: Annotated[str | None, Query(max_length=64)] = None,
+    seller_id: Annotated[str | None, Query(max_length=64, pattern=ID_PATTERN)] = None,
 ) -> BuyerRiskOut:
     owner = seller_filter(principal, seller_id)
     if owner is None:
@@ -202,7 +210,7 @@ async def buyer_risk(
 async def stats(
     session: DbSession,
     principal: PrincipalDep,
-    seller_id: Annotated[str | None, Query(max_length=64)] = None,
+    seller_id: Annotated[str | None, Query(max_length=64, pattern=ID_PATTERN)] = None,
     since: AwareDatetime | None = None,
     until: AwareDatetime | None = None,
 ) -> StatsOut:
@@ -218,8 +226,8 @@ async def import_disputes(
     request: Request,
     session: DbSession,
     principal: PrincipalDep,
-    seller_id: Annotated[str | None, Query(max_length=64)] = None,
-    charset: Annotated[str | None, Query(max_length=40)] = None,
+    seller_id: Annotated[str | None, Query(max_length=64, pattern=ID_PATTERN)] = None,
+    charset: Annotated[str | None, Query(max_length=40, pattern=r"^[A-Za-z0-9._-]+$")] = None,
 ) -> ImportAnswer:
     """The body is the CSV itself (`text/csv`, optionally `; charset=...`); answers per row."""
     owner = seller_filter(principal, seller_id)
@@ -262,9 +270,9 @@ async def list_cases(
     status: Annotated[list[CaseStatus] | None, Query()] = None,
     reason_code: Annotated[list[ReasonCode] | None, Query()] = None,
     due_before: AwareDatetime | None = None,
-    q: Annotated[str | None, Query(min_length=1, max_length=64)] = None,
-    seller_id: Annotated[str | None, Query(max_length=64)] = None,
-    cursor: Annotated[str | None, Query(max_length=512)] = None,
+    q: QueryText = None,
+    seller_id: Annotated[str | None, Query(max_length=64, pattern=ID_PATTERN)] = None,
+    cursor: Annotated[str | None, Query(max_length=512, pattern=r"^[A-Za-z0-9_-]+$")] = None,
     limit: Annotated[int, Query(ge=1, le=200)] = 50,
 ) -> CaseList:
     where = CaseFilter(
@@ -280,7 +288,7 @@ async def list_cases(
 
 
 @router.get("/cases/{dispute_id}")
-async def get_case(dispute_id: str, session: DbSession, principal: PrincipalDep) -> CaseDetail:
+async def get_case(dispute_id: PathId, session: DbSession, principal: PrincipalDep) -> CaseDetail:
     case, timeline = await cases.get_case(session, principal, dispute_id)
     entries = [
         TimelineEntry(
@@ -299,6 +307,6 @@ async def get_case(dispute_id: str, session: DbSession, principal: PrincipalDep)
 
 
 @router.post("/cases/{dispute_id}/accept")
-async def accept_case(dispute_id: str, session: DbSession, principal: PrincipalDep) -> CaseOut:
+async def accept_case(dispute_id: PathId, session: DbSession, principal: PrincipalDep) -> CaseOut:
     now = _utcnow()
     return CaseOut.of(await cases.accept_case(session, principal, dispute_id, now=now), now)

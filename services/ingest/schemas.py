@@ -53,6 +53,18 @@ Month = Annotated[str, Field(pattern=r"^\d{4}-(0[1-9]|1[0-2])$")]
 Currency = Annotated[str, AfterValidator(_iso_currency)]
 
 
+def _no_control_characters(value: Any) -> Any:
+    # PostgreSQL text and jsonb refuse NUL; other C0 controls (but tab and newlines) are never meant.
+    if isinstance(value, str) and any(ord(ch) < 32 and ch not in "\t\n\r" for ch in value):
+        raise PydanticCustomError("control_character", "control characters are not allowed")
+    return value
+
+
+def Text(max_length: int) -> Any:  # noqa: N802 - a type factory, read like a type
+    """Free text of at most `max_length` characters, without control characters."""
+    return Annotated[str, Field(min_length=1, max_length=max_length), AfterValidator(_no_control_characters)]
+
+
 class Request(BaseModel):
     model_config = ConfigDict(extra="forbid", frozen=True)
 
@@ -67,8 +79,8 @@ class MoneyIn(Request):
 
 class SellerCreate(Request):
     seller_id: Annotated[str, Field(pattern=ID_PATTERN)]
-    name: Annotated[str, Field(min_length=1, max_length=200)]
-    contact: Annotated[str, Field(min_length=1, max_length=200)]
+    name: Text(200)
+    contact: Text(200)
 
 
 class SellerOut(BaseModel):
@@ -142,8 +154,8 @@ class OpenedDispute(Request):
     order_id: Id
     amount: MoneyIn
     reason_code: ReasonCode | None = None
-    raw_reason_code: Annotated[str, Field(min_length=1, max_length=16)] | None = None
-    reason_text: Annotated[str, Field(max_length=2000)] | None = None
+    raw_reason_code: Text(16) | None = None
+    reason_text: Text(2000) | None = None
     buyer_id: Id | None = None
     respond_by: AwareDatetime | date | None = None
 
@@ -152,8 +164,8 @@ class UpdatedDispute(Request):
     dispute_id: Id
     amount: MoneyIn | None = None
     reason_code: ReasonCode | None = None
-    raw_reason_code: Annotated[str, Field(min_length=1, max_length=16)] | None = None
-    reason_text: Annotated[str, Field(max_length=2000)] | None = None
+    raw_reason_code: Text(16) | None = None
+    reason_text: Text(2000) | None = None
     respond_by: AwareDatetime | date | None = None
 
 

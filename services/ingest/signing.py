@@ -16,6 +16,7 @@ from standardwebhooks import Webhook
 from services.ingest.errors import SignatureMismatch, SignatureMissing, SignatureTimestampOutOfRange
 
 TOLERANCE_S = 5 * 60
+MAX_ID = 256  # the receipts table's key
 HEADERS = ("webhook-id", "webhook-timestamp", "webhook-signature")
 
 
@@ -24,6 +25,8 @@ def verify(secrets: Sequence[str], headers: Mapping[str, str], body: bytes, *, n
     wanted = {name: headers.get(name) for name in HEADERS}
     if not all(wanted.values()):
         raise SignatureMissing("Send webhook-id, webhook-timestamp and webhook-signature.")
+    if len(wanted["webhook-id"]) > MAX_ID:  # type: ignore[arg-type]
+        raise SignatureMissing(f"webhook-id is longer than {MAX_ID} characters.")
     try:
         timestamp = float(wanted["webhook-timestamp"])  # type: ignore[arg-type]
     except ValueError:

@@ -207,6 +207,8 @@ async def test_the_previous_secret_verifies_during_the_grace_period_only(ingest:
         (lambda n: _first(n, kind="refund"), 422, "validation_error", "enum"),
         (lambda n: {**n, "event": "dispute.deleted"}, 422, "validation_error", "union_tag_invalid"),
         (lambda n: {**n, "disputes": []}, 422, "validation_error", "too_short"),
+        (lambda n: _first(n, reason_text="상품\u0000미수령"), 422, "validation_error", "control_character"),
+        (lambda n: [n], 422, "validation_error", "dict_type"),
     ],
 )
 async def test_bad_input_is_a_problem_with_a_stable_code_and_nothing_is_stored(
@@ -288,3 +290,16 @@ async def test_update_and_close_notices_change_an_open_case_and_emit_dispute_upd
         seller_id, secret, notice({"dispute_id": "CD-NONE", "outcome": "lost"}, event="dispute.closed")
     )
     assert nobody.json()["results"][0]["code"] == "case_not_found"
+
+
+async def test_ids_that_could_not_be_stored_are_refused_not_crashed_on(ingest: Ingest):
+    seller_id, secret = await ingest.onboard()
+    long_id = await ingest.deliver(seller_id, secret, notice(dispute()), webhook_id="m" * 300)
+    assert (long_id.status_code, long_id.json()["code"]) == (401, "signature_missing")
+    for path in ("/v1/cases/CD%00X", "/v1/cases/" + "C" * 65, "/v1/buyers/B%00/risk", "/v1/sellers/V%00/rules"):
+        answer = await ingest.client.get(path, headers=ingest.operator())
+        assert (answer.status_code, answer.json()["code"]) == (422, "validation_error"), path
+    nul = await ingest.client.get("/v1/cases", params={"q": "a\x00b"}, headers=ingest.operator())
+    assert nul.status_code == 422
+    onboard = {"seller_id": "VNUL", "name": "a\x00", "contact": "x"}
+    assert (await ingest.client.post("/v1/sellers", json=onboard, headers=ingest.operator())).status_code == 422
