@@ -37,6 +37,7 @@ test-unit: install
 ## Throughput benchmarks (not part of the tests' pass/fail); results in bench/RESULTS.md.
 bench: install
 	$(PY) -m bench.backbone
+	$(PY) -m bench.ingest
 
 clean:
 	-$(PY) -m deploy.local.infra down 2>/dev/null
