@@ -118,6 +118,8 @@ def _facts(case: Row, event: Envelope) -> tuple[dict[str, Any], bool]:
         case "case.submitted":
             return {"receipt_id": data.receipt_id, "submitted_at": data.submitted_at}, True
         case "verdict.returned":
+            if is_decided(case.status):
+                return {}, False  # decided already: a second verdict does not rewrite the first
             verdict = data.model_dump(mode="json", exclude={"dispute_id"})
             return {"verdict": verdict}, True
         case "dispute.updated":

@@ -121,6 +121,15 @@ async def test_status_never_moves_back_when_facts_arrive_out_of_order(ingest: In
     assert len(case["timeline"]) == 6  # every fact is in the timeline
 
 
+async def test_a_second_verdict_does_not_rewrite_a_decided_case(ingest: Ingest):
+    seller_id, dispute_id = await open_case(ingest)
+    await deliver_event(ingest, VerdictReturnedV1(dispute_id=dispute_id, outcome="won"), at=T0)
+    await deliver_event(ingest, VerdictReturnedV1(dispute_id=dispute_id, outcome="lost"), at=T0 + timedelta(days=1))
+    case = await show(ingest, seller_id, dispute_id)
+    assert case["status"] == "won" and case["verdict"]["outcome"] == "won"
+    assert [e["applied"] for e in case["timeline"]] == [True, True, False]
+
+
 async def test_an_older_report_does_not_replace_a_newer_one(ingest: Ingest):
     seller_id, dispute_id = await open_case(ingest)
     await deliver_event(ingest, validated(dispute_id, "ready"), at=T0 + timedelta(minutes=5))
