@@ -62,6 +62,8 @@ async def record_event(session: AsyncSession, event: Envelope) -> None:
     """Apply one fact to its case (forward only) and add it to the timeline; a handler's body."""
     repo = IngestRepository(session)
     dispute_id = event.data.dispute_id
+    if await repo.knows_event(event.id):
+        return  # ingest wrote this event itself (the usual case for its own topics), or recorded it before
     case = await repo.case(dispute_id, lock=True)
     if case is None:
         if isinstance(event.data, DisputeReceivedV1):  # a case written elsewhere: rebuild it from the fact
@@ -69,8 +71,6 @@ async def record_event(session: AsyncSession, event: Envelope) -> None:
             await repo.add_timeline(dispute_id, event, status_before=None, status_after="received", applied=True)
             return
         raise Deferred(f"no case {dispute_id} yet")
-    if await repo.knows_event(event.id):
-        return  # ingest wrote this event itself, or recorded it before
     current = CaseStatus(case.status)
     values, fresh = _facts(case, event)
     proposed = proposed_by(event.type, event.data.model_dump(mode="json")) if fresh else None

@@ -124,15 +124,17 @@ class IngestRepository:
             update(t).where(t.c.seller_id == seller_id, t.c.expires_at.is_(None)).values(expires_at=expires_at)
         )
 
-    async def live_secrets(self, seller_id: str, *, now: datetime) -> list[bytes]:
-        """The seller's sealed secrets that still verify, newest first."""
-        t = models.webhook_secrets
+    async def webhook_context(self, seller_id: str, *, now: datetime) -> tuple[list[bytes], dict[str, Any]]:
+        """In one query: the seller's sealed secrets that still verify (newest first) and its rules."""
+        s, t = models.sellers, models.webhook_secrets
         query = (
-            select(t.c.secret_encrypted)
+            select(t.c.secret_encrypted, s.c.rules)
+            .join(s, s.c.seller_id == t.c.seller_id)
             .where(t.c.seller_id == seller_id, or_(t.c.expires_at.is_(None), t.c.expires_at > now))
             .order_by(t.c.id.desc())
         )
-        return list((await self.session.execute(query)).scalars())
+        rows = list(await self.session.execute(query))
+        return [row.secret_encrypted for row in rows], (rows[0].rules if rows else {})
 
     # ------------------------------------------------------------------ webhook receipts
 

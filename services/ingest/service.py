@@ -195,16 +195,16 @@ async def receive_notice(
 ) -> NoticeAnswer:
     """Verify, de-duplicate by webhook-id, then apply each dispute of the notice; `replayed` on a repeat."""
     repo = IngestRepository(session)
-    secrets = [s for s in (box.open(sealed) for sealed in await repo.live_secrets(seller_id, now=now)) if s]
+    sealed, rules = await repo.webhook_context(seller_id, now=now)
+    secrets = [s for s in (box.open(each) for each in sealed) if s]
     webhook_id = signing.verify(secrets, headers, body, now=now)
     if not await repo.claim_receipt(seller_id, webhook_id, None):
         first = await repo.receipt_answer(seller_id, webhook_id) or {"notice_id": None, "results": []}
         return NoticeAnswer.model_validate({**first, "replayed": True})
     notice = parse_notice(body)
     if isinstance(notice, OpenedNotice):
-        seller = await repo.seller(seller_id)
-        rules = SellerRules.model_validate(seller.rules or {}) if seller is not None else SellerRules()
-        auto = rules.auto_accept.rule() if rules.auto_accept is not None else None
+        auto_accept = SellerRules.model_validate(rules or {}).auto_accept
+        auto = auto_accept.rule() if auto_accept is not None else None
         results = await _open(repo, seller_id, notice, auto=auto, now=now)
     elif isinstance(notice, ClosedNotice):
         results = [await _close(repo, seller_id, d.dispute_id, d.outcome, d.amount, now=now) for d in notice.disputes]
