@@ -40,6 +40,7 @@ from services.ingest.schemas import (
     SellerRules,
     StatsOut,
     UpdatedDispute,
+    UpdatedNotice,
 )
 from services.ingest.secretbox import SecretBox, new_webhook_secret
 from shared.contracts import DisputeChange, DisputeReceivedV1, DisputeUpdatedV1, Money, ReasonCode, new_event
@@ -215,7 +216,7 @@ async def receive_notice(
     return answer
 
 
-def parse_notice(body: bytes) -> OpenedNotice | ClosedNotice:
+def parse_notice(body: bytes) -> OpenedNotice | UpdatedNotice | ClosedNotice:
     try:
         return _notice.validate_json(body)
     except ValidationError as exc:

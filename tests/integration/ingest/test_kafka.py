@@ -4,9 +4,11 @@ through the outbox relay, and facts from other services reach the case through t
 from __future__ import annotations
 
 import json
+import logging
 import uuid
 
 import httpx
+import pytest
 from sqlalchemy import func, select
 
 from services.ingest import models
@@ -20,6 +22,18 @@ from tests.support import end_offsets, eventually, read_since
 GROUP = f"dd-ingest-test-{uuid.uuid4().hex[:8]}"
 
 
+@pytest.fixture
+def keep_logging():
+    """The app's lifespan sends every log of the process to stdout; later tests (the CLI's, which
+    parse stdout) must not inherit that."""
+    root = logging.getLogger()
+    handlers, level = list(root.handlers), root.level
+    yield
+    for handler in [h for h in root.handlers if h not in handlers]:
+        root.removeHandler(handler)
+    root.setLevel(level)
+
+
 class _Settings(Settings):
     @property
     def consumer_group(self) -> str:  # its own group: offsets of other tests' ingest apps stay theirs
@@ -27,7 +41,7 @@ class _Settings(Settings):
 
 
 async def test_a_three_dispute_notice_puts_three_events_on_kafka_and_consumed_facts_reach_the_case(
-    ingest: Ingest, kafka: str
+    ingest: Ingest, kafka: str, keep_logging: None
 ):
     seller_id, secret = await ingest.onboard()
     disputes = [dispute(), dispute(), dispute()]
