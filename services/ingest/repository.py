@@ -9,7 +9,7 @@ from datetime import datetime
 from decimal import Decimal
 from typing import Any
 
-from sqlalchemy import Row, and_, delete, func, insert, or_, select, tuple_, update
+from sqlalchemy import Row, and_, bindparam, delete, func, insert, or_, select, tuple_, update
 from sqlalchemy.dialects.postgresql import insert as pg_insert
 from sqlalchemy.ext.asyncio import AsyncSession
 
@@ -18,6 +18,26 @@ from shared.contracts import Envelope
 from shared.db.outbox import Outbox
 
 _outbox = Outbox(models.outbox)
+
+# The webhook's statements, built once: building and keying a statement per request was a
+# quarter of the ingest worker's CPU (bench/RESULTS.md).
+_s, _w, _r, _c, _e = models.sellers, models.webhook_secrets, models.webhook_receipts, models.cases, models.case_events
+_WEBHOOK_CONTEXT = (
+    select(_w.c.secret_encrypted, _s.c.rules)
+    .join(_s, _s.c.seller_id == _w.c.seller_id)
+    .where(_w.c.seller_id == bindparam("seller_id"), or_(_w.c.expires_at.is_(None), _w.c.expires_at > bindparam("now")))
+    .order_by(_w.c.id.desc())
+)
+_CLAIM_RECEIPT = (
+    pg_insert(_r).on_conflict_do_nothing(index_elements=["seller_id", "webhook_id"]).returning(_r.c.webhook_id)
+)
+_SET_RECEIPT_ANSWER = (
+    update(_r)
+    .where(_r.c.seller_id == bindparam("key_seller_id"), _r.c.webhook_id == bindparam("key_webhook_id"))
+    .values(answer=bindparam("answer"))
+)
+_INSERT_CASE = pg_insert(_c).on_conflict_do_nothing(index_elements=["dispute_id"]).returning(_c.c.dispute_id)
+_ADD_TIMELINE = pg_insert(_e).on_conflict_do_nothing(index_elements=["event_id"]).returning(_e.c.id)
 
 
 @dataclass(frozen=True)
@@ -126,28 +146,15 @@ class IngestRepository:
 
     async def webhook_context(self, seller_id: str, *, now: datetime) -> tuple[list[bytes], dict[str, Any]]:
         """In one query: the seller's sealed secrets that still verify (newest first) and its rules."""
-        s, t = models.sellers, models.webhook_secrets
-        query = (
-            select(t.c.secret_encrypted, s.c.rules)
-            .join(s, s.c.seller_id == t.c.seller_id)
-            .where(t.c.seller_id == seller_id, or_(t.c.expires_at.is_(None), t.c.expires_at > now))
-            .order_by(t.c.id.desc())
-        )
-        rows = list(await self.session.execute(query))
+        rows = list(await self.session.execute(_WEBHOOK_CONTEXT, {"seller_id": seller_id, "now": now}))
         return [row.secret_encrypted for row in rows], (rows[0].rules if rows else {})
 
     # ------------------------------------------------------------------ webhook receipts
 
     async def claim_receipt(self, seller_id: str, webhook_id: str, notice_id: str | None) -> bool:
         """True for the first delivery of `webhook_id`; a concurrent twin waits here, then gets False."""
-        t = models.webhook_receipts
-        stmt = (
-            pg_insert(t)
-            .values(seller_id=seller_id, webhook_id=webhook_id, notice_id=notice_id)
-            .on_conflict_do_nothing(index_elements=["seller_id", "webhook_id"])
-            .returning(t.c.webhook_id)
-        )
-        return (await self.session.execute(stmt)).first() is not None
+        params = {"seller_id": seller_id, "webhook_id": webhook_id, "notice_id": notice_id}
+        return (await self.session.execute(_CLAIM_RECEIPT, params)).first() is not None
 
     async def receipt_answer(self, seller_id: str, webhook_id: str) -> dict[str, Any] | None:
         t = models.webhook_receipts
@@ -155,23 +162,14 @@ class IngestRepository:
         return (await self.session.execute(query)).scalar_one_or_none()
 
     async def set_receipt_answer(self, seller_id: str, webhook_id: str, answer: dict[str, Any]) -> None:
-        t = models.webhook_receipts
-        await self.session.execute(
-            update(t).where(t.c.seller_id == seller_id, t.c.webhook_id == webhook_id).values(answer=answer)
-        )
+        params = {"key_seller_id": seller_id, "key_webhook_id": webhook_id, "answer": answer}
+        await self.session.execute(_SET_RECEIPT_ANSWER, params)
 
     # ------------------------------------------------------------------ cases
 
     async def insert_case(self, values: dict[str, Any]) -> bool:
         """True if this created the case; its row then stays locked until commit (events stay in order)."""
-        t = models.cases
-        stmt = (
-            pg_insert(t)
-            .values(**values)
-            .on_conflict_do_nothing(index_elements=["dispute_id"])
-            .returning(t.c.dispute_id)
-        )
-        return (await self.session.execute(stmt)).first() is not None
+        return (await self.session.execute(_INSERT_CASE, values)).first() is not None
 
     async def insert_cases(self, values: list[dict[str, Any]]) -> set[str]:
         """Insert many cases at once; the ids of those this created (the others existed)."""
@@ -267,23 +265,17 @@ class IngestRepository:
         applied: bool,
     ) -> bool:
         """Record `event` in the case's timeline; False if it was recorded before."""
-        t = models.case_events
-        stmt = (
-            pg_insert(t)
-            .values(
-                dispute_id=dispute_id,
-                event_id=event.id,
-                type=event.type,
-                occurred_at=event.time,
-                status_before=status_before,
-                status_after=status_after,
-                applied=applied,
-                summary=event.data.model_dump(mode="json", exclude_none=True, exclude={"dispute_id"}),
-            )
-            .on_conflict_do_nothing(index_elements=["event_id"])
-            .returning(t.c.id)
-        )
-        return (await self.session.execute(stmt)).first() is not None
+        params = {
+            "dispute_id": dispute_id,
+            "event_id": event.id,
+            "type": event.type,
+            "occurred_at": event.time,
+            "status_before": status_before,
+            "status_after": status_after,
+            "applied": applied,
+            "summary": event.data.model_dump(mode="json", exclude_none=True, exclude={"dispute_id"}),
+        }
+        return (await self.session.execute(_ADD_TIMELINE, params)).first() is not None
 
     async def add_import_timeline(self, entries: list[tuple[str, Envelope | None, str]], *, now: datetime) -> None:
         """Timeline rows of imported cases: their `dispute.received`, or an `import` entry for history."""
