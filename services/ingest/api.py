@@ -52,10 +52,7 @@ def _settings(request: Request) -> Settings:
 
 
 def _box(request: Request) -> SecretBox:
-    box = getattr(request.app.state, "secret_box", None)
-    if box is None:
-        box = request.app.state.secret_box = SecretBox(_settings(request).secret_key)
-    return box
+    return request.app.state.secret_box  # built once by main.create_app
 
 
 def _utcnow() -> datetime:
