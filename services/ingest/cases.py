@@ -18,10 +18,11 @@ from typing import Any
 from sqlalchemy import Row
 from sqlalchemy.ext.asyncio import AsyncSession
 
+from services.ingest.domain.rules import AutoAcceptRule, AutoAction
 from services.ingest.domain.status import DECIDED, CaseStatus, advance, can_accept, proposed_by, urgency
 from services.ingest.errors import CaseNotFound, CaseNotOpen, InvalidCursor
 from services.ingest.repository import CaseCursor, CaseFilter, IngestRepository
-from shared.contracts import DisputeChange, DisputeReceivedV1, DisputeUpdatedV1, Envelope, new_event
+from shared.contracts import DisputeChange, DisputeReceivedV1, DisputeUpdatedV1, Envelope, Money, new_event
 from shared.kafka.handlers import Deferred
 from shared.web.auth import Principal
 
@@ -193,6 +194,18 @@ async def concede(repo: IngestRepository, case: Row, *, now: datetime) -> None:
         case.dispute_id, event, status_before=case.status, status_after=CaseStatus.accepted.value, applied=True
     )
     await repo.add_events(event)
+
+
+async def apply_seller_rule(
+    repo: IngestRepository, dispute_id: str, amount: Money, rule: AutoAcceptRule | None, *, now: datetime
+) -> AutoAction | None:
+    """A new case's seller rule: conceded (after its `dispute.received`) or flagged; None when it does not apply."""
+    action = rule.action_for(Decimal(amount.value), amount.currency) if rule is not None else None
+    if action is AutoAction.accept:
+        await concede(repo, await repo.case(dispute_id), now=now)
+    elif action is AutoAction.flag:
+        await repo.update_case(dispute_id, {"flagged": True})
+    return action
 
 
 def is_decided(status: str) -> bool:

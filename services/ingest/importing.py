@@ -23,8 +23,9 @@ from typing import Annotated, Any
 from charset_normalizer import from_bytes
 from pydantic import AwareDatetime, BaseModel, BeforeValidator, ConfigDict, ValidationError
 
-from services.ingest.cases import SOURCE, case_values
+from services.ingest.cases import SOURCE, apply_seller_rule, case_values
 from services.ingest.domain.reason_codes import reason_from_network_code
+from services.ingest.domain.rules import AutoAcceptRule
 from services.ingest.domain.status import OPEN, CaseStatus
 from services.ingest.errors import CsvHeaderInvalid, CsvNotText, PayloadTooLarge
 from services.ingest.repository import IngestRepository
@@ -206,6 +207,7 @@ async def import_csv(
     *,
     declared_charset: str | None,
     limit: int,
+    auto: AutoAcceptRule | None = None,
     now: datetime,
 ) -> ImportResult:
     result = ImportResult()
@@ -227,7 +229,7 @@ async def import_csv(
             else:
                 seen.add(row.dispute_id)
                 good.append((line, row, reason))
-        await _store(repo, seller_id, good, result, now=now)
+        await _store(repo, seller_id, good, result, auto=auto, now=now)
     if names is None:
         raise CsvHeaderInvalid("The upload has no header line.")
     result.results.sort(key=lambda item: item["line"])
@@ -242,7 +244,13 @@ def _id_of(names: list[str], fields: list[str] | None) -> str | None:
 
 
 async def _store(
-    repo: IngestRepository, seller_id: str, good: list[tuple[int, CsvRow, ReasonCode]], result: ImportResult, *, now
+    repo: IngestRepository,
+    seller_id: str,
+    good: list[tuple[int, CsvRow, ReasonCode]],
+    result: ImportResult,
+    *,
+    auto: AutoAcceptRule | None,
+    now: datetime,
 ) -> None:
     if not good:
         return
@@ -275,6 +283,8 @@ async def _store(
             timeline.append((row.dispute_id, None, row.status.value))
     await repo.add_import_timeline(timeline, now=now)
     await repo.add_events(*events)
+    for event in events:  # open rows are new disputes: the seller's rule applies, as for a webhook
+        await apply_seller_rule(repo, event.data.dispute_id, event.data.amount, auto, now=now)
 
 
 def _received(seller_id: str, row: CsvRow, reason: ReasonCode) -> DisputeReceivedV1:

@@ -13,7 +13,7 @@ from pydantic import TypeAdapter, ValidationError
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from services.ingest import signing
-from services.ingest.cases import SOURCE, case_values, concede, is_decided, status_values, updated_fields
+from services.ingest.cases import SOURCE, apply_seller_rule, case_values, is_decided, status_values, updated_fields
 from services.ingest.domain.reason_codes import reason_from_network_code
 from services.ingest.domain.risk import BuyerDispute, RiskRule, assess
 from services.ingest.domain.rules import AutoAcceptRule, AutoAction
@@ -177,9 +177,12 @@ async def import_disputes(
 ) -> ImportResult:
     """Import a seller's dispute list (importing.py), row by row; bad rows are reported, good ones kept."""
     repo = IngestRepository(session)
-    if await repo.seller(seller_id) is None:
+    seller = await repo.seller(seller_id)
+    if seller is None:
         raise SellerNotFound("No seller with this id.", seller_id=seller_id)
-    return await import_csv(repo, seller_id, chunks, declared_charset=declared_charset, limit=limit, now=now)
+    auto_accept = SellerRules.model_validate(seller.rules or {}).auto_accept
+    auto = auto_accept.rule() if auto_accept is not None else None
+    return await import_csv(repo, seller_id, chunks, declared_charset=declared_charset, limit=limit, auto=auto, now=now)
 
 
 # --------------------------------------------------------------------------- notices
@@ -289,12 +292,8 @@ async def _open_one(
     await repo.add_timeline(dispute.dispute_id, event, status_before=None, status_after="received", applied=True)
     await repo.add_events(event)  # the new case row is locked by its INSERT until commit
     await HANDLERS.release_parked(repo.session, dispute.dispute_id)  # facts that came before the case
-    action = auto.action_for(Decimal(data.amount.value), data.amount.currency) if auto is not None else None
-    if action is AutoAction.accept:  # the seller's rule concedes it: dispute.updated right after dispute.received
-        await concede(repo, await repo.case(dispute.dispute_id), now=now)
+    if await apply_seller_rule(repo, dispute.dispute_id, data.amount, auto, now=now) is AutoAction.accept:
         return DisputeResult(dispute_id=dispute.dispute_id, result="created", status=CaseStatus.accepted.value)
-    if action is AutoAction.flag:
-        await repo.update_case(dispute.dispute_id, {"flagged": True})
     return DisputeResult(dispute_id=dispute.dispute_id, result="created", status=CaseStatus.received.value)
 
 

@@ -74,3 +74,29 @@ async def test_flag_mode_only_marks_the_case(ingest: Ingest):
 async def _rows(ingest: Ingest, query):
     async with ingest.sessions() as session:
         return list(await session.execute(query))
+
+
+async def test_auto_accept_applies_to_open_rows_of_a_csv_import_but_not_to_history(ingest: Ingest):
+    seller_id, _ = await ingest.onboard()
+    rules = {"auto_accept": {"below": {"value": "10000", "currency": "KRW"}}}
+    await ingest.client.put(f"/v1/sellers/{seller_id}/rules", json=rules, headers=ingest.operator())
+    prefix = dispute()["dispute_id"]
+    csv = (
+        "dispute_id,kind,order_id,amount,currency,reason_code,notified_at,status\n"
+        f"{prefix}-1,chargeback,1,5000,KRW,NOT_RECEIVED,2026-11-20T10:00:00+09:00,received\n"
+        f"{prefix}-2,chargeback,2,50000,KRW,NOT_RECEIVED,2026-11-20T10:00:00+09:00,received\n"
+        f"{prefix}-3,chargeback,3,5000,KRW,NOT_RECEIVED,2026-08-20T10:00:00+09:00,lost\n"
+    )
+    headers = {**ingest.seller(seller_id), "content-type": "text/csv"}
+    assert (await ingest.client.post("/v1/disputes/import", content=csv.encode(), headers=headers)).json()[
+        "created"
+    ] == 3
+
+    async def status(n: int) -> str:
+        return (await ingest.client.get(f"/v1/cases/{prefix}-{n}", headers=ingest.seller(seller_id))).json()["status"]
+
+    assert [await status(n) for n in (1, 2, 3)] == ["accepted", "received", "lost"]
+    t = models.outbox
+    rows = await _rows(ingest, select(t.c.topic).where(t.c.key == f"{prefix}-1").order_by(t.c.id))
+    assert [topic for (topic,) in rows] == ["dispute.received", "dispute.updated"]
+    assert await ingest.outbox_count(f"{prefix}-3") == 0
