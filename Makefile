@@ -37,6 +37,7 @@ test-unit: install
 ## Throughput and hop-latency benchmarks (not part of the tests' pass/fail); results in bench/RESULTS.md.
 bench: install
 	$(PY) -m bench.backbone
+	$(PY) -m bench.ingest
 
 ## Kafka and PostgreSQL restarted under a steady writer; exits 1 if an event is lost, duplicated or
 ## dead-lettered. `tests/integration/test_chaos_backbone.py` is its short form, run by `make test`.

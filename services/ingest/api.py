@@ -1,7 +1,309 @@
-"""HTTP API of the ingest service."""
+"""HTTP API of the ingest service: routes only (request schema in, one service call, response schema out)."""
 
 from __future__ import annotations
 
-from fastapi import APIRouter
+from datetime import UTC, datetime, timedelta
+from typing import Annotated
+
+from fastapi import APIRouter, Path, Query, Request, Response
+from pydantic import AwareDatetime
+
+from services.ingest import billing, cases, service
+from services.ingest.domain.risk import RiskRule
+from services.ingest.errors import MissingSeller, PayloadTooLarge, SellerNotFound
+from services.ingest.repository import CaseFilter
+from services.ingest.schemas import (
+    ID_PATTERN,
+    BuyerRiskOut,
+    CaseDetail,
+    CaseList,
+    CaseOut,
+    ImportAnswer,
+    Month,
+    NoticeAnswer,
+    PlanIn,
+    RatesIn,
+    RatesOut,
+    SecretRotated,
+    SellerCreate,
+    SellerCreated,
+    SellerList,
+    SellerOut,
+    SellerRules,
+    StatementOut,
+    StatsOut,
+    TimelineEntry,
+)
+from services.ingest.secretbox import SecretBox
+from services.ingest.settings import Settings
+from shared.contracts import CaseStatus, ReasonCode
+from shared.web.auth import OperatorDep, Principal, PrincipalDep, seller_filter
+from shared.web.db import DbSession
 
 router = APIRouter(prefix="/v1", tags=["ingest"])
+
+# Ids in paths: what we store (1..64 printable, no spaces), so a %00 or an over-long id is a 422, not a 500.
+PathId = Annotated[str, Path(max_length=64, pattern=ID_PATTERN)]
+QueryText = Annotated[str | None, Query(min_length=1, max_length=64, pattern=r"^[^\x00-\x1f]+$")]
+
+
+def _settings(request: Request) -> Settings:
+    return request.app.state.settings
+
+
+def _box(request: Request) -> SecretBox:
+    return request.app.state.secret_box  # built once by main.create_app
+
+
+def _utcnow() -> datetime:
+    return datetime.now(UTC)
+
+
+def _own_seller(principal: Principal, seller_id: str) -> None:
+    if not principal.is_operator and principal.seller_id != seller_id:
+        raise SellerNotFound("No seller with this id.", seller_id=seller_id)  # not 403: that would confirm it exists
+
+
+async def _read_limited(request: Request, limit: int) -> bytes:
+    """The raw body, refused with 413 as soon as it is known to exceed `limit` bytes."""
+    declared = request.headers.get("content-length", "")
+    if declared.isdigit() and int(declared) > limit:
+        raise PayloadTooLarge(f"The body is over {limit} bytes.", limit=limit)
+    chunks, size = [], 0
+    async for chunk in request.stream():
+        size += len(chunk)
+        if size > limit:
+            raise PayloadTooLarge(f"The body is over {limit} bytes.", limit=limit)
+        chunks.append(chunk)
+    return b"".join(chunks)
+
+
+# --------------------------------------------------------------------------- sellers
+
+
+@router.post("/sellers", status_code=201)
+async def create_seller(body: SellerCreate, request: Request, session: DbSession, _: OperatorDep) -> SellerCreated:
+    settings = _settings(request)
+    return await service.onboard_seller(
+        session,
+        body,
+        box=_box(request),
+        auth_secret=settings.auth_secret,
+        token_ttl=timedelta(days=settings.seller_token_ttl_days),
+        now=_utcnow(),
+    )
+
+
+@router.get("/sellers")
+async def list_sellers(
+    session: DbSession,
+    _: OperatorDep,
+    cursor: Annotated[str | None, Query(max_length=64, pattern=ID_PATTERN)] = None,
+    limit: Annotated[int, Query(ge=1, le=200)] = 50,
+) -> SellerList:
+    items, next_cursor = await service.list_sellers(session, after=cursor, limit=limit)
+    return SellerList(items=items, next_cursor=next_cursor)
+
+
+@router.get("/sellers/{seller_id}")
+async def get_seller(seller_id: PathId, session: DbSession, principal: PrincipalDep) -> SellerOut:
+    _own_seller(principal, seller_id)
+    return await service.get_seller(session, seller_id)
+
+
+@router.post("/sellers/{seller_id}/webhook-secret/rotate")
+async def rotate_webhook_secret(
+    seller_id: PathId, request: Request, session: DbSession, principal: PrincipalDep
+) -> SecretRotated:
+    _own_seller(principal, seller_id)
+    grace = timedelta(seconds=_settings(request).webhook_secret_grace_s)
+    return await service.rotate_secret(session, seller_id, box=_box(request), grace=grace, now=_utcnow())
+
+
+@router.get("/sellers/{seller_id}/rules")
+async def get_rules(seller_id: PathId, session: DbSession, principal: PrincipalDep) -> SellerRules:
+    _own_seller(principal, seller_id)
+    return await service.get_rules(session, seller_id)
+
+
+@router.put("/sellers/{seller_id}/rules")
+async def put_rules(seller_id: PathId, body: SellerRules, session: DbSession, principal: PrincipalDep) -> SellerRules:
+    _own_seller(principal, seller_id)
+    return await service.put_rules(session, seller_id, body)
+
+
+# --------------------------------------------------------------------------- fee plans, rates, statements
+
+
+@router.put("/sellers/{seller_id}/plan")
+async def put_plan(seller_id: PathId, body: PlanIn, session: DbSession, _: OperatorDep) -> PlanIn:
+    return await billing.set_plan(session, seller_id, body)
+
+
+@router.get("/sellers/{seller_id}/plan")
+async def get_plan(seller_id: PathId, session: DbSession, principal: PrincipalDep) -> PlanIn:
+    _own_seller(principal, seller_id)
+    return await billing.get_plan(session, seller_id)
+
+
+@router.put("/rates/{month}")
+async def put_rates(month: Month, body: RatesIn, session: DbSession, _: OperatorDep) -> RatesOut:
+    return await billing.set_rates(session, month, body)
+
+
+@router.get("/rates/{month}")
+async def get_rates(
+    month: Month,
+    session: DbSession,
+    _: PrincipalDep,
+    plan_currency: Annotated[str, Query(pattern=r"^[A-Z]{3}$")] = "CNY",
+) -> RatesOut:
+    return await billing.get_rates(session, month, plan_currency)
+
+
+@router.get("/sellers/{seller_id}/statement")
+async def get_statement(
+    seller_id: PathId, month: Annotated[Month, Query()], session: DbSession, principal: PrincipalDep
+) -> StatementOut:
+    _own_seller(principal, seller_id)
+    return await billing.statement(session, seller_id, month)
+
+
+# --------------------------------------------------------------------------- the signed webhook
+
+
+@router.post("/webhooks/coupang/{seller_id}", status_code=202)
+async def coupang_webhook(seller_id: PathId, request: Request, response: Response, session: DbSession) -> NoticeAnswer:
+    body = await _read_limited(request, _settings(request).webhook_max_body_bytes)
+    answer = await service.receive_notice(session, seller_id, request.headers, body, box=_box(request), now=_utcnow())
+    if answer.replayed:
+        response.status_code = 200  # a repeated webhook-id: acknowledged, nothing changed
+    return answer
+
+
+# --------------------------------------------------------------------------- buyer risk
+
+
+@router.get("/buyers/{buyer_id}/risk")
+async def buyer_risk(
+    buyer_id: PathId,
+    request: Request,
+    session: DbSession,
+    principal: PrincipalDep,
+    seller_id: Annotated[str | None, Query(max_length=64, pattern=ID_PATTERN)] = None,
+) -> BuyerRiskOut:
+    owner = seller_filter(principal, seller_id)
+    if owner is None:
+        raise MissingSeller("An operator names the seller: ?seller_id=...")
+    settings = _settings(request)
+    rule = RiskRule(window_days=settings.risk_window_days, min_disputes=settings.risk_min_disputes)
+    return await service.buyer_risk(session, owner, buyer_id, rule=rule, now=_utcnow())
+
+
+# --------------------------------------------------------------------------- stats
+
+
+@router.get("/stats")
+async def stats(
+    session: DbSession,
+    principal: PrincipalDep,
+    seller_id: Annotated[str | None, Query(max_length=64, pattern=ID_PATTERN)] = None,
+    since: AwareDatetime | None = None,
+    until: AwareDatetime | None = None,
+) -> StatsOut:
+    """A seller's own figures; an operator's across sellers unless it names one."""
+    return await service.stats(session, seller_filter(principal, seller_id), since=since, until=until)
+
+
+# --------------------------------------------------------------------------- CSV import
+
+
+@router.post("/disputes/import")
+async def import_disputes(
+    request: Request,
+    session: DbSession,
+    principal: PrincipalDep,
+    seller_id: Annotated[str | None, Query(max_length=64, pattern=ID_PATTERN)] = None,
+    charset: Annotated[str | None, Query(max_length=40, pattern=r"^[A-Za-z0-9._-]+$")] = None,
+) -> ImportAnswer:
+    """The body is the CSV itself (`text/csv`, optionally `; charset=...`); answers per row."""
+    owner = seller_filter(principal, seller_id)
+    if owner is None:
+        raise MissingSeller("An operator names the seller: ?seller_id=...")
+    declared = charset or _charset_of(request.headers.get("content-type", ""))
+    result = await service.import_disputes(
+        session,
+        owner,
+        request.stream(),
+        declared_charset=declared,
+        limit=_settings(request).import_max_body_bytes,
+        now=_utcnow(),
+    )
+    return ImportAnswer(
+        seller_id=owner,
+        rows=result.rows,
+        created=result.counts["created"],
+        duplicate=result.counts["duplicate"],
+        errors=result.counts["error"],
+        results=result.results,
+    )
+
+
+def _charset_of(content_type: str) -> str | None:
+    for part in content_type.split(";")[1:]:
+        key, _, value = part.strip().partition("=")
+        if key.lower() == "charset" and value.strip('" '):
+            return value.strip('" ')
+    return None
+
+
+# --------------------------------------------------------------------------- cases
+
+
+@router.get("/cases")
+async def list_cases(
+    session: DbSession,
+    principal: PrincipalDep,
+    status: Annotated[list[CaseStatus] | None, Query()] = None,
+    reason_code: Annotated[list[ReasonCode] | None, Query()] = None,
+    due_before: AwareDatetime | None = None,
+    q: QueryText = None,
+    seller_id: Annotated[str | None, Query(max_length=64, pattern=ID_PATTERN)] = None,
+    cursor: Annotated[str | None, Query(max_length=512, pattern=r"^[A-Za-z0-9_-]+$")] = None,
+    limit: Annotated[int, Query(ge=1, le=200)] = 50,
+) -> CaseList:
+    where = CaseFilter(
+        seller_id=seller_filter(principal, seller_id),
+        statuses=[s.value for s in status or ()],
+        reason_codes=[r.value for r in reason_code or ()],
+        due_before=due_before,
+        q=q,
+    )
+    rows, next_cursor = await cases.list_cases(session, where, cursor=cursor, limit=limit)
+    now = _utcnow()
+    return CaseList(items=[CaseOut.of(row, now) for row in rows], next_cursor=next_cursor)
+
+
+@router.get("/cases/{dispute_id}")
+async def get_case(dispute_id: PathId, session: DbSession, principal: PrincipalDep) -> CaseDetail:
+    case, timeline = await cases.get_case(session, principal, dispute_id)
+    entries = [
+        TimelineEntry(
+            event_id=str(row.event_id),
+            type=row.type,
+            occurred_at=row.occurred_at,
+            recorded_at=row.recorded_at,
+            applied=row.applied,
+            status_before=row.status_before,
+            status_after=row.status_after,
+            summary=row.summary,
+        )
+        for row in timeline
+    ]
+    return CaseDetail.of(case, _utcnow(), timeline=entries)
+
+
+@router.post("/cases/{dispute_id}/accept")
+async def accept_case(dispute_id: PathId, session: DbSession, principal: PrincipalDep) -> CaseOut:
+    now = _utcnow()
+    return CaseOut.of(await cases.accept_case(session, principal, dispute_id, now=now), now)

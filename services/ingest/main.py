@@ -7,7 +7,9 @@ from pathlib import Path
 from fastapi import FastAPI
 
 from services.ingest import api, models
+from services.ingest.errors import ERRORS
 from services.ingest.handlers import HANDLERS
+from services.ingest.secretbox import SecretBox
 from services.ingest.settings import Settings
 from shared.runtime import ServiceDefinition
 from shared.web.app import create_service_app
@@ -18,4 +20,7 @@ DEFINITION = ServiceDefinition.of(
 
 
 def create_app(settings: Settings | None = None) -> FastAPI:
-    return create_service_app(settings or Settings(), DEFINITION)
+    settings = settings or Settings()
+    app = create_service_app(settings, DEFINITION, errors=ERRORS)
+    app.state.secret_box = SecretBox(settings.secret_key)  # webhook secrets at rest (secretbox.py)
+    return app

@@ -51,7 +51,7 @@ def test_development_secret_outside_local_runs_is_refused_naming_dd_auth_secret(
 
 def test_development_secret_is_allowed_in_local_runs_and_a_real_secret_everywhere():
     IngestSettings(env="local").ensure_safe_to_start()
-    IngestSettings(env="production", auth_secret=REAL_SECRET).ensure_safe_to_start()
+    IngestSettings(env="production", auth_secret=REAL_SECRET, secret_key=REAL_SECRET).ensure_safe_to_start()
 
 
 async def test_service_app_refuses_to_start_with_the_development_secret_outside_local_runs():

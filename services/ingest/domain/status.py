@@ -10,7 +10,9 @@ the caller; this module only says whether the status changes.
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from enum import StrEnum
+from typing import Any
 
 
 class CaseStatus(StrEnum):
@@ -63,3 +65,32 @@ def advance(current: CaseStatus, proposed: CaseStatus) -> CaseStatus:
 def can_accept(current: CaseStatus) -> bool:
     """A seller may concede a case until it is submitted, expired or decided."""
     return current in OPEN
+
+
+def urgency(status: CaseStatus) -> int:
+    """Sort rank on the dashboard: cases the seller can still act on (0) before the rest (1)."""
+    return 0 if status in OPEN else 1
+
+
+def proposed_by(event_type: str, data: Mapping[str, Any]) -> CaseStatus | None:
+    """The status a fact (an event type and its data) proposes, or None when it proposes none.
+
+    `advance` then decides whether the case moves; a newer-report check for
+    `evidence.validated` is the caller's (it knows the current report's time).
+    """
+    if event_type == "evidence.uploaded":
+        return CaseStatus.evidence_pending
+    if event_type == "evidence.validated":
+        return CaseStatus(data["status"])  # ready | needs_fix
+    if event_type == "deadline.alerted":
+        return CaseStatus.expired if data.get("alert") == "missed" else None
+    if event_type == "case.submitted":
+        return CaseStatus.submitted
+    if event_type == "verdict.returned":
+        return CaseStatus(data["outcome"])
+    if event_type == "dispute.updated":
+        if data.get("change") == "accepted":
+            return CaseStatus.accepted
+        if data.get("change") == "closed":
+            return CaseStatus(data["outcome"])
+    return None  # dispute.received, deadline.scheduled, a reminder, an update of fields

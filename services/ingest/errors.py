@@ -1,0 +1,106 @@
+"""What the ingest use cases refuse, and how each refusal answers over HTTP (`ERRORS`)."""
+
+from __future__ import annotations
+
+from shared.errors import DomainError
+from shared.web.problems import Problem, ProblemTable
+
+
+class SellerExists(DomainError):
+    code = "seller_exists"
+
+
+class SellerNotFound(DomainError):
+    code = "seller_not_found"
+
+
+class SignatureError(DomainError):
+    """Base of every webhook that is not proven to come from the seller: 401, nothing stored."""
+
+    code = "invalid_signature"
+
+
+class SignatureMissing(SignatureError):
+    code = "signature_missing"
+
+
+class SignatureTimestampOutOfRange(SignatureError):
+    code = "signature_timestamp_out_of_range"
+
+
+class SignatureMismatch(SignatureError):
+    code = "invalid_signature"
+
+
+class PayloadTooLarge(DomainError):
+    code = "payload_too_large"
+
+
+class MalformedJson(DomainError):
+    code = "malformed_json"
+
+
+class MissingSeller(DomainError):
+    code = "seller_id_required"
+
+
+class BuyerNotFound(DomainError):
+    code = "buyer_not_found"
+
+
+class PlanNotSet(DomainError):
+    code = "plan_not_set"
+
+
+class InvalidPlan(DomainError):
+    code = "invalid_plan"
+
+
+class ExchangeRateMissing(DomainError):
+    code = "exchange_rate_missing"
+
+
+class CaseNotFound(DomainError):
+    code = "case_not_found"
+
+
+class CaseNotOpen(DomainError):
+    code = "case_not_open"
+
+
+class InvalidCursor(DomainError):
+    code = "invalid_cursor"
+
+
+class InvalidCsv(DomainError):
+    code = "invalid_csv"
+
+
+class CsvHeaderInvalid(InvalidCsv):
+    code = "csv_header_invalid"
+
+
+class CsvNotText(InvalidCsv):
+    code = "csv_not_text"
+
+
+ERRORS: ProblemTable = {
+    SellerExists: Problem(409, "seller_exists", "Seller already onboarded"),
+    SellerNotFound: Problem(404, "seller_not_found", "Seller not found"),
+    SignatureMissing: Problem(401, "signature_missing", "Webhook signature missing"),
+    SignatureTimestampOutOfRange: Problem(401, "signature_timestamp_out_of_range", "Webhook timestamp out of range"),
+    SignatureError: Problem(401, "invalid_signature", "Invalid webhook signature"),
+    PayloadTooLarge: Problem(413, "payload_too_large", "Payload too large"),
+    MalformedJson: Problem(400, "malformed_json", "Malformed JSON"),
+    MissingSeller: Problem(422, "seller_id_required", "Seller id required"),
+    BuyerNotFound: Problem(404, "buyer_not_found", "Buyer not found"),
+    PlanNotSet: Problem(409, "plan_not_set", "No fee plan set for this seller"),
+    InvalidPlan: Problem(422, "invalid_plan", "Invalid fee plan"),
+    ExchangeRateMissing: Problem(409, "exchange_rate_missing", "Exchange rate missing"),
+    CaseNotFound: Problem(404, "case_not_found", "Case not found"),
+    CaseNotOpen: Problem(409, "case_not_open", "Case is not open"),
+    InvalidCursor: Problem(400, "invalid_cursor", "Invalid cursor"),
+    CsvHeaderInvalid: Problem(422, "csv_header_invalid", "CSV header not as expected"),
+    CsvNotText: Problem(415, "csv_not_text", "Not a CSV text file"),
+    InvalidCsv: Problem(422, "invalid_csv", "Invalid CSV"),
+}
