@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import gc
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 
@@ -30,6 +31,10 @@ def create_service_app(
         configure_logging(definition.name, settings.log_level)
         settings.ensure_safe_to_start()  # before anything connects or listens
         await runtime.start()
+        # What start-up allocated (modules, settings, the app) lives as long as the process:
+        # keep it out of the collector's generations, which cuts its pauses from tens of ms.
+        gc.collect()
+        gc.freeze()
         log.info("service_started", port=settings.port)
         try:
             yield

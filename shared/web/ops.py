@@ -6,6 +6,7 @@ from fastapi import APIRouter, Request, Response
 from fastapi.responses import JSONResponse
 from prometheus_client import CONTENT_TYPE_LATEST, generate_latest
 
+from shared.db.parking import refresh_parked_metrics
 from shared.runtime import ServiceRuntime
 from shared.web.auth import OperatorDep
 from shared.web.problems import ProblemError
@@ -39,6 +40,7 @@ async def metrics(request: Request) -> Response:
         waiting, oldest_s = await runtime.outbox_state()
         runtime.metrics.outbox_backlog.set(waiting)
         runtime.metrics.outbox_oldest_age.set(oldest_s)
+        await refresh_parked_metrics(runtime.metrics.registry, runtime.sessions, runtime.definition.metadata)
     except Exception:
         pass  # database away: keep the last value, /readyz says why
     if runtime.lag is not None:

@@ -130,6 +130,7 @@ async def test_readyz_turns_503_when_postgres_stops_and_200_when_it_returns(infr
         assert (await client.get("/healthz")).json() == {"status": "ok", "service": "ingest"}
         metrics = await client.get("/metrics")
         assert "dd_outbox_backlog" in metrics.text
+        assert 'dd_parked_events{service="ingest"}' in metrics.text  # an early event that never resolves shows here
         token = mint_token(settings.auth_secret, Role.operator)
         lag = await client.get("/v1/ops/lag", headers={"Authorization": f"Bearer {token}"})
         assert lag.status_code == 200 and lag.json()["service"] == "ingest", lag.text
