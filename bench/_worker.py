@@ -48,7 +48,7 @@ from tests.support import dispute_received
 class ChaosTables:
     def __init__(self, schema: str) -> None:
         self.metadata = MetaData(schema=schema)
-        self.outbox, self.inbox = backbone_tables(self.metadata)
+        self.outbox_table, self.inbox_table = backbone_tables(self.metadata)
         self.written = Table(
             "written",
             self.metadata,
@@ -91,7 +91,7 @@ async def write(schema: str, prefix: str, rate: float) -> None:
     tables = ChaosTables(schema)
     engine = create_engine(os.environ["DD_DATABASE_URL"], pool_size=2, application_name="chaos-writer")
     sessions = session_factory(engine)
-    outbox = Outbox(tables.outbox)
+    outbox = Outbox(tables.outbox_table)
     seq, failures = 0, 0
     next_at = time.monotonic()
     try:
@@ -139,8 +139,8 @@ async def work(schema: str, prefix: str, group: str) -> None:
     definition = ServiceDefinition(
         name=schema,
         metadata=tables.metadata,
-        outbox=tables.outbox,
-        inbox=tables.inbox,
+        outbox_table=tables.outbox_table,
+        inbox_table=tables.inbox_table,
         migrations=Path(),
         handlers={f"{topics.DISPUTE_RECEIVED}/v1": recording_handler(tables, prefix)},
     )

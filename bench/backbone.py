@@ -70,7 +70,7 @@ async def relay_rate(bootstrap: str, database_url: str, sessions, outbox_table, 
     producer = KafkaProducer.from_settings(settings, client_id="bench-relay")
     await producer.start()
     try:
-        relay = OutboxRelay(sessions=sessions, outbox=outbox_table, producer=producer, settings=settings)
+        relay = OutboxRelay(sessions=sessions, outbox_table=outbox_table, producer=producer, settings=settings)
         started = time.perf_counter()
         published = 0
         while n := await relay.publish_batch():
@@ -121,7 +121,7 @@ async def inbox_consume(bootstrap: str, sessions, inbox_table, expected: int) ->
         group_id=f"bench-inbox-{uuid.uuid4().hex[:6]}",
         handlers={f"{TOPIC}/v1": no_op},
         sessions=sessions,
-        inbox=inbox_table,
+        inbox_table=inbox_table,
         producer=producer,
         bootstrap_servers=bootstrap,
         settings=ServiceSettings(kafka_max_poll_records=500),

@@ -225,7 +225,7 @@ class Ledger:
         async with session_scope(self.sessions) as s:
             written = (await s.execute(select(func.count()).select_from(t.written))).scalar_one()
             applied = (await s.execute(select(func.count(t.handled.c.seq.distinct())))).scalar_one()
-            left = (await s.execute(select(func.count()).select_from(t.outbox))).scalar_one()
+            left = (await s.execute(select(func.count()).select_from(t.outbox_table))).scalar_one()
         return written, applied, left
 
     async def wait_for(self, done, timeout_s: float, *, stall_s: float | None = None) -> str | None:
@@ -266,7 +266,7 @@ class Ledger:
             pairs = await s.execute(select(t.written.c.seq, t.written.c.written_at))
             written = {seq: at.timestamp() for seq, at in pairs}
             rows = (await s.execute(select(t.handled.c.seq, t.handled.c.applied_at))).all()
-            out.outbox_left = (await s.execute(select(func.count()).select_from(t.outbox))).scalar_one()
+            out.outbox_left = (await s.execute(select(func.count()).select_from(t.outbox_table))).scalar_one()
         first_applied: dict[int, float] = {}
         for seq, at in rows:
             first_applied[seq] = min(first_applied.get(seq, at.timestamp()), at.timestamp())

@@ -55,7 +55,7 @@ async def measure(infra: LocalInfra, events_n: int) -> list[float]:
         group_id=f"bench-hop-{uuid.uuid4().hex[:6]}",
         handlers={f"{TOPIC}/v1": record},
         sessions=session_factory(engine),
-        inbox=inbox_table,
+        inbox_table=inbox_table,
         producer=producer,
         bootstrap_servers=bootstrap,
         settings=ServiceSettings(),

@@ -35,7 +35,7 @@ from shared.db.engine import create_engine, session_factory
 from shared.db.outbox import Outbox
 from shared.db.session import session_scope
 from shared.kafka.consumer import EventConsumer
-from shared.kafka.producer import create_producer
+from shared.kafka.producer import KafkaProducer, create_producer
 from shared.kafka.relay import OutboxRelay
 from shared.kafka.topics import ensure_topics
 from shared.settings import ServiceSettings
@@ -160,7 +160,7 @@ class Service:
     schema: str
     sessions: async_sessionmaker[AsyncSession]
     outbox: Outbox
-    inbox: object
+    inbox_table: object
     relay: OutboxRelay | None = None
 
 
@@ -211,13 +211,12 @@ async def hops(infra: LocalInfra, rate: int) -> tuple[Figures, Figures, Figures]
     producers, consumers, tasks = [], [], []
     try:
         for name in ("origin", "a"):
-            producer = create_producer(bootstrap, client_id=f"bench-hop-{name}")
+            settings = ServiceSettings(database_url=database_url, kafka_bootstrap_servers=bootstrap)
+            producer = KafkaProducer.from_settings(settings, client_id=f"bench-hop-{name}")
             await producer.start()
             producers.append(producer)
             s = services[name]
-            s.relay = OutboxRelay(
-                sessions=sessions, outbox=s.outbox.table, producer=producer, database_url=database_url
-            )
+            s.relay = OutboxRelay(sessions=sessions, outbox_table=s.outbox.table, producer=producer, settings=settings)
             tasks.append(asyncio.create_task(s.relay.run()))
         for name, topic, handler in (("a", HOP1_TOPIC, handle_a), ("b", HOP2_TOPIC, handle_b)):
             consumer = EventConsumer(
@@ -225,7 +224,7 @@ async def hops(infra: LocalInfra, rate: int) -> tuple[Figures, Figures, Figures]
                 group_id=f"bench-hop-{name}-{run}",
                 handlers={f"{topic}/v1": handler},
                 sessions=sessions,
-                inbox=services[name].inbox,
+                inbox_table=services[name].inbox_table,
                 producer=producers[0],
                 bootstrap_servers=bootstrap,
                 settings=ServiceSettings(),

@@ -41,16 +41,18 @@ class ServiceDefinition:
 
     name: str
     metadata: MetaData
-    outbox: Table
-    inbox: Table
+    outbox_table: Table
+    inbox_table: Table
     migrations: Path
     handlers: Mapping[str, Handler] = field(default_factory=dict)
     routers: Sequence[APIRouter] = ()
 
     @classmethod
     def of(cls, models: ModuleType, *, migrations: Path, handlers: Mapping[str, Handler], routers: Sequence[APIRouter]):
-        """From a service's models module (SCHEMA, metadata, outbox, inbox): its name is its schema."""
-        return cls(models.SCHEMA, models.metadata, models.outbox, models.inbox, migrations, handlers, routers)
+        """From a service's models module (SCHEMA, metadata, outbox_table, inbox_table): its name is its schema."""
+        return cls(
+            models.SCHEMA, models.metadata, models.outbox_table, models.inbox_table, migrations, handlers, routers
+        )
 
 
 class ServiceRuntime:
@@ -62,7 +64,7 @@ class ServiceRuntime:
             settings.database_url, pool_size=settings.db_pool_size, application_name=definition.name
         )
         self.sessions: async_sessionmaker[AsyncSession] = session_factory(self.engine)
-        self.outbox = Outbox(definition.outbox)
+        self.outbox = Outbox(definition.outbox_table)
         self.producer: KafkaProducer | None = None
         self.relay: OutboxRelay | None = None
         self.consumer: EventConsumer | None = None
@@ -92,7 +94,11 @@ class ServiceRuntime:
         )
         self.producer = producer
         relay = OutboxRelay(
-            sessions=self.sessions, outbox=self.definition.outbox, producer=producer, settings=s, metrics=self.metrics
+            sessions=self.sessions,
+            outbox_table=self.definition.outbox_table,
+            producer=producer,
+            settings=s,
+            metrics=self.metrics,
         )
         self.relay = relay
         self._tasks.append(asyncio.create_task(relay.run(), name=f"{self.definition.name}-relay"))
@@ -120,7 +126,7 @@ class ServiceRuntime:
                     group_id=self.consumer_group,
                     handlers=self.definition.handlers,
                     sessions=self.sessions,
-                    inbox=self.definition.inbox,
+                    inbox_table=self.definition.inbox_table,
                     producer=producer,
                     bootstrap_servers=s.kafka_bootstrap_servers,
                     settings=s,
@@ -191,7 +197,7 @@ class ServiceRuntime:
     async def outbox_state(self) -> tuple[int, float]:
         """Rows waiting in the outbox, and the age of the oldest in seconds."""
         async with session_scope(self.sessions) as session:
-            return await outbox_state(session, self.definition.outbox)
+            return await outbox_state(session, self.definition.outbox_table)
 
 
 async def _until_started(build, what: str):

@@ -45,8 +45,8 @@ class Scratch:
 
     schema: str
     metadata: MetaData
-    outbox: Table
-    inbox: Table
+    outbox_table: Table
+    inbox_table: Table
     handled: Table
     sessions: async_sessionmaker[AsyncSession]
     prefix: str  # dispute-id prefix of this test's events, so tests sharing topics stay apart

@@ -7,7 +7,7 @@
 
     async def test_...(ingest):
         response = await ingest.client.get("/v1/cases", headers=ingest.seller_headers("V1"))
-        await ingest.deliver(case_submitted_event)        # the consumer's own claim-and-handle step
+        await ingest.deliver_events(case_submitted_event)        # the consumer's own claim-and-handle step
         assert [e.type for e in await ingest.outbox_events()] == [...]
 
 - a database of its own per harness, with the service's schema migrated by its own Alembic
@@ -15,7 +15,7 @@
 - the app as an httpx client over ASGI, without the lifespan: no relay or consumer runs, so
   what a request wrote stays in the outbox for the test to read;
 - seller and operator tokens signed with the app's secret;
-- `deliver(*events)`: the events applied through `shared.kafka.consumer.apply_events`, in one
+- `deliver_events(*events)`: the events applied through `shared.kafka.consumer.apply_events`, in one
   transaction, exactly as the consumer applies a fetched batch (inbox claim included, so a
   second delivery of the same event is a duplicate).
 """
@@ -28,7 +28,7 @@ from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 from dataclasses import dataclass
 from types import ModuleType
-from typing import Any
+from typing import Any, TypeVar
 
 import httpx
 from fastapi import FastAPI
@@ -68,15 +68,15 @@ class ServiceHarness:
 
     # -------------------------------------------------------------- events in and out
 
-    async def deliver(self, *events: Envelope) -> list[str]:
+    async def deliver_events(self, *events: Envelope) -> list[str]:
         """Apply `events` as one consumed batch; returns "handled" or "duplicate" for each."""
-        inbox = Inbox(self.definition.inbox, consumer=self.settings.consumer_group)
+        inbox = Inbox(self.definition.inbox_table, consumer=self.settings.consumer_group)
         async with session_scope(self.sessions) as session:
             return await apply_events(session, inbox, self.definition.handlers, [Incoming.of(e) for e in events])
 
     async def outbox_events(self, *, clear: bool = False) -> list[Envelope]:
         """The events waiting in the service's outbox, oldest first (`clear` takes them out)."""
-        table = self.definition.outbox
+        table = self.definition.outbox_table
         async with session_scope(self.sessions) as session:
             rows = (await session.execute(select(table.c.payload).order_by(table.c.id))).scalars().all()
             if clear:
@@ -88,11 +88,22 @@ class ServiceHarness:
         return session_scope(self.sessions)
 
 
+H = TypeVar("H", bound=ServiceHarness)
+
+
 @asynccontextmanager
 async def service_harness(
-    infra: TestInfra, main: ModuleType, *, kafka_bootstrap_servers: str | None = None, **settings: Any
-) -> AsyncIterator[ServiceHarness]:
-    """A harness for the service whose composition root is `main` (DEFINITION, Settings, create_app)."""
+    infra: TestInfra,
+    main: ModuleType,
+    *,
+    harness: type[H] = ServiceHarness,  # type: ignore[assignment]
+    kafka_bootstrap_servers: str | None = None,
+    **settings: Any,
+) -> AsyncIterator[H]:
+    """A harness for the service whose composition root is `main` (DEFINITION, Settings, create_app).
+
+    `harness` may be a subclass with the service's own helpers (sign a webhook, onboard a seller).
+    """
     definition: ServiceDefinition = main.DEFINITION
     server = make_url(infra.database_url)
     database = f"h_{definition.name}_{uuid.uuid4().hex[:8]}"
@@ -113,7 +124,7 @@ async def service_harness(
         runtime = app.state.runtime
         async with httpx.AsyncClient(transport=httpx.ASGITransport(app=app), base_url="http://service") as client:
             try:
-                yield ServiceHarness(definition, service_settings, app, client, runtime.sessions)
+                yield harness(definition, service_settings, app, client, runtime.sessions)
             finally:
                 await runtime.engine.dispose()
         async with admin.connect() as conn:

@@ -9,5 +9,5 @@ from shared.db.backbone import backbone_tables, parked_table
 SCHEMA = "evidence"
 
 metadata = MetaData(schema=SCHEMA)
-outbox, inbox = backbone_tables(metadata)
-parked = parked_table(metadata)
+outbox_table, inbox_table = backbone_tables(metadata)
+parked_events_table = parked_table(metadata)

@@ -18,4 +18,4 @@ async def on_case_fact(session: AsyncSession, event: Envelope) -> None:
     await cases.record_event(session, event)
 
 
-HANDLERS = handler_map({cls: on_case_fact for cls in EVENT_DATA_TYPES}, parked=models.parked)
+HANDLERS = handler_map({cls: on_case_fact for cls in EVENT_DATA_TYPES}, parked=models.parked_events_table)

@@ -29,8 +29,8 @@ from shared.db.backbone import backbone_tables, parked_table
 SCHEMA = "ingest"
 
 metadata = MetaData(schema=SCHEMA)
-outbox, inbox = backbone_tables(metadata)
-parked = parked_table(metadata)
+outbox_table, inbox_table = backbone_tables(metadata)
+parked_events_table = parked_table(metadata)
 
 ID = 64  # longest dispute, seller, notice, order or buyer id we keep
 
@@ -144,10 +144,10 @@ __all__ = [
     "case_events",
     "cases",
     "exchange_rates",
-    "inbox",
+    "inbox_table",
     "metadata",
-    "outbox",
-    "parked",
+    "outbox_table",
+    "parked_events_table",
     "sellers",
     "webhook_receipts",
 ]

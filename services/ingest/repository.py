@@ -17,7 +17,7 @@ from services.ingest import models
 from shared.contracts import Envelope
 from shared.db.outbox import Outbox
 
-_outbox = Outbox(models.outbox)
+_outbox = Outbox(models.outbox_table)
 
 # The webhook's statements, built once: building and keying a statement per request was a
 # quarter of the ingest worker's CPU (bench/RESULTS.md).

@@ -145,7 +145,7 @@ class EventConsumer:
         group_id: str,
         handlers: Mapping[str, Handler],
         sessions: async_sessionmaker[AsyncSession],
-        inbox: Table,
+        inbox_table: Table,
         producer: AIOKafkaProducer,
         bootstrap_servers: str,
         settings: ServiceSettings,
@@ -166,7 +166,7 @@ class EventConsumer:
         self.handlers = dict(handlers)
         self.topics = tuple(topics or topics_of(handlers))
         self._sessions = sessions
-        self.inbox = Inbox(inbox, consumer=group_id)
+        self.inbox = Inbox(inbox_table, consumer=group_id)
         self._producer = producer
         self._settings = settings
         self._metrics = metrics

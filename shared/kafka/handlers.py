@@ -7,7 +7,7 @@
         ...
 
     HANDLERS = handler_map({DisputeReceivedV1: on_received, DisputeUpdatedV1: on_dispute_updated},
-                           parked=models.parked)
+                           parked=models.parked_events_table)
 
 `handler_map` gives the consumer what it looks up, a mapping from `dataschema`
 ("dispute.updated/v1") to `async handler(session, event)`. With `parked=` each handler runs in a
@@ -144,7 +144,7 @@ class HandlerMap(Mapping[str, Handler]):
 def handler_map(handlers: Mapping[type[EventData], TypedHandler], *, parked: Table | None = None) -> HandlerMap:
     """Handlers keyed by event class, as the consumer wants them: by dataschema ("dispute.received/v1").
 
-    `parked` is the service's parked-events table (`models.parked`); without it a `Deferred`
+    `parked` is the service's parked-events table (`models.parked_events_table`); without it a `Deferred`
     is an ordinary failure (retried, then dead-lettered).
     """
     by_schema: dict[str, TypedHandler] = {}

@@ -75,14 +75,14 @@ class OutboxRelay:
         self,
         *,
         sessions: async_sessionmaker[AsyncSession],
-        outbox: Table,
+        outbox_table: Table,
         producer: KafkaProducer,
         settings: ServiceSettings,
         metrics: BackboneMetrics | None = None,
     ) -> None:
         """`settings` gives the database (for LISTEN), batch size, poll interval, backoff and timeouts."""
         self._sessions = sessions
-        self._outbox = outbox
+        self._outbox = outbox_table
         self._producer = producer
         self._dsn = asyncpg_dsn(settings.database_url)
         self._metrics = metrics

@@ -42,13 +42,13 @@ async def main(schema: str, prefix: str, total: int, group: str) -> None:
     settings = ServiceSettings(database_url=database_url, kafka_bootstrap_servers=bootstrap, kafka_max_poll_records=50)
     producer = KafkaProducer.from_settings(settings, client_id="worker")
     await producer.start()
-    relay = OutboxRelay(sessions=sessions, outbox=outbox_table, producer=producer, settings=settings)
+    relay = OutboxRelay(sessions=sessions, outbox_table=outbox_table, producer=producer, settings=settings)
     consumer = EventConsumer(
         service="worker",
         group_id=group,
         handlers={f"{topics.DISPUTE_RECEIVED}/v1": recording_handler(handled, only_prefix=prefix)},
         sessions=sessions,
-        inbox=inbox_table,
+        inbox_table=inbox_table,
         producer=producer,
         bootstrap_servers=bootstrap,
         settings=settings,

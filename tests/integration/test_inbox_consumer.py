@@ -45,7 +45,7 @@ def make_consumer(scratch, kafka, producer, topic, handler, *, group=None, metri
         group_id=group or f"g-{scratch.schema}",
         handlers={SCHEMA: handler},
         sessions=scratch.sessions,
-        inbox=scratch.inbox,
+        inbox_table=scratch.inbox_table,
         producer=producer,
         bootstrap_servers=kafka,
         topics=[topic],
@@ -115,7 +115,7 @@ async def test_crash_between_database_commit_and_offset_commit_applies_each_even
 
 async def test_apply_events_claims_and_handles_an_envelope_without_kafka(scratch):
     handler = recording_handler(scratch.handled, only_prefix=scratch.prefix)
-    inbox = Inbox(scratch.inbox, consumer="harness")
+    inbox = Inbox(scratch.inbox_table, consumer="harness")
     first, second = dispute_received(scratch.dispute_id(1), 1), dispute_received(scratch.dispute_id(1), 2)
     async with session_scope(scratch.sessions) as session:
         outcomes = await apply_events(session, inbox, {SCHEMA: handler}, [Incoming.of(first), Incoming.of(first)])

@@ -48,7 +48,7 @@ def _local(infra):
 
 async def _outbox_rows(scratch) -> int:
     async with session_scope(scratch.sessions) as session:
-        return (await session.execute(select(func.count()).select_from(scratch.outbox))).scalar_one()
+        return (await session.execute(select(func.count()).select_from(scratch.outbox_table))).scalar_one()
 
 
 def _dead_letter_source(topic: str, offset: int, key: bytes) -> ConsumerRecord:
@@ -70,12 +70,16 @@ async def test_relay_and_dlq_recover_after_kafka_stops_gracefully_for_longer_tha
     producer = KafkaProducer.from_settings(settings, client_id="test-outage", metrics=metrics)
     await producer.start()
     relay = OutboxRelay(
-        sessions=scratch.sessions, outbox=scratch.outbox, producer=producer, settings=settings, metrics=metrics
+        sessions=scratch.sessions,
+        outbox_table=scratch.outbox_table,
+        producer=producer,
+        settings=settings,
+        metrics=metrics,
     )
     quiet_aiokafka_logs(every_s=5.0)
     since = await end_offsets(kafka, topics.DISPUTE_RECEIVED)
     dlq = dlq_topic(topics.DISPUTE_RECEIVED)
-    outbox = Outbox(scratch.outbox)
+    outbox = Outbox(scratch.outbox_table)
     written: list[int] = []
     dead_lettered: list[int] = []
     stop_writing = asyncio.Event()
@@ -220,14 +224,14 @@ async def test_readiness_says_the_outbox_is_stalled_when_rows_wait_and_nothing_i
         await asyncio.gather(relay_task, return_exceptions=True)
         event = dispute_received(f"STALL-{time.time_ns()}", 1)
         async with session_scope(runtime.sessions) as session:
-            await Outbox(INGEST.outbox).add(session, event)
+            await Outbox(INGEST.outbox_table).add(session, event)
         try:
             stalled = await eventually(lambda: _not_ready(client), timeout_s=10)
             assert "outbox stalled (1 rows" in stalled.json()["checks"]["kafka"], stalled.text
             assert "dd_outbox_oldest_age_seconds" in (await client.get("/metrics")).text
         finally:
             async with session_scope(runtime.sessions) as session:
-                await session.execute(delete(INGEST.outbox).where(INGEST.outbox.c.event_id == event.id))
+                await session.execute(delete(INGEST.outbox_table).where(INGEST.outbox_table.c.event_id == event.id))
 
 
 async def _ready(client):

@@ -30,12 +30,14 @@ async def _relay(scratch, infra, kafka, **settings):
     config = ServiceSettings(database_url=infra.database_url, kafka_bootstrap_servers=kafka, **settings)
     producer = KafkaProducer.from_settings(config, client_id="test-relay")
     await producer.start()
-    relay = OutboxRelay(sessions=scratch.sessions, outbox=scratch.outbox, producer=producer, settings=config)
+    relay = OutboxRelay(
+        sessions=scratch.sessions, outbox_table=scratch.outbox_table, producer=producer, settings=config
+    )
     return relay, producer
 
 
 async def test_rolled_back_transaction_publishes_nothing_and_committed_one_publishes_once(scratch, infra, kafka):
-    outbox = Outbox(scratch.outbox)
+    outbox = Outbox(scratch.outbox_table)
     since = await end_offsets(kafka, topics.DISPUTE_RECEIVED)
     rolled_back = dispute_received(scratch.dispute_id(1), 1)
     committed = dispute_received(scratch.dispute_id(2), 2)
@@ -62,7 +64,7 @@ async def test_rolled_back_transaction_publishes_nothing_and_committed_one_publi
 
 
 async def test_relay_wakes_on_commit_without_waiting_for_its_poll(scratch, infra, kafka):
-    outbox = Outbox(scratch.outbox)
+    outbox = Outbox(scratch.outbox_table)
     since = await end_offsets(kafka, topics.DISPUTE_RECEIVED)
     relay, producer = await _relay(scratch, infra, kafka, outbox_poll_interval_ms=30_000)
     task = asyncio.create_task(relay.run())
@@ -82,7 +84,7 @@ async def test_relay_wakes_on_commit_without_waiting_for_its_poll(scratch, infra
 
 
 async def test_two_relays_publish_each_row_once_in_order_per_dispute(scratch, infra, kafka):
-    outbox = Outbox(scratch.outbox)
+    outbox = Outbox(scratch.outbox_table)
     since = await end_offsets(kafka, topics.DISPUTE_RECEIVED)
     disputes, per_dispute = 40, 25
     sent = []
@@ -120,11 +122,11 @@ async def test_two_relays_publish_each_row_once_in_order_per_dispute(scratch, in
         order[r.key.decode()].append(int(parse_event(r.value).data.notice_id.split("-")[1]))
     assert all(seqs == sorted(seqs) for seqs in order.values())
     async with session_scope(scratch.sessions) as session:
-        assert (await session.execute(select(func.count()).select_from(scratch.outbox))).scalar_one() == 0
+        assert (await session.execute(select(func.count()).select_from(scratch.outbox_table))).scalar_one() == 0
 
 
 async def test_kafka_headers_carry_the_traceparent_of_the_writer(scratch, infra, kafka):
-    outbox = Outbox(scratch.outbox)
+    outbox = Outbox(scratch.outbox_table)
     since = await end_offsets(kafka, topics.DISPUTE_RECEIVED)
     traceparent = new_traceparent()
     with trace_scope(traceparent):
@@ -149,14 +151,14 @@ async def test_the_trace_of_an_http_request_rides_on_the_events_it_writes(scratc
     @app.post("/disputes")
     async def receive_dispute() -> dict:
         async with session_scope(scratch.sessions) as session:
-            await Outbox(scratch.outbox).add(session, dispute_received(scratch.dispute_id(1), 1))
+            await Outbox(scratch.outbox_table).add(session, dispute_received(scratch.dispute_id(1), 1))
         return {}
 
     caller = new_traceparent()
     async with httpx.AsyncClient(transport=httpx.ASGITransport(app=app), base_url="http://t") as client:
         response = await client.post("/disputes", headers={"traceparent": caller})
     async with session_scope(scratch.sessions) as session:
-        (headers,) = (await session.execute(select(scratch.outbox.c.headers))).scalars()
+        (headers,) = (await session.execute(select(scratch.outbox_table.c.headers))).scalars()
     assert trace_id_of(headers["traceparent"]) == trace_id_of(caller)
     # A span of ours in the trace answered: the request's, or FastAPI's endpoint span under it.
     assert headers["traceparent"] != caller and trace_id_of(response.headers["traceparent"]) == trace_id_of(caller)

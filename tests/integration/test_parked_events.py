@@ -104,7 +104,7 @@ class Desk:
             group_id=f"g-{self.scratch.schema}",
             handlers=self.handlers,
             sessions=self.scratch.sessions,
-            inbox=self.scratch.inbox,
+            inbox_table=self.scratch.inbox_table,
             producer=producer,
             bootstrap_servers=kafka,
             topics=list(self.topics.values()),
@@ -120,7 +120,7 @@ class Desk:
 
     async def inbox_count(self) -> int:
         async with session_scope(self.scratch.sessions) as session:
-            return (await session.execute(select(func.count()).select_from(self.scratch.inbox))).scalar_one()
+            return (await session.execute(select(func.count()).select_from(self.scratch.inbox_table))).scalar_one()
 
     async def case_of(self, dispute_id: str) -> dict | None:
         rows = await self.rows(self.cases, self.cases.c.dispute_id == dispute_id)

@@ -46,7 +46,9 @@ class Harness:
     async def outbox_rows(self, event_id: uuid.UUID) -> int:
         async with self.engine.connect() as conn:
             query = (
-                select(func.count()).select_from(self.scratch.outbox).where(self.scratch.outbox.c.event_id == event_id)
+                select(func.count())
+                .select_from(self.scratch.outbox_table)
+                .where(self.scratch.outbox_table.c.event_id == event_id)
             )
             return (await conn.execute(query)).scalar_one()
 
@@ -58,7 +60,7 @@ class Harness:
 
 def _router(scratch: Scratch) -> APIRouter:
     router = APIRouter()
-    outbox = Outbox(scratch.outbox)
+    outbox = Outbox(scratch.outbox_table)
     claims = text(f'INSERT INTO "{scratch.schema}".claims (key) VALUES (:key)')
 
     @router.post("/claims/{key}", status_code=201)
@@ -102,8 +104,8 @@ async def harness(infra, engine: AsyncEngine, scratch: Scratch) -> AsyncIterator
     definition = ServiceDefinition(
         name="kit",
         metadata=scratch.metadata,
-        outbox=scratch.outbox,
-        inbox=scratch.inbox,
+        outbox_table=scratch.outbox_table,
+        inbox_table=scratch.inbox_table,
         migrations=Path("."),
         routers=[_router(scratch)],
     )

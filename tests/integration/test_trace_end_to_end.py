@@ -91,7 +91,7 @@ async def test_one_trace_runs_from_the_request_through_outbox_kafka_and_consumer
     app = FastAPI()
     app.add_middleware(RequestContextMiddleware)
     instrument_app(app)
-    outbox = Outbox(scratch.outbox)
+    outbox = Outbox(scratch.outbox_table)
 
     @app.post("/disputes")
     async def receive_dispute() -> dict:
@@ -116,12 +116,14 @@ async def test_one_trace_runs_from_the_request_through_outbox_kafka_and_consumer
         group_id=group,
         handlers={SCHEMA: handle},
         sessions=scratch.sessions,
-        inbox=scratch.inbox,
+        inbox_table=scratch.inbox_table,
         producer=producer,
         bootstrap_servers=kafka,
         settings=settings,
     )
-    relay = OutboxRelay(sessions=scratch.sessions, outbox=scratch.outbox, producer=producer, settings=settings)
+    relay = OutboxRelay(
+        sessions=scratch.sessions, outbox_table=scratch.outbox_table, producer=producer, settings=settings
+    )
     await consumer.start()
     consumer_task = asyncio.create_task(consumer.run())
     try:
@@ -130,7 +132,7 @@ async def test_one_trace_runs_from_the_request_through_outbox_kafka_and_consumer
         assert response.status_code == 200
         trace_id = trace_id_of(response.headers["traceparent"])
         async with session_scope(scratch.sessions) as session:
-            (stored,) = (await session.execute(select(scratch.outbox.c.headers))).scalars()
+            (stored,) = (await session.execute(select(scratch.outbox_table.c.headers))).scalars()
 
         # The relay runs in a task of its own, outside the request: its context is not the request's.
         relay_task = asyncio.create_task(relay.run())

@@ -1,51 +1,38 @@
-"""A fresh database per test module with the ingest schema migrated, and the app over it.
+"""The ingest service on the shared harness (tests/harness.py), plus what its tests add:
+onboarding a seller, signing a webhook, counting cases and outbox rows.
 
 The app runs WITHOUT its lifespan (no relay, no consumer, no Kafka needed): HTTP tests assert
-the outbox rows in the database, and handlers are called directly inside a `session_scope`.
+the outbox rows in the database, and events are delivered through the consumer's own
+claim-and-handle step (`harness.deliver`).
 """
 
 from __future__ import annotations
 
-import asyncio
 import json
 import uuid
 from collections.abc import AsyncIterator
-from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Any
 
 import httpx
 import pytest
-from sqlalchemy import func, select, text
-from sqlalchemy.engine import make_url
-from sqlalchemy.ext.asyncio import AsyncEngine
+from sqlalchemy import func, select
 from standardwebhooks import Webhook
 
+import services.ingest.main
 from services.ingest import models
-from services.ingest.main import DEFINITION, create_app
-from services.ingest.settings import Settings
 from shared.contracts import EventData, new_event
-from shared.db.migrations import upgrade
 from shared.db.session import session_scope
-from shared.web.auth import mint_token
+from tests.harness import ServiceHarness, service_harness
 from tests.infra import TestInfra
 
 
-@dataclass
-class Ingest:
-    client: httpx.AsyncClient
-    settings: Settings
-    app: Any
-
-    @property
-    def sessions(self):
-        return self.app.state.runtime.sessions
-
+class Ingest(ServiceHarness):
     def operator(self) -> dict[str, str]:
-        return {"Authorization": f"Bearer {mint_token(self.settings.auth_secret, 'operator')}"}
+        return self.operator_headers()
 
     def seller(self, seller_id: str) -> dict[str, str]:
-        return {"Authorization": f"Bearer {mint_token(self.settings.auth_secret, 'seller', seller_id)}"}
+        return self.seller_headers(seller_id)
 
     async def onboard(self, seller_id: str | None = None) -> tuple[str, str]:
         """A new seller: (seller_id, webhook secret)."""
@@ -73,7 +60,7 @@ class Ingest:
             return (await session.execute(query)).scalar()
 
     async def outbox_count(self, dispute_id: str, topic: str | None = None) -> int:
-        t = models.outbox
+        t = models.outbox_table
         query = select(func.count()).select_from(t).where(t.c.key == dispute_id)
         if topic:
             query = query.where(t.c.topic == topic)
@@ -86,10 +73,9 @@ class Ingest:
 
 
 async def deliver_event(ingest: Ingest, data: EventData, *, at: datetime, event_id: uuid.UUID | None = None):
-    """Apply one event the way the consumer does: its handler, inside one transaction."""
+    """Apply one event the way the consumer does: inbox claim and handler, in one transaction."""
     event = new_event(data, source="tests", time=at, event_id=event_id)
-    async with session_scope(ingest.sessions) as session:
-        await DEFINITION.handlers[type(data).dataschema()](session, event)
+    await ingest.deliver_events(event)
     return event
 
 
@@ -110,22 +96,9 @@ def signed_headers(
 
 
 @pytest.fixture(scope="module")
-async def ingest(infra: TestInfra, engine: AsyncEngine) -> AsyncIterator[Ingest]:
-    name = f"ingest_{uuid.uuid4().hex[:10]}"
-    async with engine.connect() as conn:
-        await conn.execution_options(isolation_level="AUTOCOMMIT")
-        await conn.execute(text(f'CREATE DATABASE "{name}"'))
-    url = make_url(infra.database_url).set(database=name).render_as_string(hide_password=False)
-    await asyncio.to_thread(upgrade, DEFINITION.migrations, url)
-    settings = Settings(env="local", database_url=url, kafka_bootstrap_servers=infra.kafka_bootstrap_servers)
-    app = create_app(settings)
-    transport = httpx.ASGITransport(app=app)
-    async with httpx.AsyncClient(transport=transport, base_url="http://ingest.test") as client:
-        yield Ingest(client, settings, app)
-    await app.state.runtime.engine.dispose()
-    async with engine.connect() as conn:
-        await conn.execution_options(isolation_level="AUTOCOMMIT")
-        await conn.execute(text(f'DROP DATABASE "{name}" WITH (FORCE)'))
+async def ingest(infra: TestInfra) -> AsyncIterator[Ingest]:
+    async with service_harness(infra, services.ingest.main, harness=Ingest) as harness:
+        yield harness
 
 
 def notice(*disputes: dict, event: str = "dispute.opened", notice_id: str | None = None) -> dict:

@@ -19,6 +19,7 @@ from shared.contracts import (
     EvidenceValidatedV1,
     Finding,
     VerdictReturnedV1,
+    new_event,
     parse_event,
 )
 from shared.db.session import session_scope
@@ -153,7 +154,11 @@ async def test_a_fact_before_its_case_is_parked_and_applied_when_the_case_arrive
     item = dispute()
     dispute_id = item["dispute_id"]
     await deliver_event(ingest, scheduled(dispute_id, T0 + timedelta(days=5)), at=T0)
-    parked = select(func.count()).select_from(models.parked).where(models.parked.c.dispute_id == dispute_id)
+    parked = (
+        select(func.count())
+        .select_from(models.parked_events_table)
+        .where(models.parked_events_table.c.dispute_id == dispute_id)
+    )
     assert await ingest.scalar(parked) == 1
     await ingest.deliver(seller_id, secret, notice(item))
     assert await ingest.scalar(parked) == 0
@@ -167,8 +172,8 @@ async def test_accepting_a_case_concedes_it_once_and_emits_dispute_updated(inges
     accepted = await ingest.client.post(f"/v1/cases/{dispute_id}/accept", headers=ingest.seller(seller_id))
     assert accepted.status_code == 200 and accepted.json()["status"] == "accepted"
     payload = await ingest.scalar(
-        select(models.outbox.c.payload).where(
-            models.outbox.c.key == dispute_id, models.outbox.c.topic == "dispute.updated"
+        select(models.outbox_table.c.payload).where(
+            models.outbox_table.c.key == dispute_id, models.outbox_table.c.topic == "dispute.updated"
         )
     )
     assert json.loads(payload)["data"]["change"] == "accepted"
@@ -234,3 +239,12 @@ async def test_cases_list_most_urgent_first_with_filters_and_a_cursor(ingest: In
     assert (naive.status_code, naive.json()["code"]) == (422, "validation_error")
     unknown = await ingest.client.get("/v1/cases", params={"status": "closed"}, headers=headers)
     assert unknown.status_code == 422
+
+
+async def test_a_redelivered_event_is_a_duplicate_and_leaves_one_timeline_entry(ingest: Ingest):
+    seller_id, dispute_id = await open_case(ingest)
+    event = new_event(scheduled(dispute_id, T0 + timedelta(days=5)), source="deadline", time=T0)
+    assert await ingest.deliver_events(event) == ["handled"]
+    assert await ingest.deliver_events(event) == ["duplicate"]  # the inbox claim, as in the consumer
+    timeline = (await show(ingest, seller_id, dispute_id))["timeline"]
+    assert [entry["type"] for entry in timeline].count("deadline.scheduled") == 1

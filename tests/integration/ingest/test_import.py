@@ -43,7 +43,9 @@ async def test_the_sample_export_keeps_good_rows_and_names_the_bad_line(ingest: 
         }
     ]
     # Decided and submitted rows are history; nothing in the sample is still open, so no events.
-    outbox = select(func.count()).select_from(models.outbox).where(models.outbox.c.key.like("CD-2026-0031%"))
+    outbox = (
+        select(func.count()).select_from(models.outbox_table).where(models.outbox_table.c.key.like("CD-2026-0031%"))
+    )
     assert await ingest.scalar(outbox) == 0
     won = await ingest.client.get("/v1/cases/CD-2026-003101", headers=ingest.seller(seller_id))
     assert won.json()["status"] == "won" and won.json()["source"] == "import"

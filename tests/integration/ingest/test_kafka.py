@@ -66,8 +66,8 @@ async def test_a_three_dispute_notice_puts_three_events_on_kafka_and_consumed_fa
         event_ids = [uuid.UUID(json.loads(r.value)["id"]) for r in records]
         claimed = (
             select(func.count())
-            .select_from(models.inbox)
-            .where(models.inbox.c.consumer == GROUP, models.inbox.c.event_id.in_(event_ids))
+            .select_from(models.inbox_table)
+            .where(models.inbox_table.c.consumer == GROUP, models.inbox_table.c.event_id.in_(event_ids))
         )
         await eventually(lambda: _equals(ingest, claimed, 3), timeout_s=40)
 

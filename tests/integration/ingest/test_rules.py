@@ -53,7 +53,7 @@ async def test_a_dispute_below_the_sellers_amount_is_accepted_at_ingest_and_says
         ("created", "received"),
         ("created", "received"),
     ]
-    t = models.outbox
+    t = models.outbox_table
     rows = await _rows(ingest, select(t.c.topic, t.c.payload).where(t.c.key == small["dispute_id"]).order_by(t.c.id))
     assert [topic for topic, _ in rows] == ["dispute.received", "dispute.updated"]
     assert json.loads(rows[1][1])["data"]["change"] == "accepted"
@@ -96,7 +96,7 @@ async def test_auto_accept_applies_to_open_rows_of_a_csv_import_but_not_to_histo
         return (await ingest.client.get(f"/v1/cases/{prefix}-{n}", headers=ingest.seller(seller_id))).json()["status"]
 
     assert [await status(n) for n in (1, 2, 3)] == ["accepted", "received", "lost"]
-    t = models.outbox
+    t = models.outbox_table
     rows = await _rows(ingest, select(t.c.topic).where(t.c.key == f"{prefix}-1").order_by(t.c.id))
     assert [topic for (topic,) in rows] == ["dispute.received", "dispute.updated"]
     assert await ingest.outbox_count(f"{prefix}-3") == 0

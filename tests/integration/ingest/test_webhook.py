@@ -76,7 +76,7 @@ async def test_a_three_dispute_notice_makes_three_cases_and_three_events_with_th
     assert answer.status_code == 202
     assert [r["result"] for r in answer.json()["results"]] == ["created"] * 3
     payload = await ingest.scalar(
-        select(models.outbox.c.payload).where(models.outbox.c.key == disputes[1]["dispute_id"])
+        select(models.outbox_table.c.payload).where(models.outbox_table.c.key == disputes[1]["dispute_id"])
     )
     event = json.loads(payload)
     assert (event["type"], event["subject"], event["sellerid"]) == (
@@ -220,7 +220,11 @@ async def test_bad_input_is_a_problem_with_a_stable_code_and_nothing_is_stored(
     assert (answer.status_code, answer.json()["code"]) == (status, code), answer.text
     if error_type:
         assert error_type in {e["type"] for e in answer.json()["errors"]}
-    outbox = select(func.count()).select_from(models.outbox).where(models.outbox.c.payload.contains(seller_id.encode()))
+    outbox = (
+        select(func.count())
+        .select_from(models.outbox_table)
+        .where(models.outbox_table.c.payload.contains(seller_id.encode()))
+    )
     assert await ingest.scalar(outbox) == 0
     cases = select(func.count()).select_from(models.cases).where(models.cases.c.seller_id == seller_id)
     assert await ingest.scalar(cases) == 0
@@ -263,8 +267,8 @@ async def test_update_and_close_notices_change_an_open_case_and_emit_dispute_upd
     updated = await ingest.deliver(seller_id, secret, notice(changed, event="dispute.updated"))
     assert updated.status_code == 202 and updated.json()["results"][0]["result"] == "updated"
     payload = await ingest.scalar(
-        select(models.outbox.c.payload).where(
-            models.outbox.c.key == dispute_id, models.outbox.c.topic == "dispute.updated"
+        select(models.outbox_table.c.payload).where(
+            models.outbox_table.c.key == dispute_id, models.outbox_table.c.topic == "dispute.updated"
         )
     )
     data = json.loads(payload)["data"]
