@@ -40,7 +40,7 @@ bench: install
 	$(PY) -m bench.ingest
 
 ## Kafka and PostgreSQL restarted under a steady writer; exits 1 if an event is lost, duplicated or
-## dead-lettered. `tests/integration/test_chaos_backbone.py` is its short form, run by `make test`.
+## dead-lettered. `tests/integration/shared/test_chaos_backbone.py` is its short form, run by `make test`.
 chaos-backbone: install
 	$(PY) -m bench.chaos_backbone $(CHAOS_ARGS)
 

@@ -2,7 +2,7 @@
 
 Run by test_sigkill.py, which kills it with SIGKILL mid-stream and starts it again:
 
-    python -m tests.integration.backbone_worker SCHEMA PREFIX TOTAL GROUP
+    python -m tests.integration.shared.backbone_worker SCHEMA PREFIX TOTAL GROUP
 
 Environment: DD_DATABASE_URL, DD_KAFKA_BOOTSTRAP_SERVERS. Event `seq` n is written once
 (a `produced` row guards it, in the same transaction as the outbox row), so a restart resumes

@@ -13,7 +13,7 @@ from shared.contracts.topics import dlq_topic
 from shared.db.session import session_scope
 from shared.kafka.dlq import read_dead_letters
 from shared.metrics import BackboneMetrics
-from tests.integration.test_inbox_consumer import (  # noqa: F401  (fixtures)
+from tests.integration.shared.test_inbox_consumer import (  # noqa: F401  (fixtures)
     _count_is,
     _metric,
     make_consumer,

@@ -25,7 +25,7 @@ async def _spawn(infra, scratch, group):
     return await asyncio.create_subprocess_exec(
         sys.executable,
         "-m",
-        "tests.integration.backbone_worker",
+        "tests.integration.shared.backbone_worker",
         scratch.schema,
         scratch.prefix,
         str(TOTAL),
