@@ -1,11 +1,13 @@
-"""Handlers of the events the evidence service consumes, keyed by `dataschema`.
+"""Handlers of the events the evidence service consumes, keyed by event class (none yet).
 
-Each is `async def handle(session, event)`, runs inside the consumer's transaction (with the
-inbox claim) and never commits.
+Each is `async def on_x(session, event: Envelope[XV1]) -> None`, runs inside the consumer's
+transaction (with the inbox claim) and never commits; one that needs an earlier fact of its
+dispute raises `Deferred` and the event is parked until that fact is recorded.
 """
 
 from __future__ import annotations
 
-from shared.kafka.consumer import Handler
+from services.evidence import models
+from shared.kafka.handlers import handler_map
 
-HANDLERS: dict[str, Handler] = {}
+HANDLERS = handler_map({}, parked=models.parked_events_table)
