@@ -22,7 +22,8 @@ from services.evidence.checker.times import parse_instant, parse_times
 Rule = Callable[[CaseFacts, Sequence[EvidenceItem], CheckContext], list[Finding]]
 _SOURCES = {"coupang_messages", "wechat", "whatsapp", "kakaotalk", "email", "other"}
 _BUILDING = re.compile(
-    r"(?:로|길|路|街|동|리|가|번지|road|street|st|ro|gil|ave|avenue)\.?\s*\d+(?:-\d+)?|\d+(?:-\d+)?\s*(?:번지|号|號)",
+    r"(?:로|길|路|街|동|리|가|번지|road|street|st|ro|gil|ave|avenue)\.?\s*\d+(?:-\d+)?|\d+(?:-\d+)?\s*(?:번지|号|號)"
+    r"|\b\d+(?:-\d+)?\s+(?:[a-z]+\s+){1,3}(?:street|st|road|rd|avenue|ave|blvd|lane|ln|way)\b",
     re.IGNORECASE,
 )
 _UNIT = re.compile(r"\d+\s*(?:층|호|楼|樓|室|F\b)|(?:unit|apt|suite|room|floor|#)\.?\s*\d+|지하\s*\d+|\bB\d+\b", re.I)
