@@ -68,6 +68,8 @@ def extract_text(data: bytes) -> ExtractedFacts:
             text = data.decode(encoding)[:limit]
         except UnicodeDecodeError:
             continue
+        if encoding == "cp949" and (han := len(_HAN.findall(text))) and han >= len(_HANGUL.findall(text)):
+            continue  # GB bytes often decode as cp949 too, into Hanja: Korean text is mostly Hangul
         return ExtractedFacts(text=text, language=detect_language(text))
     return unreadable("encoding")
 
