@@ -62,7 +62,9 @@ def png_header_bomb(width: int, height: int) -> bytes:
         return struct.pack(">I", len(body)) + kind + body + struct.pack(">I", zlib.crc32(kind + body) & 0xFFFFFFFF)
 
     ihdr = struct.pack(">IIBBBBB", width, height, 8, 2, 0, 0, 0)
-    return b"\x89PNG\r\n\x1a\n" + chunk(b"IHDR", ihdr) + chunk(b"IDAT", zlib.compress(b"\x00" * 64)) + chunk(b"IEND", b"")
+    return (
+        b"\x89PNG\r\n\x1a\n" + chunk(b"IHDR", ihdr) + chunk(b"IDAT", zlib.compress(b"\x00" * 64)) + chunk(b"IEND", b"")
+    )
 
 
 # --- PDF -----------------------------------------------------------------------------------------
@@ -75,8 +77,9 @@ def test_pdf_text_and_pages_are_read():
 
 
 def test_korean_pdf_text_is_read_as_korean():
-    facts = extract(make_pdf(["CJ대한통운 배송완료 2026-10-28 14:22 KST 수령인 김수"], font="HYSMyeongJo-Medium"),
-                    "application/pdf")
+    facts = extract(
+        make_pdf(["CJ대한통운 배송완료 2026-10-28 14:22 KST 수령인 김수"], font="HYSMyeongJo-Medium"), "application/pdf"
+    )
     assert facts.readable and facts.language == "ko" and "배송완료" in facts.text
 
 
@@ -139,8 +142,15 @@ def test_zip_and_unknown_types_are_unsupported_and_empty_files_unreadable():
     assert extract(b"", "image/png").unreadable_reason == "empty"
 
 
-@pytest.mark.parametrize(("data", "lang"), [("배송완료입니다".encode("cp949"), "ko"), ("已经送达".encode("gb18030"), "zh"),
-                                            ("Delivered".encode(), "en"), ("\ufeff잘 받았습니다".encode(), "ko")])
+@pytest.mark.parametrize(
+    ("data", "lang"),
+    [
+        ("배송완료입니다".encode("cp949"), "ko"),
+        ("已经送达".encode("gb18030"), "zh"),
+        (b"Delivered", "en"),
+        ("\ufeff잘 받았습니다".encode(), "ko"),
+    ],
+)
 def test_text_files_in_korean_and_chinese_encodings(data, lang):
     facts = extract(data, "text/plain; charset=whatever")
     assert facts.readable and facts.language == lang
