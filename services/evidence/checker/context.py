@@ -13,20 +13,35 @@ from services.evidence.checker.extract import detect_language
 from services.evidence.checker.model import EvidenceItem, TrackingRef
 from services.evidence.checker.ruleset import Carrier, Ruleset, norm_name
 
-_DIGITS = re.compile(r"[\s\-]")
-
 
 def text_of(value: Any) -> str:
     return value if isinstance(value, str) else ""
 
 
+_DROP = str.maketrans("", "", " \t\n\r-")
+
+
 def norm_id(value: Any) -> str:
     """Order ids and tracking numbers compared without spaces and dashes, case-insensitively."""
-    return _DIGITS.sub("", str(value)).upper() if isinstance(value, str | int) and not isinstance(value, bool) else ""
+    if isinstance(value, str):
+        return value.translate(_DROP).upper()
+    return str(value) if isinstance(value, int) and not isinstance(value, bool) else ""
+
+
+_RESOLVED: dict[tuple[str, str], Carrier | None] = {}
 
 
 def resolve_carrier(ruleset: Ruleset, name: str) -> Carrier | None:
     """A carrier by exact alias, else by the longest alias inside the name (`CJ대한통운(주)`)."""
+    memo = (ruleset.version, name)
+    if memo not in _RESOLVED:
+        if len(_RESOLVED) > 10_000:  # bounded: carrier names are few, but they come from users
+            _RESOLVED.clear()
+        _RESOLVED[memo] = _resolve(ruleset, name)
+    return _RESOLVED[memo]
+
+
+def _resolve(ruleset: Ruleset, name: str) -> Carrier | None:
     key = norm_name(name)
     if not key:
         return None
@@ -82,9 +97,13 @@ class CheckContext:
     def build(
         cls, ruleset: Ruleset, items: Sequence[EvidenceItem], other_orders: Iterable[TrackingRef], now: datetime
     ) -> CheckContext:
+        # Only numbers this case shows matter: the seller's index may be large, the case has a few.
+        ours = {norm_id(i.meta.get("tracking_number")) for i in items if i.kind in ruleset.tracking_kinds} - {""}
         index: dict[tuple[str, str], set[str]] = {}
         for ref in other_orders:
-            index.setdefault(tracking_key(ruleset, ref.carrier, ref.tracking_number), set()).add(norm_id(ref.order_id))
+            if ours and norm_id(ref.tracking_number) in ours:
+                key = tracking_key(ruleset, ref.carrier, ref.tracking_number)
+                index.setdefault(key, set()).add(norm_id(ref.order_id))
         limit = ruleset.limits["max_text_chars"]
         texts = {i.evidence_id: item_text(i)[:limit] for i in items}
         langs = {
