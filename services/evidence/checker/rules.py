@@ -131,8 +131,8 @@ def not_delivered_status(case: CaseFacts, items: Sequence[EvidenceItem], ctx: Ch
         events = i.meta.get("events") if isinstance(i.meta.get("events"), list) else []
         raw = [i.meta.get("status"), *(e.get("status") for e in events if isinstance(e, dict))]
         statuses = [aliases.get(s.strip().casefold(), "unknown") for s in raw if isinstance(s, str) and s.strip()]
-        if "delivered" in statuses:
-            continue
+        if "delivered" in statuses or (not statuses and parse_instant(i.meta.get("delivered_at"))):
+            continue  # a delivery time without a status still says it was delivered
         if not statuses and phrases(ctx.ruleset).delivered.search(ctx.texts.get(i.evidence_id, "")):
             continue  # a file-only tracking page that reads 배송완료
         out.append(_finding(ctx, "not_delivered_status", i, ("status",), status=statuses[0] if statuses else "unknown"))

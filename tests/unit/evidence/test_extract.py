@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import io
 import struct
+import time
 import zlib
 from datetime import datetime, timedelta, timezone
 
@@ -99,6 +100,35 @@ def test_truncated_pdf_is_unreadable():
 def test_garbage_pdf_is_unreadable_never_an_exception(data):
     facts = extract(data, "application/pdf")
     assert not facts.readable and facts.unreadable_reason in {"corrupt", "truncated"}
+
+
+def pdf_bomb(inflated_mb: int) -> bytes:
+    """One page whose content stream is ~1 KB per MB compressed and `inflated_mb` MB inflated."""
+    z = zlib.compressobj(9)
+    chunk = b"0 0 m " * (1 << 17)  # 768 KB
+    comp = b"".join(z.compress(chunk) for _ in range(inflated_mb * 4 // 3)) + z.flush()
+    objs = [
+        b"<< /Type /Catalog /Pages 2 0 R >>",
+        b"<< /Type /Pages /Kids [3 0 R] /Count 1 >>",
+        b"<< /Type /Page /Parent 2 0 R /MediaBox [0 0 612 792] /Contents 4 0 R /Resources << >> >>",
+        b"<< /Length %d /Filter /FlateDecode >>\nstream\n" % len(comp) + comp + b"\nendstream",
+    ]
+    out, offsets = b"%PDF-1.7\n", []
+    for n, body in enumerate(objs, 1):
+        offsets.append(len(out))
+        out += b"%d 0 obj\n" % n + body + b"\nendobj\n"
+    xref = len(out)
+    out += b"xref\n0 5\n0000000000 65535 f \n" + b"".join(b"%010d 00000 n \n" % o for o in offsets)
+    return out + b"trailer\n<< /Size 5 /Root 1 0 R >>\nstartxref\n%d\n%%%%EOF\n" % xref
+
+
+def test_pdf_decompression_bomb_is_bounded():
+    bomb = pdf_bomb(120)  # past pypdf's 75 MB inflate limit
+    assert len(bomb) < 1_000_000
+    started = time.perf_counter()
+    facts = extract(bomb, "application/pdf")
+    assert time.perf_counter() - started < 10
+    assert facts.readable is False or facts.text == ""  # cut off by the limit, or refused: never all of it
 
 
 def test_pdf_with_too_many_pages_is_refused():

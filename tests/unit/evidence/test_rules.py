@@ -162,6 +162,13 @@ def test_delivered_in_an_event_or_as_배송완료_counts_as_delivered():
     assert hits(report, "not_delivered_status") == []
 
 
+def test_a_delivery_time_without_status_counts_as_delivered_but_nothing_at_all_does_not():
+    report = run("NOT_RECEIVED", [tracking(status=None), pod(status=None), messages()])
+    assert hits(report, "not_delivered_status") == []
+    bare = run("NOT_RECEIVED", [tracking(status=None, delivered_at=None), pod(), messages()])
+    assert [(f.evidence_id, f.params["status"]) for f in hits(bare, "not_delivered_status")] == [("trk", "unknown")]
+
+
 @pytest.mark.parametrize("reason", [r for r in REASONS if r != "NOT_RECEIVED"])
 def test_undelivered_tracking_is_no_finding_for_other_reasons(reason):
     report = run(reason, [*clean(reason), tracking(status="in_transit")])
