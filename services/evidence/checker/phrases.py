@@ -26,6 +26,7 @@ def _all(groups: dict[str, list[str]]) -> list[str]:
 @dataclass(frozen=True)
 class Phrases:
     hedges: re.Pattern[str]
+    hedge_exclusions: re.Pattern[str]
     withdrawal: re.Pattern[str]
     negation: re.Pattern[str]
     waiver: re.Pattern[str]
@@ -43,6 +44,7 @@ def phrases(ruleset: Ruleset) -> Phrases:
     aliases = [a for c in ruleset.carriers for a in (*c.aliases, *c.names.values())]
     compiled = Phrases(
         hedges=_words(_all(p["hedges"])),
+        hedge_exclusions=_words(_all(p["hedge_exclusions"])),
         withdrawal=re.compile("|".join(f"(?:{r})" for r in _all(p["withdrawal"])), re.IGNORECASE),
         negation=_words(_all(p["negation"])),
         waiver=_words(_all(p["waiver"])),

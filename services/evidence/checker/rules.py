@@ -286,7 +286,9 @@ def timezone_missing(case: CaseFacts, items: Sequence[EvidenceItem], ctx: CheckC
 def vague_statement(case: CaseFacts, items: Sequence[EvidenceItem], ctx: CheckContext) -> list[Finding]:
     out = []
     for i in _of_kind(items, *ctx.ruleset.authored_kinds):
-        found = dict.fromkeys(m.group() for m in phrases(ctx.ruleset).hedges.finditer(ctx.texts.get(i.evidence_id, "")))
+        p = phrases(ctx.ruleset)
+        text = p.hedge_exclusions.sub(lambda m: " " * len(m.group()), ctx.texts.get(i.evidence_id, ""))
+        found = dict.fromkeys(m.group() for m in p.hedges.finditer(text))
         if found:
             out.append(_finding(ctx, "vague_statement", i, ("text",), words=", ".join(list(found)[:8])))
     return out

@@ -6,7 +6,14 @@ from datetime import datetime
 
 import pytest
 
-from services.evidence.checker import ExtractedFacts, TrackingRef, check, load_ruleset
+from services.evidence.checker import (
+    ExtractedFacts,
+    TrackingRef,
+    check,
+    load_ruleset,
+    tracking_key,
+    tracking_refs,
+)
 from tests.unit.evidence.packages import (
     NOW,
     ORDER,
@@ -389,6 +396,19 @@ def test_hedged_statement_is_vague(reason, text):
     assert [f.evidence_id for f in hits(report, "vague_statement")] == ["st2"]
 
 
+@pytest.mark.parametrize(
+    "text",
+    [
+        "包裹不可能丢失，已于2026-10-28 14:22 KST送达。",
+        "아마존에서도 같은 상품을 판매합니다.",
+        "사진에 사이즈 라벨 M이 보입니다.",
+    ],
+)
+def test_words_that_only_contain_a_hedge_are_not_vague(text):
+    report = run("OTHER", [statement("st", text), translation("st", "2026-10-28 14:22 KST 배송완료")])
+    assert hits(report, "vague_statement") == []
+
+
 def test_exact_statement_is_not_vague():
     text = (
         "The order was delivered at 2026-10-28 14:22 KST (CJ Logistics, 배송완료). The likelihood word list is exact."
@@ -545,6 +565,13 @@ def test_findings_come_blockers_first_in_rule_order():
     blockers = [order.index(f.rule) for f in report.findings if f.severity == "blocker"]
     assert blockers == sorted(blockers)
     assert report.findings[-1].rule == "buyer_confirmation_missing"
+
+
+def test_tracking_key_and_refs_feed_the_reuse_index():
+    assert tracking_key(load_ruleset(), "CJ대한통운", "6512-3456 7890") == ("cj", "651234567890")
+    assert tracking_key(load_ruleset(), "CJ Logistics", "651234567890") == ("cj", "651234567890")
+    refs = tracking_refs(case(), [tracking(), pod(), messages()])
+    assert {(r.carrier, r.tracking_number, r.order_id) for r in refs} == {("CJ", "651234567890", ORDER)}
 
 
 def test_now_must_be_aware():
