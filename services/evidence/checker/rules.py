@@ -3,8 +3,9 @@
 from __future__ import annotations
 
 import re
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from datetime import datetime
+from typing import Any
 
 from services.evidence.checker.context import (
     CheckContext,
@@ -52,7 +53,7 @@ def _too_many(item: EvidenceItem, ctx: CheckContext) -> bool:
     return isinstance(raw, list) and len(raw) > ctx.ruleset.limits["max_messages"]
 
 
-def _messages(item: EvidenceItem, ctx: CheckContext):  # noqa: ANN202
+def _messages(item: EvidenceItem, ctx: CheckContext) -> list[Mapping[str, Any]]:
     return [] if _too_many(item, ctx) else messages_of(item)
 
 

@@ -2,7 +2,8 @@
 
 from __future__ import annotations
 
-from services.evidence.checker import check, render_report
+from services.evidence.checker import EvidenceItem, check, render_report
+from shared.contracts import DisputeKind, EvidenceKind, ReasonCode
 from tests.unit.evidence.packages import NOW, case, sample, samples_dir
 
 
@@ -43,3 +44,11 @@ def test_sample_report_in_all_three_languages():
         assert [f["rule"] for f in rendered["findings"]] == ["vague_statement", "korean_translation_missing"]
         assert word in rendered["findings"][1]["message"]
         assert [b["article"] for b in rendered["legal_basis"]] == ["제15조 제1항", "제17조 제5항"]
+
+
+def test_contract_enums_work_as_well_as_plain_strings():
+    items = [EvidenceItem(i.evidence_id, EvidenceKind(i.kind), i.meta) for i in clean_not_received()]
+    report = check(case(ReasonCode.NOT_RECEIVED, kind=DisputeKind.platform_dispute), items[:1], (), now=NOW)
+    found = [(f.rule, f.params.get("kind")) for f in report.findings]
+    assert found == [("required_evidence_missing", "proof_of_delivery"), ("buyer_confirmation_missing", None)]
+    assert check(case(ReasonCode.NOT_RECEIVED), items, (), now=NOW).status == "ready"
