@@ -7,7 +7,7 @@ STAMP  := $(VENV)/.installed
 # Everything started from here runs on a laptop: the development auth secret is allowed.
 export DD_ENV ?= local
 
-.PHONY: install run stop test test-unit bench chaos-backbone clean
+.PHONY: install run stop test test-unit typecheck bench chaos-backbone clean
 
 install: $(STAMP)
 
@@ -33,6 +33,11 @@ test: install
 
 test-unit: install
 	$(PY) -m pytest tests/unit $(PYTEST_ARGS)
+
+## mypy --strict (settings in pyproject.toml) on shared/ and the services' domain modules; only paths that exist.
+TYPED := $(wildcard shared services/*/domain services/evidence/checker)
+typecheck: install
+	$(VENV)/bin/mypy $(TYPED)
 
 ## Throughput and hop-latency benchmarks (not part of the tests' pass/fail); results in bench/RESULTS.md.
 bench: install

@@ -16,7 +16,7 @@ import typer
 
 from shared.contracts.topics import EVENT_TOPICS, dlq_topic, is_dlq_topic
 from shared.kafka.dlq import read_dead_letters, replay_dead_letters
-from shared.kafka.lag import LagReader
+from shared.kafka.lag import LagReader, PartitionLag
 from shared.kafka.producer import create_producer
 from shared.kafka.topics import ensure_topics
 from shared.settings import ServiceSettings
@@ -64,7 +64,7 @@ def lag(
 ) -> None:
     """Lag of every consumer group, per topic and partition."""
 
-    async def read() -> list:
+    async def read() -> list[PartitionLag]:
         reader = LagReader(CliSettings().kafka_bootstrap_servers, client_id="dd-cli")
         await reader.start()
         try:

@@ -93,7 +93,8 @@ def _decode_unicode_run(match: re.Match[str]) -> str:
 
 def _decode_bytes_literal(match: re.Match[str]) -> str:
     try:
-        decoded = ast.literal_eval(match.group(0)).decode("utf-8")
+        literal: bytes = ast.literal_eval(match.group(0))  # the pattern matches bytes literals only
+        decoded = literal.decode("utf-8")
         return "b" + match.group(1) + decoded + match.group(1)
     except (ValueError, SyntaxError, UnicodeDecodeError):
         return match.group(0)  # binary, not text: nothing readable to mask

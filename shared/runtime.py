@@ -8,10 +8,11 @@ still missing, while the background parts keep retrying until the broker answers
 from __future__ import annotations
 
 import asyncio
-from collections.abc import Mapping, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 from types import ModuleType
+from typing import Protocol, TypeVar
 
 import structlog
 from aiokafka.errors import KafkaError
@@ -48,7 +49,9 @@ class ServiceDefinition:
     routers: Sequence[APIRouter] = ()
 
     @classmethod
-    def of(cls, models: ModuleType, *, migrations: Path, handlers: Mapping[str, Handler], routers: Sequence[APIRouter]):
+    def of(
+        cls, models: ModuleType, *, migrations: Path, handlers: Mapping[str, Handler], routers: Sequence[APIRouter]
+    ) -> ServiceDefinition:
         """From a service's models module (SCHEMA, metadata, outbox_table, inbox_table): its name is its schema."""
         return cls(
             models.SCHEMA, models.metadata, models.outbox_table, models.inbox_table, migrations, handlers, routers
@@ -70,8 +73,8 @@ class ServiceRuntime:
         self.consumer: EventConsumer | None = None
         self.lag_reader: LagReader | None = None
         self.lag: LagMonitor | None = None
-        self._tasks: list[asyncio.Task] = []
-        self._consumer_task: asyncio.Task | None = None
+        self._tasks: list[asyncio.Task[None]] = []
+        self._consumer_task: asyncio.Task[None] | None = None
         self._kafka_ready = False  # producer, relay, lag reader and consumer all started
 
     @property
@@ -200,7 +203,15 @@ class ServiceRuntime:
             return await outbox_state(session, self.definition.outbox_table)
 
 
-async def _until_started(build, what: str):
+class _KafkaClient(Protocol):
+    async def start(self) -> None: ...
+    async def stop(self) -> None: ...
+
+
+ClientT = TypeVar("ClientT", bound=_KafkaClient)
+
+
+async def _until_started(build: Callable[[], ClientT], what: str) -> ClientT:
     """Build and start a Kafka client, retrying with a fresh one until the broker answers."""
     delay = 0.5
     while True:

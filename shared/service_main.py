@@ -6,6 +6,7 @@ from collections.abc import Callable
 
 import typer
 import uvicorn
+from fastapi import FastAPI
 
 from shared.db.migrations import upgrade
 from shared.logging import configure_logging
@@ -14,7 +15,7 @@ from shared.settings import ServiceSettings, UnsafeSettingsError
 
 
 def service_cli(
-    definition: ServiceDefinition, settings_cls: type[ServiceSettings], create_app: Callable
+    definition: ServiceDefinition, settings_cls: type[ServiceSettings], create_app: Callable[..., FastAPI]
 ) -> typer.Typer:
     cli = typer.Typer(add_completion=False, help=f"The {definition.name} service.")
 

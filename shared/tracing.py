@@ -20,7 +20,7 @@ follow a dispute by grepping one id, or see the whole trace in a tracing backend
 from __future__ import annotations
 
 import os
-from collections.abc import Iterator, Mapping, MutableMapping
+from collections.abc import Iterator, Mapping, MutableMapping, Sequence
 from contextlib import contextmanager
 from contextvars import ContextVar
 from typing import Any
@@ -36,8 +36,9 @@ from opentelemetry.sdk.trace import TracerProvider
 from opentelemetry.sdk.trace.export import BatchSpanProcessor, SpanExporter
 from opentelemetry.sdk.trace.id_generator import RandomIdGenerator
 from opentelemetry.sdk.trace.sampling import ALWAYS_ON, Decision, ParentBased, Sampler, SamplingResult
-from opentelemetry.trace import NonRecordingSpan, SpanContext, SpanKind
+from opentelemetry.trace import Link, NonRecordingSpan, SpanContext, SpanKind, TraceState
 from opentelemetry.trace.propagation.tracecontext import TraceContextTextMapPropagator
+from opentelemetry.util.types import Attributes
 from structlog.typing import EventDict, WrappedLogger
 
 __all__ = [
@@ -104,7 +105,16 @@ class _NoLoneStatements(Sampler):
 
     _inner = ParentBased(ALWAYS_ON)
 
-    def should_sample(self, parent_context, trace_id, name, kind=None, attributes=None, links=None, trace_state=None):
+    def should_sample(
+        self,
+        parent_context: otel_context.Context | None,
+        trace_id: int,
+        name: str,
+        kind: SpanKind | None = None,
+        attributes: Attributes = None,
+        links: Sequence[Link] | None = None,
+        trace_state: TraceState | None = None,
+    ) -> SamplingResult:
         is_root = not trace.get_current_span(parent_context).get_span_context().is_valid
         if is_root and attributes and ("db.system" in attributes or "db.system.name" in attributes):
             return SamplingResult(Decision.DROP)
@@ -144,7 +154,8 @@ def instrument_app(app: Any) -> None:
     tracer()  # a provider must exist before the instrumentations take their tracers
     # Not the ASGI receive/send sub-spans: two more spans per request that tell nothing.
     FastAPIInstrumentor.instrument_app(app, exclude_spans=["receive", "send"])
-    for instrumentor in (HTTPXClientInstrumentor(), AsyncPGInstrumentor()):
+    # AsyncPGInstrumentor's __init__ has no annotations (0.66b1): the ignores are for that only.
+    for instrumentor in (HTTPXClientInstrumentor(), AsyncPGInstrumentor()):  # type: ignore[no-untyped-call]
         if not instrumentor.is_instrumented_by_opentelemetry:
             instrumentor.instrument()
 
@@ -158,7 +169,7 @@ def instrument_kafka() -> None:
 
 def uninstrument() -> None:
     """Undo the process-wide instrumentations (tests; FastAPI's is per app and stays)."""
-    for instrumentor in (AIOKafkaInstrumentor(), HTTPXClientInstrumentor(), AsyncPGInstrumentor()):
+    for instrumentor in (AIOKafkaInstrumentor(), HTTPXClientInstrumentor(), AsyncPGInstrumentor()):  # type: ignore[no-untyped-call]
         if instrumentor.is_instrumented_by_opentelemetry:
             instrumentor.uninstrument()
 

@@ -7,8 +7,9 @@ event = parse_event(raw_bytes)   # -> an Envelope[DisputeReceivedV1] | Envelope[
 from __future__ import annotations
 
 import uuid
+from collections.abc import Callable
 from datetime import UTC, datetime
-from typing import Annotated, Literal, Union
+from typing import Annotated, Any, Literal, Union
 
 from pydantic import Field, TypeAdapter, ValidationError, create_model
 
@@ -39,24 +40,29 @@ class EventParseError(ValueError):
     """Bytes that are not a known, valid event. Never retried: it goes to the DLQ."""
 
 
-def _envelope_model(data_cls: type[EventData]) -> type[Envelope]:
-    # One envelope model per event version, pinning type, dataschema and data.
+def _envelope_model(data_cls: type[EventData]) -> type[Envelope[Any]]:
+    # One envelope model per event version, pinning type, dataschema and data. The types are
+    # built at runtime, from values: a static checker sees them as plain objects (`Any`).
     name = "".join(part.capitalize() for part in data_cls.event_type.split(".")) + "Event"
     schema = data_cls.dataschema()
+    base: type[Envelope[Any]] = Envelope[data_cls]  # type: ignore[valid-type]  # parametrised at runtime
+    pinned_type: Any = Literal[data_cls.event_type]
+    pinned_schema: Any = Literal[schema]
     return create_model(
         f"{name}{data_cls.schema_version.upper()}",
-        __base__=Envelope[data_cls],  # type: ignore[valid-type]
-        type=(Literal[data_cls.event_type], data_cls.event_type),  # type: ignore[valid-type]
-        dataschema=(Literal[schema], schema),  # type: ignore[valid-type]
+        __base__=base,
+        type=(pinned_type, data_cls.event_type),
+        dataschema=(pinned_schema, schema),
     )
 
 
-ENVELOPES: dict[type[EventData], type[Envelope]] = {cls: _envelope_model(cls) for cls in EVENT_DATA_TYPES}
-ENVELOPE_BY_SCHEMA: dict[str, type[Envelope]] = {cls.dataschema(): env for cls, env in ENVELOPES.items()}
+ENVELOPES: dict[type[EventData], type[Envelope[Any]]] = {cls: _envelope_model(cls) for cls in EVENT_DATA_TYPES}
+ENVELOPE_BY_SCHEMA: dict[str, type[Envelope[Any]]] = {cls.dataschema(): env for cls, env in ENVELOPES.items()}
 
-# Union over a runtime tuple of models; `X | Y` syntax cannot be built from a tuple.
-AnyEvent = Annotated[Union[tuple(ENVELOPES.values())], Field(discriminator="dataschema")]  # noqa: UP007
-_any_event = TypeAdapter(AnyEvent)
+# Union over a runtime tuple of models; `X | Y` syntax cannot be built from a tuple. A value for
+# pydantic, not a static type (a checker knows the result only as `Envelope[Any]`).
+AnyEvent: Any = Annotated[Union[tuple(ENVELOPES.values())], Field(discriminator="dataschema")]  # noqa: UP007
+_any_event: TypeAdapter[Envelope[Any]] = TypeAdapter(AnyEvent)
 
 
 def new_event(
@@ -66,9 +72,10 @@ def new_event(
     seller_id: str | None = None,
     event_id: uuid.UUID | None = None,
     time: datetime | None = None,
-) -> Envelope:
+) -> Envelope[Any]:
     """Wrap `data` in its envelope; the subject (and Kafka key) is the dispute id."""
-    envelope_cls = ENVELOPES[type(data)]
+    # Typed as a callable: the model's defaults for `type` and `dataschema` exist only at runtime.
+    envelope_cls: Callable[..., Envelope[Any]] = ENVELOPES[type(data)]
     return envelope_cls(
         id=event_id or uuid.uuid4(),
         source=source,
@@ -79,7 +86,7 @@ def new_event(
     )
 
 
-def parse_event(raw: bytes | str) -> Envelope:
+def parse_event(raw: bytes | str) -> Envelope[Any]:
     """Bytes of one Kafka message to its event model, or EventParseError saying what is wrong."""
     try:
         return _any_event.validate_json(raw)

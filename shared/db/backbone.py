@@ -80,8 +80,10 @@ def parked_table(metadata: MetaData) -> Table:
         Index(f"ix_{PARKED_TABLE}_dispute_id", "dispute_id", "id"),
     )
     function = parked_of_function(table)
-    event.listen(table, "after_create", DDL(_parked_of_ddl(table, function)))
-    event.listen(table, "before_drop", DDL(f"DROP FUNCTION IF EXISTS {function}(text, integer)"))
+    # SQLAlchemy's DDL() has no annotations (2.1): the two ignores below are for that only.
+    event.listen(table, "after_create", DDL(_parked_of_ddl(table, function)))  # type: ignore[no-untyped-call]
+    drop = f"DROP FUNCTION IF EXISTS {function}(text, integer)"
+    event.listen(table, "before_drop", DDL(drop))  # type: ignore[no-untyped-call]
     return table
 
 

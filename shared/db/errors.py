@@ -36,7 +36,7 @@ def is_connection_error(error: BaseException) -> bool:
     inside asyncpg or SQLAlchemy).
     """
     seen: set[int] = set()
-    todo = [error]
+    todo: list[BaseException | None] = [error]
     while todo and len(seen) < 32:
         exc = todo.pop()
         if exc is None or id(exc) in seen:

@@ -38,6 +38,8 @@ def run_env(target_metadata: MetaData) -> None:
     if not schema:
         raise ValueError("a service's MetaData must name its schema")
     url = context.config.get_main_option("sqlalchemy.url")
+    if url is None:  # alembic_config() always sets it
+        raise ValueError("the alembic config names no sqlalchemy.url")
 
     def migrate(connection: Connection) -> None:
         # Serialise concurrent upgrades of one schema (several replicas starting together).

@@ -8,6 +8,8 @@ concurrent transactions must serialise on the dispute's row first (SELECT ... FO
 
 from __future__ import annotations
 
+from typing import Any
+
 from sqlalchemy import Table, func, insert, select
 from sqlalchemy.ext.asyncio import AsyncSession
 
@@ -21,7 +23,7 @@ class Outbox:
         self.table = table
         self.channel = notify_channel(table.schema)
 
-    async def add(self, session: AsyncSession, *events: Envelope) -> None:
+    async def add(self, session: AsyncSession, *events: Envelope[Any]) -> None:
         """Queue `events` for publication; they exist only if the caller's transaction commits."""
         if not events:
             return

@@ -18,6 +18,7 @@ from __future__ import annotations
 import weakref
 from dataclasses import dataclass
 from datetime import datetime
+from typing import Any
 
 from prometheus_client import CollectorRegistry, Gauge
 from sqlalchemy import MetaData, Table, delete, func, select, text, update
@@ -63,7 +64,7 @@ async def lock_dispute(session: AsyncSession, table: Table, dispute_id: str, *, 
     await session.execute(select(lock(func.hashtext(table.fullname), func.hashtext(dispute_id))))
 
 
-async def park(session: AsyncSession, table: Table, event: Envelope, reason: str) -> None:
+async def park(session: AsyncSession, table: Table, event: Envelope[Any], reason: str) -> None:
     """Keep `event` for later; parking the same event id twice keeps it once."""
     stmt = (
         pg_insert(table)

@@ -20,6 +20,7 @@ import random
 import time
 from collections.abc import Awaitable, Callable, Mapping, Sequence
 from dataclasses import dataclass, field
+from typing import Any
 
 import structlog
 from aiokafka import AIOKafkaConsumer, AIOKafkaProducer, ConsumerRebalanceListener, ConsumerRecord, TopicPartition
@@ -41,7 +42,7 @@ from shared.tracing import handling_span
 
 log = structlog.get_logger(__name__)
 
-Handler = Callable[[AsyncSession, Envelope], Awaitable[None]]
+Handler = Callable[[AsyncSession, Envelope[Any]], Awaitable[None]]
 # Called with a batch's offsets after its database commit and before they go to Kafka.
 AfterDatabaseCommit = Callable[[Mapping[TopicPartition, int]], Awaitable[None]]
 
@@ -63,14 +64,14 @@ class UnhandledEventType(Exception):
 class Incoming:
     """One event as delivered: the envelope, where it came from, and its headers (traceparent)."""
 
-    event: Envelope
+    event: Envelope[Any]
     topic: str
     partition: int = 0
     offset: int = 0
     headers: Mapping[str, str] = field(default_factory=dict)
 
     @classmethod
-    def of(cls, event: Envelope, **where: object) -> Incoming:
+    def of(cls, event: Envelope[Any], **where: object) -> Incoming:
         """A delivery of `event` on its own topic, for tests and tools that bypass Kafka."""
         return cls(event, topic=event.type, **where)  # type: ignore[arg-type]
 
@@ -114,13 +115,15 @@ async def apply_events(
 @dataclass
 class _Parsed:
     message: ConsumerRecord
-    event: Envelope | None = None
+    event: Envelope[Any] | None = None
     error: Exception | None = None
     headers: dict[str, str] = field(default_factory=dict)
 
     @property
     def incoming(self) -> Incoming:
         m = self.message
+        if self.event is None:  # callers ask only for parsed messages (a parse error is permanent)
+            raise ValueError(f"message at {m.topic}/{m.partition}/{m.offset} was not parsed: {self.error!r}")
         return Incoming(self.event, topic=m.topic, partition=m.partition, offset=m.offset, headers=self.headers)
 
     @property
@@ -454,7 +457,7 @@ def _backoff_s(base_ms: int, attempt: int) -> float:
     return random.uniform(0, min(base_ms * 2 ** (attempt - 1), 10_000)) / 1000
 
 
-class _CommitBeforeRevoke(ConsumerRebalanceListener):
+class _CommitBeforeRevoke(ConsumerRebalanceListener):  # type: ignore[misc]  # aiokafka ships no type hints
     def __init__(self, consumer: EventConsumer) -> None:
         self._consumer = consumer
 

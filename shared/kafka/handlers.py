@@ -35,7 +35,7 @@ from shared.tracing import handling_span
 log = structlog.get_logger(__name__)
 
 # What the consumer calls: the event is a parsed envelope of the handler's dataschema.
-Handler = Callable[[AsyncSession, Envelope], Awaitable[None]]
+Handler = Callable[[AsyncSession, Envelope[Any]], Awaitable[None]]
 # What a service writes: `async def on_x(session, event: Envelope[XV1]) -> None`.
 TypedHandler = Callable[[AsyncSession, Any], Awaitable[None]]
 
@@ -69,17 +69,17 @@ class HandlerMap(Mapping[str, Handler]):
 
     def _wrap(self, fn: TypedHandler) -> Handler:
         @functools.wraps(fn)
-        async def handle(session: AsyncSession, event: Envelope) -> None:
+        async def handle(session: AsyncSession, event: Envelope[Any]) -> None:
             await self._handle(session, fn, event)
 
         return handle
 
-    async def _handle(self, session: AsyncSession, fn: TypedHandler, event: Envelope) -> None:
+    async def _handle(self, session: AsyncSession, fn: TypedHandler, event: Envelope[Any]) -> None:
         if self.parked is None:
             try:
                 await fn(session, event)
-            except Deferred as deferred:
-                raise RuntimeError(f"{event.dataschema} deferred ({deferred.reason}) without parked=") from deferred
+            except Deferred as exc:
+                raise RuntimeError(f"{event.dataschema} deferred ({exc.reason}) without parked=") from exc
             return
         dispute_id = event.subject
         deferred = await _attempt(session, fn, event)
@@ -105,13 +105,14 @@ class HandlerMap(Mapping[str, Handler]):
         if self.parked is None or dispute_id in clear:
             return 0
         clear.add(dispute_id)  # also stops a replayed handler from re-entering this release
-        waiting = await parking.parked_of_locked(session, self.parked, dispute_id)
+        parked = self.parked
+        waiting = await parking.parked_of_locked(session, parked, dispute_id)
         applied = 0
         progress = True
         while waiting and progress:  # each pass applies one or more, else stops: at most len(waiting) passes
             progress = False
             for row in list(waiting):
-                outcome = await self._replay(session, row)
+                outcome = await self._replay(session, parked, row)
                 if outcome != "deferred":
                     waiting.remove(row)
                 if outcome == "applied":
@@ -121,7 +122,7 @@ class HandlerMap(Mapping[str, Handler]):
             clear.discard(dispute_id)  # a later fact of this transaction may free them
         return applied
 
-    async def _replay(self, session: AsyncSession, row: parking.ParkedEvent) -> str:
+    async def _replay(self, session: AsyncSession, parked: Table, row: parking.ParkedEvent) -> str:
         fn = self._typed.get(row.dataschema)
         try:
             if fn is None:
@@ -132,11 +133,11 @@ class HandlerMap(Mapping[str, Handler]):
                 deferred = await _attempt(session, fn, event)
         except Exception as exc:
             log.error("parked_event_failed", parked_id=row.id, dataschema=row.dataschema, error=repr(exc))
-            await parking.mark_failed(session, self.parked, row.id, f"failed: {exc!r}")
+            await parking.mark_failed(session, parked, row.id, f"failed: {exc!r}")
             return "failed"
         if deferred is not None:
             return "deferred"
-        await parking.delete_parked(session, self.parked, row.id)
+        await parking.delete_parked(session, parked, row.id)
         log.info("parked_event_applied", parked_id=row.id, dataschema=row.dataschema, event_id=str(event.id))
         return "applied"
 
@@ -162,7 +163,7 @@ async def release_parked(session: AsyncSession, dispute_id: str, handlers: Handl
     return await handlers.release_parked(session, dispute_id)
 
 
-async def _attempt(session: AsyncSession, fn: TypedHandler, event: Envelope) -> Deferred | None:
+async def _attempt(session: AsyncSession, fn: TypedHandler, event: Envelope[Any]) -> Deferred | None:
     """Run `fn` in a savepoint; a `Deferred` undoes only what it did and is returned."""
     try:
         async with session.begin_nested():

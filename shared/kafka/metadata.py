@@ -3,13 +3,14 @@
 from __future__ import annotations
 
 from collections.abc import Iterable
+from typing import TypeAlias
 
 from aiokafka import AIOKafkaConsumer, AIOKafkaProducer, TopicPartition
 from aiokafka.admin import AIOKafkaAdminClient
 from aiokafka.client import AIOKafkaClient
 from aiokafka.cluster import ClusterMetadata
 
-KafkaClientOwner = AIOKafkaConsumer | AIOKafkaProducer | AIOKafkaAdminClient
+KafkaClientOwner: TypeAlias = AIOKafkaConsumer | AIOKafkaProducer | AIOKafkaAdminClient
 
 
 def client_of(owner: KafkaClientOwner) -> AIOKafkaClient:

@@ -13,7 +13,9 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import functools
 from collections.abc import Callable
+from typing import Any
 
 import structlog
 from aiokafka import AIOKafkaProducer
@@ -25,6 +27,7 @@ from aiokafka.errors import (
     ProducerFenced,
     UnknownProducerId,
 )
+from aiokafka.structs import RecordMetadata
 
 from shared.kafka.quiet import throttle_metadata_retries
 from shared.metrics import BackboneMetrics
@@ -60,7 +63,7 @@ def create_producer(
     return producer
 
 
-class ProducerUnavailable(KafkaConnectionError):
+class ProducerUnavailable(KafkaConnectionError):  # type: ignore[misc]  # aiokafka ships no type hints
     """No started producer: the broker did not answer the last attempt to start one."""
 
 
@@ -86,7 +89,7 @@ class KafkaProducer:
         self._generation = 0
         self._lock = asyncio.Lock()
         self._stopped = False
-        self._replacing: set[asyncio.Task] = set()
+        self._replacing: set[asyncio.Task[None]] = set()
         self._doomed = 0  # generation whose replacement is already scheduled
         self.last_error: BaseException | None = None  # cleared by a delivery of the current producer
 
@@ -117,7 +120,9 @@ class KafkaProducer:
                 current, self._current = self._current, None
                 await _close(current, self._stop_timeout_s)
 
-    async def send(self, topic: str, value: bytes | None = None, key: bytes | None = None, **kw) -> asyncio.Future:
+    async def send(
+        self, topic: str, value: bytes | None = None, key: bytes | None = None, **kw: Any
+    ) -> asyncio.Future[RecordMetadata]:
         """Queue one record, like `AIOKafkaProducer.send`; returns its delivery future.
 
         If that future fails, the producer is replaced in the background (see module doc).
@@ -125,7 +130,7 @@ class KafkaProducer:
         for _ in range(2):  # once more if the producer was swapped between start and send
             producer, generation = await self._ensure_started()
             try:
-                delivery = await producer.send(topic, value, key, **kw)
+                delivery: asyncio.Future[RecordMetadata] = await producer.send(topic, value, key, **kw)
             except ProducerClosed:
                 if generation == self._generation:
                     raise
@@ -133,14 +138,16 @@ class KafkaProducer:
             except FATAL_PRODUCER_ERRORS as exc:
                 await self._replace(generation, exc)
                 raise
-            delivery.add_done_callback(lambda fut, g=generation: self._on_delivery(g, fut))
+            delivery.add_done_callback(functools.partial(self._on_delivery, generation))
             return delivery
         raise ProducerClosed()
 
-    async def send_and_wait(self, topic: str, value: bytes | None = None, key: bytes | None = None, **kw):
+    async def send_and_wait(
+        self, topic: str, value: bytes | None = None, key: bytes | None = None, **kw: Any
+    ) -> RecordMetadata:
         return await (await self.send(topic, value, key, **kw))
 
-    def _on_delivery(self, generation: int, delivery: asyncio.Future) -> None:
+    def _on_delivery(self, generation: int, delivery: asyncio.Future[RecordMetadata]) -> None:
         error = delivery.exception() if not delivery.cancelled() else None
         if error is None:
             if generation == self._generation:
@@ -217,5 +224,5 @@ def kafka_headers(headers: dict[str, str]) -> list[tuple[str, bytes]]:
     return [(name, value.encode()) for name, value in headers.items()]
 
 
-def header_dict(headers: list[tuple[str, bytes]] | tuple | None) -> dict[str, str]:
+def header_dict(headers: list[tuple[str, bytes]] | tuple[tuple[str, bytes], ...] | None) -> dict[str, str]:
     return {name: value.decode(errors="replace") for name, value in (headers or ())}

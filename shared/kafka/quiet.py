@@ -11,10 +11,11 @@ from __future__ import annotations
 import asyncio
 import logging
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Collection
 
 import structlog
 from aiokafka.client import AIOKafkaClient
+from aiokafka.cluster import ClusterMetadata
 
 log = structlog.get_logger(__name__)
 
@@ -28,12 +29,12 @@ def throttle_metadata_retries(client: AIOKafkaClient, min_interval_s: float) -> 
     update = client._metadata_update
     last_failure = -float("inf")
 
-    async def throttled(cluster_metadata, topics):
+    async def throttled(cluster_metadata: ClusterMetadata, topics: Collection[str]) -> bool:
         nonlocal last_failure
         pause = last_failure + min_interval_s - time.monotonic()
         if pause > 0:
             await asyncio.sleep(pause)
-        updated = await update(cluster_metadata, topics)
+        updated: bool = await update(cluster_metadata, topics)
         if not updated:
             last_failure = time.monotonic()
         return updated

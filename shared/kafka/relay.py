@@ -17,9 +17,11 @@ import asyncio
 import random
 import time
 from collections.abc import Callable, Sequence
+from typing import Any
 
 import asyncpg
 import structlog
+from aiokafka.structs import RecordMetadata
 from sqlalchemy import Row, Table, delete, func, select
 from sqlalchemy.engine import make_url
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
@@ -41,7 +43,7 @@ def asyncpg_dsn(database_url: str) -> str:
 
 def retry_delay(failures: int, *, base_s: float, cap_s: float, rand: Callable[[], float] = random.random) -> float:
     """Capped exponential backoff with jitter: between half and all of min(cap, base * 2^(failures-1))."""
-    ceiling = min(cap_s, base_s * 2 ** min(max(failures - 1, 0), 30))
+    ceiling = min(cap_s, base_s * 2.0 ** min(max(failures - 1, 0), 30))
     return ceiling * (0.5 + 0.5 * rand())
 
 
@@ -126,7 +128,7 @@ class OutboxRelay:
         self._limit = min(self._batch_size, self._limit * 2)
         return len(done)
 
-    async def _claim(self, session: AsyncSession) -> Sequence[Row]:
+    async def _claim(self, session: AsyncSession) -> Sequence[Row[Any]]:
         """Lock up to a batch of rows, each with the first earlier row of its dispute we did not lock.
 
         One statement (one round trip, one snapshot): rows of the same dispute that another
@@ -159,9 +161,9 @@ class OutboxRelay:
         )
         return (await session.execute(query)).all()
 
-    async def _send(self, rows: Sequence[Row]) -> tuple[list[bool], BaseException | None]:
+    async def _send(self, rows: Sequence[Row[Any]]) -> tuple[list[bool], BaseException | None]:
         """Send `rows`, wait for Kafka's answers; returns which were acknowledged and the first error."""
-        deliveries: list[asyncio.Future] = []
+        deliveries: list[asyncio.Future[RecordMetadata]] = []
         error: BaseException | None = None
         try:
             for row in rows:

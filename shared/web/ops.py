@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from typing import Any
+
 from fastapi import APIRouter, Request, Response
 from fastapi.responses import JSONResponse
 from prometheus_client import CONTENT_TYPE_LATEST, generate_latest
@@ -15,11 +17,12 @@ router = APIRouter(tags=["operations"])
 
 
 def _runtime(request: Request) -> ServiceRuntime:
-    return request.app.state.runtime
+    runtime: ServiceRuntime = request.app.state.runtime  # set by the service's create_app
+    return runtime
 
 
 @router.get("/healthz")
-async def healthz(request: Request) -> dict:
+async def healthz(request: Request) -> dict[str, Any]:
     return {"status": "ok", "service": _runtime(request).definition.name}
 
 
@@ -52,7 +55,7 @@ async def metrics(request: Request) -> Response:
 
 
 @router.get("/v1/ops/lag")
-async def lag(request: Request, _: OperatorDep) -> dict:
+async def lag(request: Request, _: OperatorDep) -> dict[str, Any]:
     runtime = _runtime(request)
     try:
         if runtime.lag is None:

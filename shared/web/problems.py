@@ -30,7 +30,7 @@ echoes the input values.
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Mapping
+from collections.abc import Awaitable, Callable, Iterable, Mapping
 from dataclasses import dataclass
 from http import HTTPStatus
 from typing import Any, TypeAlias
@@ -183,7 +183,7 @@ async def _on_problem(request: Request, exc: Exception) -> JSONResponse:
     )
 
 
-def _domain_error_handler(table: ProblemTable):
+def _domain_error_handler(table: ProblemTable) -> Callable[[Request, Exception], Awaitable[JSONResponse]]:
     async def on_domain_error(request: Request, exc: Exception) -> JSONResponse:
         assert isinstance(exc, DomainError)
         problem = problem_for(table, exc)

@@ -91,7 +91,7 @@ class BusinessCalendar:
         rows = overrides.values() if isinstance(overrides, Mapping) else overrides
         self._overrides: dict[date, Override] = {row.day: row for row in rows}
         # PUBLIC only: until 2025 May 1 (근로자의날) is in the BANK category, a paid day off, not a public holiday.
-        self._kr = holidays.KR(categories=holidays.PUBLIC, language="ko", observed=True)
+        self._kr = holidays.country_holidays("KR", categories=holidays.PUBLIC, language="ko", observed=True)
 
     @property
     def overrides(self) -> Mapping[date, Override]:
