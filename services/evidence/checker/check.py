@@ -24,7 +24,7 @@ def check(
     ctx = CheckContext.build(ruleset, items, other_orders_tracking, now)
     position = {i.evidence_id: n for n, i in enumerate(items)}
     findings = [f for rule in ruleset.rule_ids for f in RULES[rule](case, items, ctx)]
-    findings.sort(key=lambda f: (f.severity != "blocker", ruleset.order(f.rule), position.get(f.evidence_id, -1)))
+    findings.sort(key=lambda f: (f.severity != "blocker", ruleset.order(f.rule), position.get(f.evidence_id or "", -1)))
     return Report(
         status="needs_fix" if any(f.severity == "blocker" for f in findings) else "ready",
         ruleset_version=ruleset.version,

@@ -10,9 +10,13 @@ import io
 import re
 import warnings
 from datetime import datetime, timedelta, timezone
+from typing import TYPE_CHECKING
 
 from services.evidence.checker.model import ExtractedFacts
 from services.evidence.checker.ruleset import load_ruleset
+
+if TYPE_CHECKING:
+    from PIL import Image
 
 _HANGUL = re.compile(r"[\uac00-\ud7a3\u1100-\u11ff\u3130-\u318f]")
 _HAN = re.compile(r"[\u4e00-\u9fff\u3400-\u4dbf\uf900-\ufaff]")
@@ -128,7 +132,7 @@ def extract_image(data: bytes) -> ExtractedFacts:
     return ExtractedFacts(width=width, height=height, exif_time=exif_time)
 
 
-def _exif_time(img) -> datetime | None:  # noqa: ANN001
+def _exif_time(img: Image.Image) -> datetime | None:
     """EXIF DateTimeOriginal with OffsetTimeOriginal; naive when the camera wrote no offset."""
     try:
         exif = img.getexif()

@@ -18,7 +18,7 @@ class UnsupportedLanguage(ValueError):
         super().__init__(f"language must be one of {', '.join(LANGS)}, not {lang!r}")
 
 
-class _Keep(dict):
+class _Keep(dict[str, Any]):
     def __missing__(self, key: str) -> str:  # a placeholder without a value stays visible, never a KeyError
         return "{" + key + "}"
 

@@ -16,7 +16,7 @@ from services.evidence.checker.context import (
     text_of,
     tracking_key,
 )
-from services.evidence.checker.model import CaseFacts, EvidenceItem, Finding
+from services.evidence.checker.model import CaseFacts, EvidenceItem, Finding, Severity
 from services.evidence.checker.phrases import phrases
 from services.evidence.checker.times import parse_instant, parse_times
 
@@ -36,13 +36,13 @@ def _finding(
     rule: str,
     item: EvidenceItem | None,
     fields: tuple[str, ...] = (),
-    severity: str | None = None,
+    severity: Severity | None = None,
     **params: str,
 ) -> Finding:
     return Finding(
         rule,
         severity or ctx.ruleset.severity[rule],
-        item.evidence_id if item else None,  # type: ignore[arg-type]
+        item.evidence_id if item else None,
         fields,
         params,
     )
@@ -129,7 +129,8 @@ def not_delivered_status(case: CaseFacts, items: Sequence[EvidenceItem], ctx: Ch
     aliases = phrases(ctx.ruleset).status_aliases
     out = []
     for i in _of_kind(items, "tracking_record", "proof_of_delivery"):
-        events = i.meta.get("events") if isinstance(i.meta.get("events"), list) else []
+        events_meta = i.meta.get("events")
+        events: list[Any] = events_meta if isinstance(events_meta, list) else []
         raw = [i.meta.get("status"), *(e.get("status") for e in events if isinstance(e, dict))]
         statuses = [aliases.get(s.strip().casefold(), "unknown") for s in raw if isinstance(s, str) and s.strip()]
         if "delivered" in statuses or (not statuses and parse_instant(i.meta.get("delivered_at"))):

@@ -152,11 +152,12 @@ def parse_times(text: str, *, limit: int = 500) -> list[TimeMention]:
         if len(found) >= limit:
             break
         if m["en"]:
-            year, month, day = m["ey"], _MONTHS.index(m["en"][:3].lower()) + 1, m["ed"]
+            year, month, day = m["ey"], str(_MONTHS.index(m["en"][:3].lower()) + 1), m["ed"]
         else:
             year = m["iy"] or m["ky"] or m["cy"]
             month, day = m["im"] or m["km"] or m["cm"], m["id"] or m["kd"] or m["cd"]
-        y, mo, d = (int(year) if year else None), int(month), int(day)
+        y: int | None = int(year) if year else None
+        mo, d = int(month), int(day)
         end, hour, minute, second = m.end(), None, None, 0
         t = _TIME.match(text, end)
         if t and (t["h"] or t["h2"]):

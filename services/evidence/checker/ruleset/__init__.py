@@ -13,7 +13,10 @@ import unicodedata
 from dataclasses import dataclass
 from functools import cache
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
+
+if TYPE_CHECKING:
+    from services.evidence.checker.model import Severity
 
 _DIR = Path(__file__).parent
 _FILES = ("ruleset.json", "carriers.json", "phrases.json", "messages.json", "legal_basis.json", "templates.json")
@@ -37,7 +40,7 @@ class Carrier:
 @dataclass(frozen=True)
 class Ruleset:
     version: str
-    severity: dict[str, str]  # rule id -> default severity, in report order
+    severity: dict[str, Severity]  # rule id -> default severity, in report order
     required_kinds: dict[str, tuple[str, ...]]
     delivery_reasons: frozenset[str]
     confirmation_reasons: frozenset[str]
