@@ -136,12 +136,24 @@ def exporter_for(settings: Any = None) -> SpanExporter | None:
     return OTLPSpanExporter(endpoint=f"{endpoint.rstrip('/')}/v1/traces" if endpoint else None)
 
 
+_cached_tracer: tuple[object, trace.Tracer] | None = None
+
+
 def tracer() -> trace.Tracer:
     """Our own tracer; sets up a provider without exporter if the process has none yet, so
-    that code run outside a service (tests, the CLI) still gets real trace ids."""
-    if not isinstance(trace.get_tracer_provider(), TracerProvider):
+    that code run outside a service (tests, the CLI) still gets real trace ids.
+
+    Kept per provider: `get_tracer` builds and compares scope objects on every call, a quarter
+    of the cost of a handler's span, once per consumed event."""
+    global _cached_tracer
+    provider = trace.get_tracer_provider()
+    if _cached_tracer is not None and _cached_tracer[0] is provider:
+        return _cached_tracer[1]
+    if not isinstance(provider, TracerProvider):
         configure_tracing("dispute-desk")
-    return trace.get_tracer(TRACER_NAME)
+        provider = trace.get_tracer_provider()
+    _cached_tracer = (provider, trace.get_tracer(TRACER_NAME))
+    return _cached_tracer[1]
 
 
 def instrument_app(app: Any) -> None:
