@@ -11,22 +11,9 @@ the caller; this module only says whether the status changes.
 from __future__ import annotations
 
 from collections.abc import Mapping
-from enum import StrEnum
 from typing import Any
 
-
-class CaseStatus(StrEnum):
-    received = "received"
-    evidence_pending = "evidence_pending"
-    needs_fix = "needs_fix"
-    ready = "ready"
-    submitted = "submitted"
-    won = "won"
-    lost = "lost"
-    partial = "partial"
-    accepted = "accepted"
-    expired = "expired"
-
+from shared.contracts import CaseStatus  # one list of statuses: the contract's
 
 # Stage of each status; a move is allowed only to a later stage (or, within the evidence
 # stage, between needs_fix and ready).
