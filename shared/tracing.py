@@ -85,7 +85,7 @@ def configure_tracing(service: str, settings: Any = None) -> TracerProvider:
     global _exporting
     provider = trace.get_tracer_provider()
     if not isinstance(provider, TracerProvider):
-        provider = TracerProvider(resource=Resource.create({SERVICE_NAME: service}), sampler=_NoLoneStatements())
+        provider = _Provider(resource=Resource.create({SERVICE_NAME: service}), sampler=_NoLoneStatements())
         trace.set_tracer_provider(provider)
         propagate.set_global_textmap(_PROPAGATOR)  # the instrumentations inject/extract with it
     exporter = None if _exporting else exporter_for(settings)
@@ -93,6 +93,20 @@ def configure_tracing(service: str, settings: Any = None) -> TracerProvider:
         provider.add_span_processor(BatchSpanProcessor(exporter))
         _exporting = True
     return provider
+
+
+class _Provider(TracerProvider):
+    """A provider that knows whether anything collects its spans (an exporter, a test's memory)."""
+
+    collecting = False
+
+    def add_span_processor(self, span_processor: Any) -> None:
+        super().add_span_processor(span_processor)
+        self.collecting = True
+
+
+def _collecting() -> bool:
+    return getattr(trace.get_tracer_provider(), "collecting", True)
 
 
 class _NoLoneStatements(Sampler):
@@ -232,10 +246,26 @@ def handling_span(headers: Mapping[str, str] | None, name: str) -> Iterator[trac
     parent = _PROPAGATOR.extract(dict(headers or {}), context=otel_context.Context())
     rid_token = _request_id.set(None)
     try:
-        with tracer().start_as_current_span(name, context=parent, kind=SpanKind.CONSUMER) as span:
-            yield span
+        if _collecting():
+            with tracer().start_as_current_span(name, context=parent, kind=SpanKind.CONSUMER) as span:
+                yield span
+        else:
+            # Nothing collects spans in this process: a span context of our own (the parent's
+            # trace, a new span id) is all the logs and outgoing headers need, for a fraction of
+            # the SDK's cost per consumed event (it halved the inbox consumer's throughput).
+            span = NonRecordingSpan(_child_of(trace.get_current_span(parent).get_span_context()))
+            with trace.use_span(span, end_on_exit=False):
+                yield span
     finally:
         _request_id.reset(rid_token)
+
+
+def _child_of(parent: SpanContext) -> SpanContext:
+    if parent.is_valid:
+        return SpanContext(parent.trace_id, _ids.generate_span_id(), False, parent.trace_flags, parent.trace_state)
+    return SpanContext(
+        _ids.generate_trace_id(), _ids.generate_span_id(), False, trace.TraceFlags(trace.TraceFlags.SAMPLED)
+    )
 
 
 @contextmanager

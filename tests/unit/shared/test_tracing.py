@@ -413,3 +413,18 @@ def test_spans_reach_an_otlp_collector_over_http_when_an_endpoint_is_set():
     ((path, content_type, body),) = received
     assert (path, content_type) == ("/v1/traces", "application/x-protobuf")
     assert b"exported-span" in body
+
+
+def test_without_a_span_collector_a_handler_still_continues_the_event_trace_cheaply(monkeypatch):
+    import shared.tracing as tracing_module
+
+    monkeypatch.setattr(tracing_module, "_collecting", lambda: False)
+    parent = tracing_module.new_traceparent()
+    with tracing_module.handling_span({"traceparent": parent}, "handle x") as span:
+        inside = tracing_module.current_traceparent()
+        assert not span.is_recording()  # no SDK span: nothing would ever read it
+    assert tracing_module.trace_id_of(inside) == tracing_module.trace_id_of(parent)
+    assert inside != parent  # a span id of its own, so the handler's lines and events are told apart
+    with tracing_module.handling_span({}, "handle y"):
+        fresh = tracing_module.current_traceparent()
+    assert fresh is not None and tracing_module.trace_id_of(fresh) != tracing_module.trace_id_of(parent)
