@@ -180,16 +180,23 @@ def instrument_app(app: Any) -> None:
     tracer()  # a provider must exist before the instrumentations take their tracers
     # Not the ASGI receive/send sub-spans: two more spans per request that tell nothing.
     FastAPIInstrumentor.instrument_app(app, exclude_spans=["receive", "send"])
-    # AsyncPGInstrumentor's __init__ has no annotations (0.66b1): the ignores are for that only.
-    for instrumentor in (HTTPXClientInstrumentor(), AsyncPGInstrumentor()):  # type: ignore[no-untyped-call]
-        if not instrumentor.is_instrumented_by_opentelemetry:
-            instrumentor.instrument()
+    httpx_instrumentor = HTTPXClientInstrumentor()  # also carries the trace to the services we call
+    if not httpx_instrumentor.is_instrumented_by_opentelemetry:
+        httpx_instrumentor.instrument()
+    # A span per SQL statement is only worth its cost when something collects spans.
+    asyncpg_instrumentor = AsyncPGInstrumentor()  # type: ignore[no-untyped-call]  # no annotations in 0.66b1
+    if _collecting() and not asyncpg_instrumentor.is_instrumented_by_opentelemetry:
+        asyncpg_instrumentor.instrument()
 
 
 def instrument_kafka() -> None:
-    """Trace aiokafka's `send` (a PRODUCER span) and `getone`/`getmany` (CONSUMER spans)."""
+    """Trace aiokafka's `send` (a PRODUCER span) and `getone`/`getmany` (CONSUMER spans).
+
+    Only when something collects spans: otherwise the relay sends the trace context stored with
+    each outbox row, which is all a consumer needs, without a span per record.
+    """
     tracer()
-    if not AIOKafkaInstrumentor().is_instrumented_by_opentelemetry:
+    if _collecting() and not AIOKafkaInstrumentor().is_instrumented_by_opentelemetry:
         AIOKafkaInstrumentor().instrument(async_produce_hook=_keep_only_the_send_span_context)
 
 
