@@ -22,7 +22,7 @@ from typing import Any
 import asyncpg
 import structlog
 from aiokafka.structs import RecordMetadata
-from sqlalchemy import Row, Table, delete, func, select
+from sqlalchemy import Row, Table, delete, func, select, text
 from sqlalchemy.engine import make_url
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
@@ -108,6 +108,9 @@ class OutboxRelay:
     async def publish_batch(self) -> int:
         """Publish up to one batch; returns how many rows went out, or raises `PublishFailed`."""
         async with session_scope(self._sessions) as session:
+            # The delete need not wait for the disk: losing it in a crash only republishes rows
+            # Kafka already has, which consumers' inboxes absorb. It shortens every relay cycle.
+            await session.execute(text("SET LOCAL synchronous_commit TO OFF"))
             claimed = await self._claim(session)
             if not claimed:
                 self._last_progress = time.monotonic()
