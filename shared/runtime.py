@@ -24,7 +24,8 @@ from shared.contracts.topics import dlq_topic
 from shared.db.engine import create_engine, session_factory
 from shared.db.outbox import Outbox
 from shared.db.session import session_scope
-from shared.kafka.consumer import EventConsumer, Handler, topics_of
+from shared.kafka.consumer import EventConsumer, topics_of
+from shared.kafka.handlers import Handler
 from shared.kafka.lag import LagMonitor, LagReader
 from shared.kafka.producer import KafkaProducer
 from shared.kafka.quiet import quiet_aiokafka_logs

@@ -11,6 +11,7 @@ from sqlalchemy import insert
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from shared.contracts import DisputeReceivedV1, Envelope, Money, new_event
+from shared.kafka.consumer import EventConsumer
 from shared.kafka.metadata import topic_partitions
 
 
@@ -102,3 +103,19 @@ async def eventually(check, *, timeout_s: float = 30.0, interval_s: float = 0.2)
             return value
         await asyncio.sleep(interval_s)
     raise AssertionError(f"condition not met within {timeout_s}s (last: {value!r})")
+
+
+class running:
+    """Run a consumer in the background for the duration of a block."""
+
+    def __init__(self, consumer: EventConsumer) -> None:
+        self.consumer = consumer
+
+    async def __aenter__(self) -> EventConsumer:
+        await self.consumer.start()
+        self.task = asyncio.create_task(self.consumer.run())
+        return self.consumer
+
+    async def __aexit__(self, *exc) -> None:
+        self.consumer.request_stop()
+        await asyncio.wait_for(self.task, 15)

@@ -1,4 +1,5 @@
-"""The unit of work: the only place that commits."""
+"""The unit of work: the one way to commit outside HTTP (requests use `shared.web.db.DbSession`,
+the same unit of work that also tells a failed commit apart from a refused request)."""
 
 from __future__ import annotations
 

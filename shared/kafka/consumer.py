@@ -33,6 +33,7 @@ from shared.db.errors import is_connection_error
 from shared.db.inbox import Delivery, Inbox
 from shared.db.session import session_scope
 from shared.kafka.dlq import send_to_dlq
+from shared.kafka.handlers import Handler
 from shared.kafka.metadata import client_of
 from shared.kafka.producer import header_dict
 from shared.kafka.quiet import throttle_metadata_retries
@@ -42,7 +43,6 @@ from shared.tracing import handling_span
 
 log = structlog.get_logger(__name__)
 
-Handler = Callable[[AsyncSession, Envelope[Any]], Awaitable[None]]
 # Called with a batch's offsets after its database commit and before they go to Kafka.
 AfterDatabaseCommit = Callable[[Mapping[TopicPartition, int]], Awaitable[None]]
 

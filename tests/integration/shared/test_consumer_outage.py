@@ -17,11 +17,9 @@ from tests.integration.shared.test_inbox_consumer import (  # noqa: F401  (fixtu
     _count_is,
     _metric,
     make_consumer,
-    producer,
-    running,
     topic,
 )
-from tests.support import dispute_received, eventually, recording_handler
+from tests.support import dispute_received, eventually, recording_handler, running
 
 TOTAL = 80
 OUTAGE_S = 8.0
@@ -29,7 +27,12 @@ OUTAGE_S = 8.0
 
 @pytest.mark.parametrize("immediate", [False, True], ids=["pg_ctl_fast", "pg_ctl_immediate"])
 async def test_postgres_outage_while_events_arrive_dead_letters_nothing_and_keeps_order(
-    infra, kafka, scratch, producer, topic, immediate  # noqa: F811
+    infra,
+    kafka,
+    scratch,
+    producer,
+    topic,
+    immediate,  # noqa: F811
 ):
     if infra.local is None:
         pytest.fail("this test stops PostgreSQL; run it against the project's local servers")

@@ -15,11 +15,10 @@ from shared.db.session import session_scope
 from shared.kafka.consumer import EventConsumer, Incoming, apply_events
 from shared.kafka.dlq import read_dead_letters, replay_dead_letters
 from shared.kafka.lag import LagMonitor, LagReader
-from shared.kafka.producer import create_producer
 from shared.kafka.topics import ensure_topics
 from shared.metrics import BackboneMetrics
 from shared.settings import ServiceSettings
-from tests.support import dispute_received, eventually, recording_handler
+from tests.support import dispute_received, eventually, recording_handler, running
 
 SCHEMA = "dispute.received/v1"
 
@@ -29,14 +28,6 @@ async def topic(kafka):
     name = f"test-{uuid.uuid4().hex[:8]}"
     await ensure_topics(kafka, partitions=3, names=[name, dlq_topic(name)])
     return name
-
-
-@pytest.fixture
-async def producer(kafka):
-    producer = create_producer(kafka, client_id="test-producer")
-    await producer.start()
-    yield producer
-    await producer.stop()
 
 
 def make_consumer(scratch, kafka, producer, topic, handler, *, group=None, metrics=None, **kw):
@@ -53,22 +44,6 @@ def make_consumer(scratch, kafka, producer, topic, handler, *, group=None, metri
         metrics=metrics,
         **kw,
     )
-
-
-class running:
-    """Run a consumer in the background for the duration of a block."""
-
-    def __init__(self, consumer: EventConsumer) -> None:
-        self.consumer = consumer
-
-    async def __aenter__(self) -> EventConsumer:
-        await self.consumer.start()
-        self.task = asyncio.create_task(self.consumer.run())
-        return self.consumer
-
-    async def __aexit__(self, *exc) -> None:
-        self.consumer.request_stop()
-        await asyncio.wait_for(self.task, 15)
 
 
 async def handled_seqs(scratch) -> list[int]:

@@ -31,10 +31,9 @@ from shared.db.parking import parked_table, refresh_parked_metrics
 from shared.db.session import session_scope
 from shared.kafka.consumer import EventConsumer
 from shared.kafka.handlers import Deferred, handler_map
-from shared.kafka.producer import create_producer
 from shared.kafka.topics import ensure_topics
 from shared.settings import ServiceSettings
-from tests.support import dispute_received, end_offsets, eventually
+from tests.support import dispute_received, end_offsets, eventually, running
 
 RANK = {"received": 0, "needs_fix": 1, "ready": 1, "accepted": 2, "won": 3, "lost": 3, "partial": 3}
 
@@ -157,28 +156,6 @@ async def desk(scratch, kafka, engine):
     async with engine.begin() as conn:
         await conn.run_sync(scratch.metadata.create_all)  # the parked and cases tables
     return desk
-
-
-@pytest.fixture
-async def producer(kafka):
-    producer = create_producer(kafka, client_id="test-producer")
-    await producer.start()
-    yield producer
-    await producer.stop()
-
-
-class running:
-    def __init__(self, consumer: EventConsumer) -> None:
-        self.consumer = consumer
-
-    async def __aenter__(self) -> EventConsumer:
-        await self.consumer.start()
-        self.task = asyncio.create_task(self.consumer.run())
-        return self.consumer
-
-    async def __aexit__(self, *exc) -> None:
-        self.consumer.request_stop()
-        await asyncio.wait_for(self.task, 15)
 
 
 async def dead_letters(kafka, desk) -> int:
