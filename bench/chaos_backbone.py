@@ -10,9 +10,9 @@ server goes away and comes back; the writer keeps going, is stopped, and the bac
   kafka-sigterm        Kafka stopped with SIGTERM, down longer than the producer's request timeout
   kafka-sigkill        Kafka killed with SIGKILL
   postgres-fast        pg_ctl stop -m fast
-  postgres-immediate   SIGQUIT to the postmaster (= pg_ctl stop -m immediate: no shutdown checkpoint)
+  postgres-immediate   pg_ctl stop -m immediate (no shutdown checkpoint)
 
-PostgreSQL runs with synchronous_commit=on and fsync=on here (set through ALTER SYSTEM), so a
+The bench PostgreSQL is durable (fsync and synchronous_commit on, see deploy/local), so a
 commit the writer saw succeed survives an immediate stop. Printed per scenario: written,
 applied, lost, duplicated, left in the outbox, dead-lettered, seconds from the server's return
 to the first new application and to catching up (every event written before its return
@@ -33,21 +33,16 @@ from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from pathlib import Path
 
-import asyncpg
 from sqlalchemy import func, insert, select, text
 
 from bench._worker import ChaosTables
-from deploy.local._proc import _alive
 from deploy.local.infra import LocalInfra
-from deploy.local.kafka import Kafka
-from deploy.local.postgres import Postgres
 from shared.contracts import EventParseError, parse_event, topics
 from shared.contracts.topics import dlq_topic
 from shared.db.engine import create_engine, session_factory
 from shared.db.session import session_scope
 from shared.kafka.dlq import DeadLetter, read_dead_letters
 from shared.kafka.producer import create_producer
-from shared.kafka.relay import asyncpg_dsn
 from shared.kafka.topics import ensure_topics
 from tests.support import dispute_received
 
@@ -116,54 +111,21 @@ class Outcome:
 # ---------------------------------------------------------------- servers
 
 
-def _kafka(infra: LocalInfra) -> Kafka:
-    return Kafka(
-        root=infra.root, port=infra.kafka_port, controller_port=infra.kafka_controller_port, heap=infra.kafka_heap
-    )
-
-
-def _kill_and_wait(pid: int, sig: signal.Signals, timeout_s: float = 30) -> None:
-    os.kill(pid, sig)
-    deadline = time.monotonic() + timeout_s
-    while time.monotonic() < deadline:
-        if not _alive(pid):  # reaps it when it is our own child (Kafka started by this process)
-            return
-        time.sleep(0.05)
-    raise TimeoutError(f"pid {pid} still alive {timeout_s:.0f} s after {sig.name}")
-
-
 def take_down(infra: LocalInfra, scenario: str) -> None:
     if scenario == "kafka-sigterm":
         infra.stop_kafka()
     elif scenario == "kafka-sigkill":
-        pid = _kafka(infra).pid()
-        if pid is None:
-            raise RuntimeError("Kafka is not running")
-        _kill_and_wait(pid, signal.SIGKILL)
+        infra.stop_kafka(kill=True)
     elif scenario == "postgres-fast":
         infra.stop_postgres()
     elif scenario == "postgres-immediate":
-        pid = Postgres(root=infra.root, port=infra.pg_port).postmaster_pid()
-        if pid is None:
-            raise RuntimeError("PostgreSQL is not running")
-        _kill_and_wait(pid, signal.SIGQUIT)  # the postmaster's immediate-shutdown signal
+        infra.stop_postgres(immediate=True)  # pg_ctl -m immediate: no shutdown checkpoint
     else:
         raise ValueError(f"unknown scenario {scenario!r}; one of {', '.join(SCENARIOS)}")
 
 
 def bring_back(infra: LocalInfra, scenario: str) -> None:
     (infra.start_kafka if scenario.startswith("kafka") else infra.start_postgres)()
-
-
-async def durable_commits(database_url: str, on: bool) -> None:
-    """synchronous_commit and fsync on (or back to the instance's own settings)."""
-    conn = await asyncpg.connect(asyncpg_dsn(database_url), timeout=10)
-    try:
-        for name in ("synchronous_commit", "fsync"):
-            await conn.execute(f"ALTER SYSTEM SET {name} = on" if on else f"ALTER SYSTEM RESET {name}")
-        await conn.execute("SELECT pg_reload_conf()")
-    finally:
-        await conn.close()
 
 
 # ---------------------------------------------------------------- processes
@@ -336,18 +298,13 @@ async def run_scenario(infra: LocalInfra, scenario: str, plan: Plan) -> Outcome:
 
 async def run(infra: LocalInfra, scenarios: list[str], plan: Plan) -> list[Outcome]:
     await ensure_topics(infra.kafka_bootstrap_servers)
-    await durable_commits(infra.database_url, on=True)
+    if not infra.pg_durable:  # a commit the writer saw must survive an immediate stop
+        raise RuntimeError("the chaos drill needs a durable PostgreSQL (DD_*_PG_DURABLE not false)")
     outcomes = []
-    try:
-        for scenario in scenarios:
-            outcome = await run_scenario(infra, scenario, plan)
-            print(format_row(outcome), flush=True)
-            outcomes.append(outcome)
-    finally:
-        try:
-            await durable_commits(infra.database_url, on=False)
-        except Exception as exc:  # do not hide the error that brought us here
-            print(f"could not reset synchronous_commit/fsync: {exc!r}", file=sys.stderr)
+    for scenario in scenarios:
+        outcome = await run_scenario(infra, scenario, plan)
+        print(format_row(outcome), flush=True)
+        outcomes.append(outcome)
     return outcomes
 
 

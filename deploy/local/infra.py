@@ -157,8 +157,9 @@ class LocalInfra:
     def start_kafka(self) -> None:
         self._kafka.start()
 
-    def stop_kafka(self) -> None:
-        self._kafka.stop()
+    def stop_kafka(self, *, kill: bool = False) -> None:
+        """`kill`: SIGKILL instead of the controlled shutdown."""
+        self._kafka.stop(kill=kill)
 
 
 # ---------------------------------------------------------------- CLI

@@ -198,10 +198,11 @@ class Kafka:
         with _locked(self.root / ".kafka.lock"):
             self._start()
 
-    def stop(self) -> None:
+    def stop(self, *, kill: bool = False) -> None:
+        """`kill`: SIGKILL, no controlled shutdown, as after a crash of the broker's machine."""
         if self.running():
             with _locked(self.root / ".kafka.lock"):
-                self._stop()
+                self._stop(kill=kill)
 
     def _start(self) -> None:
         home = self.root / "kafka"
@@ -265,11 +266,12 @@ class Kafka:
             f"{_tail(logs / 'kafka.out', logs / 'server.log')}"
         )
 
-    def _stop(self) -> None:
+    def _stop(self, *, kill: bool = False) -> None:
         pid = self.pid()
         if pid is None:
             return
-        os.kill(pid, signal.SIGTERM)  # controlled shutdown: flushes logs and checkpoints
+        # SIGTERM is the controlled shutdown: it flushes logs and checkpoints.
+        os.kill(pid, signal.SIGKILL if kill else signal.SIGTERM)
         deadline = time.monotonic() + KAFKA_STOP_TIMEOUT_S
         while _alive(pid) and time.monotonic() < deadline:
             time.sleep(0.1)
