@@ -15,7 +15,7 @@
 - the app as an httpx client over ASGI, without the lifespan: no relay or consumer runs, so
   what a request wrote stays in the outbox for the test to read;
 - seller and operator tokens signed with the app's secret;
-- `deliver_events(*events)`: the events applied through `shared.kafka.consumer.apply_events`, in one
+- `deliver_events(*events)`: the events applied through `shared.kafka.apply.apply_events`, in one
   transaction, exactly as the consumer applies a fetched batch (inbox claim included, so a
   second delivery of the same event is a duplicate).
 """
@@ -40,7 +40,7 @@ from shared.contracts import Envelope, parse_event
 from shared.db.inbox import Inbox
 from shared.db.migrations import upgrade
 from shared.db.session import session_scope
-from shared.kafka.consumer import Incoming, apply_events
+from shared.kafka.apply import Incoming, apply_events
 from shared.runtime import ServiceDefinition
 from shared.settings import ServiceSettings
 from shared.web.auth import mint_token

@@ -30,8 +30,9 @@ from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from shared.contracts import Envelope, EventParseError, parse_event
 from shared.db.errors import is_connection_error
-from shared.db.inbox import Delivery, Inbox
+from shared.db.inbox import Inbox
 from shared.db.session import session_scope
+from shared.kafka.apply import Incoming, apply_events
 from shared.kafka.dlq import send_to_dlq
 from shared.kafka.handlers import Handler
 from shared.kafka.metadata import client_of
@@ -39,7 +40,6 @@ from shared.kafka.producer import header_dict
 from shared.kafka.quiet import throttle_metadata_retries
 from shared.metrics import BackboneMetrics
 from shared.settings import ServiceSettings
-from shared.tracing import handling_span
 
 log = structlog.get_logger(__name__)
 
@@ -58,58 +58,6 @@ def topics_of(handlers: Mapping[str, Handler]) -> tuple[str, ...]:
 
 class UnhandledEventType(Exception):
     """A message on a subscribed topic whose type/version this service has no handler for."""
-
-
-@dataclass(frozen=True)
-class Incoming:
-    """One event as delivered: the envelope, where it came from, and its headers (traceparent)."""
-
-    event: Envelope[Any]
-    topic: str
-    partition: int = 0
-    offset: int = 0
-    headers: Mapping[str, str] = field(default_factory=dict)
-
-    @classmethod
-    def of(cls, event: Envelope[Any], **where: object) -> Incoming:
-        """A delivery of `event` on its own topic, for tests and tools that bypass Kafka."""
-        return cls(event, topic=event.type, **where)  # type: ignore[arg-type]
-
-    @property
-    def delivery(self) -> Delivery:
-        return Delivery(event_id=self.event.id, topic=self.topic, partition=self.partition, offset=self.offset)
-
-
-async def handle_event(session: AsyncSession, handlers: Mapping[str, Handler], incoming: Incoming) -> None:
-    """Run the handler of one event in the caller's transaction, in the trace its headers carry."""
-    with handling_span(incoming.headers, f"handle {incoming.event.dataschema}"):  # child of the publisher's span
-        structlog.contextvars.bind_contextvars(dispute_id=incoming.event.subject)
-        try:
-            await handlers[incoming.event.dataschema](session, incoming.event)
-        finally:
-            structlog.contextvars.unbind_contextvars("dispute_id")
-
-
-async def apply_events(
-    session: AsyncSession, inbox: Inbox, handlers: Mapping[str, Handler], deliveries: Sequence[Incoming]
-) -> list[str]:
-    """Claim `deliveries` in the inbox and handle the new ones, in order, inside `session`'s transaction.
-
-    Returns each delivery's outcome, "handled" or "duplicate" (already applied, or the same id
-    earlier in this call). The caller commits; a rollback undoes the claims with the handlers'
-    changes. This is the consumer's own step, so a test can deliver an `Incoming.of(event)`
-    exactly as Kafka would, without Kafka.
-    """
-    fresh = await inbox.claim(session, [d.delivery for d in deliveries])
-    outcomes = []
-    for incoming in deliveries:
-        if incoming.event.id in fresh:
-            fresh.discard(incoming.event.id)  # the same id twice in one batch: apply once
-            await handle_event(session, handlers, incoming)
-            outcomes.append("handled")
-        else:
-            outcomes.append("duplicate")
-    return outcomes
 
 
 @dataclass

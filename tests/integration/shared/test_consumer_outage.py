@@ -13,12 +13,7 @@ from shared.contracts.topics import dlq_topic
 from shared.db.session import session_scope
 from shared.kafka.dlq import read_dead_letters
 from shared.metrics import BackboneMetrics
-from tests.integration.shared.test_inbox_consumer import (  # noqa: F401  (fixtures)
-    _count_is,
-    _metric,
-    make_consumer,
-    topic,
-)
+from tests.integration.shared.test_inbox_consumer import _count_is, _metric, make_consumer
 from tests.support import dispute_received, eventually, recording_handler, running
 
 TOTAL = 80
@@ -32,7 +27,7 @@ async def test_postgres_outage_while_events_arrive_dead_letters_nothing_and_keep
     scratch,
     producer,
     topic,
-    immediate,  # noqa: F811
+    immediate,
 ):
     if infra.local is None:
         pytest.fail("this test stops PostgreSQL; run it against the project's local servers")

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import asyncio
-import uuid
 from collections import Counter
 
 import pytest
@@ -12,22 +11,15 @@ from sqlalchemy import func, select
 from shared.contracts.topics import dlq_topic
 from shared.db.inbox import Inbox
 from shared.db.session import session_scope
-from shared.kafka.consumer import EventConsumer, Incoming, apply_events
+from shared.kafka.apply import Incoming, apply_events
+from shared.kafka.consumer import EventConsumer
 from shared.kafka.dlq import read_dead_letters, replay_dead_letters
 from shared.kafka.lag import LagMonitor, LagReader
-from shared.kafka.topics import ensure_topics
 from shared.metrics import BackboneMetrics
 from shared.settings import ServiceSettings
 from tests.support import dispute_received, eventually, recording_handler, running
 
 SCHEMA = "dispute.received/v1"
-
-
-@pytest.fixture
-async def topic(kafka):
-    name = f"test-{uuid.uuid4().hex[:8]}"
-    await ensure_topics(kafka, partitions=3, names=[name, dlq_topic(name)])
-    return name
 
 
 def make_consumer(scratch, kafka, producer, topic, handler, *, group=None, metrics=None, **kw):
