@@ -75,7 +75,8 @@ class ServiceSettings(BaseSettings):
     outbox_poll_interval_ms: int = 1_000
     # After a failed publish the relay waits base * 2^failures (capped, jittered) and halves its batch.
     outbox_retry_backoff_ms: int = Field(default=200, ge=1)
-    outbox_retry_backoff_max_ms: int = Field(default=10_000, ge=1)
+    # Capped low: the relay must notice a returning broker within seconds (recovery goal ≤ 5 s).
+    outbox_retry_backoff_max_ms: int = Field(default=2_000, ge=1)
     # Readiness says "stalled" when rows wait and nothing was published for this long.
     outbox_stall_after_s: float = 30.0
 
