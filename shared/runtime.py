@@ -8,7 +8,7 @@ still missing, while the background parts keep retrying until the broker answers
 from __future__ import annotations
 
 import asyncio
-from collections.abc import Callable, Mapping, Sequence
+from collections.abc import Awaitable, Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 from types import ModuleType
@@ -48,15 +48,34 @@ class ServiceDefinition:
     migrations: Path
     handlers: Mapping[str, Handler] = field(default_factory=dict)
     routers: Sequence[APIRouter] = ()
+    # Loops the service runs beside its relay and consumer (a scheduler, a debouncer): each gets the
+    # runtime, runs until cancelled at shutdown, and must survive database outages on its own.
+    workers: Sequence[BackgroundWorker] = ()
 
     @classmethod
     def of(
-        cls, models: ModuleType, *, migrations: Path, handlers: Mapping[str, Handler], routers: Sequence[APIRouter]
+        cls,
+        models: ModuleType,
+        *,
+        migrations: Path,
+        handlers: Mapping[str, Handler],
+        routers: Sequence[APIRouter],
+        workers: Sequence[BackgroundWorker] = (),
     ) -> ServiceDefinition:
         """From a service's models module (SCHEMA, metadata, outbox_table, inbox_table): its name is its schema."""
         return cls(
-            models.SCHEMA, models.metadata, models.outbox_table, models.inbox_table, migrations, handlers, routers
+            models.SCHEMA,
+            models.metadata,
+            models.outbox_table,
+            models.inbox_table,
+            migrations,
+            handlers,
+            routers,
+            workers,
         )
+
+
+BackgroundWorker = Callable[["ServiceRuntime"], Awaitable[None]]
 
 
 class ServiceRuntime:
@@ -89,6 +108,9 @@ class ServiceRuntime:
     async def start(self) -> None:
         quiet_aiokafka_logs(self.settings.kafka_unavailable_log_interval_s)
         self._tasks.append(asyncio.create_task(self._start_kafka_parts(), name=f"{self.definition.name}-kafka"))
+        for worker in self.definition.workers:
+            name = f"{self.definition.name}-{getattr(worker, '__name__', 'worker')}"
+            self._tasks.append(asyncio.create_task(worker(self), name=name))
 
     async def _start_kafka_parts(self) -> None:
         s = self.settings
