@@ -8,11 +8,11 @@ still missing, while the background parts keep retrying until the broker answers
 from __future__ import annotations
 
 import asyncio
-from collections.abc import Awaitable, Callable, Mapping, Sequence
+from collections.abc import Callable, Coroutine, Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 from types import ModuleType
-from typing import Protocol, TypeVar
+from typing import Any, Protocol, TypeVar
 
 import structlog
 from aiokafka.errors import KafkaError
@@ -75,7 +75,7 @@ class ServiceDefinition:
         )
 
 
-BackgroundWorker = Callable[["ServiceRuntime"], Awaitable[None]]
+BackgroundWorker = Callable[["ServiceRuntime"], Coroutine[Any, Any, None]]
 
 
 class ServiceRuntime:
