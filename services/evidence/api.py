@@ -1,7 +1,145 @@
-"""HTTP API of the evidence service."""
+"""HTTP API of the evidence service: routes only (request in, one use case, response out)."""
 
 from __future__ import annotations
 
-from fastapi import APIRouter
+import base64
+import uuid
+from datetime import UTC, datetime, timedelta
+from typing import Annotated
+from urllib.parse import quote
+
+from fastapi import APIRouter, Path, Query, Request, Response
+from fastapi.responses import StreamingResponse
+
+from services.evidence import reports, uploads
+from services.evidence.blobs import BlobStore
+from services.evidence.errors import MetaMalformed, MetaTooLarge, NoContent, UnsupportedBody
+from services.evidence.intake import StagedFile, read_evidence_upload
+from services.evidence.schemas import ID_PATTERN, EvidenceList, EvidenceOut, ReportOut, TemplatesOut
+from services.evidence.settings import Settings
+from shared.web.auth import PrincipalDep
+from shared.web.db import DbSession
 
 router = APIRouter(prefix="/v1", tags=["evidence"])
+
+PathId = Annotated[str, Path(max_length=64, pattern=ID_PATTERN)]
+Lang = Annotated[str, Query(max_length=8, description="zh | ko | en")]
+
+
+def _settings(request: Request) -> Settings:
+    return request.app.state.settings
+
+
+def _blobs(request: Request) -> BlobStore:
+    return request.app.state.blobs  # built once by main.create_app
+
+
+def _utcnow() -> datetime:
+    return datetime.now(UTC)
+
+
+async def _read_upload(request: Request, settings: Settings) -> tuple[str | None, StagedFile | None]:
+    """multipart/form-data (`file` and `meta`), or a JSON body that is the meta of a structured item."""
+    content_type = request.headers.get("content-type", "").split(";")[0].strip().lower()
+    if content_type == "multipart/form-data":
+        upload = await read_evidence_upload(
+            request,
+            staging_dir=_blobs(request).staging_dir,
+            max_bytes=settings.max_upload_bytes,
+            max_meta_bytes=settings.max_meta_bytes,
+        )
+        return upload.meta_text, upload.file
+    if content_type == "application/json" or content_type.endswith("+json"):
+        limit = settings.max_meta_bytes
+        declared = request.headers.get("content-length", "")
+        if declared.isdigit() and int(declared) > limit:
+            raise MetaTooLarge(f"meta is over {limit} bytes.", limit=limit)
+        chunks, size = [], 0
+        async for chunk in request.stream():
+            size += len(chunk)
+            if size > limit:
+                raise MetaTooLarge(f"meta is over {limit} bytes.", limit=limit)
+            chunks.append(chunk)
+        try:
+            return b"".join(chunks).decode("utf-8"), None
+        except UnicodeDecodeError:
+            raise MetaMalformed("meta is not UTF-8.") from None
+    raise UnsupportedBody("Send multipart/form-data (file + meta) or application/json (meta of a structured kind).")
+
+
+@router.post("/cases/{dispute_id}/evidence", status_code=201)
+async def upload_evidence(dispute_id: PathId, request: Request, session: DbSession, principal: PrincipalDep) -> EvidenceOut:
+    settings = _settings(request)
+    await uploads.check_access(session, principal, dispute_id)  # 404 before a byte of the body is read
+    meta_text, file = await _read_upload(request, settings)
+    item = await uploads.add_evidence(
+        session, principal, dispute_id, meta_text=meta_text, file=file, rules=request.app.state.upload_rules, now=_utcnow()
+    )
+    return EvidenceOut.of(item)
+
+
+@router.get("/cases/{dispute_id}/evidence")
+async def list_evidence(
+    dispute_id: PathId, session: DbSession, principal: PrincipalDep, include_deleted: bool = False
+) -> EvidenceList:
+    case, items = await uploads.list_evidence(session, principal, dispute_id, include_deleted=include_deleted)
+    return EvidenceList(
+        dispute_id=dispute_id,
+        due_at=case.due_at,
+        set_version=case.set_version,
+        items=[EvidenceOut.of(row) for row in items],
+    )
+
+
+@router.get("/cases/{dispute_id}/evidence/{evidence_id}/content", response_model=None)
+async def evidence_content(
+    dispute_id: PathId, evidence_id: uuid.UUID, request: Request, session: DbSession, principal: PrincipalDep
+) -> Response:
+    """The stored bytes with their sniffed type; ETag and Digest carry the sha256 (check it)."""
+    item = await uploads.evidence_file(session, principal, dispute_id, evidence_id)
+    if item.sha256 is None:
+        raise NoContent("This item came without a file; its facts are in its meta.", evidence_id=str(evidence_id))
+    blobs = _blobs(request)
+    if not await blobs.exists(item.sha256):
+        raise RuntimeError(f"blob {item.sha256} of evidence {evidence_id} is missing from the store")
+    digest = base64.b64encode(bytes.fromhex(item.sha256)).decode()
+    headers = {
+        "ETag": f'"{item.sha256}"',
+        "Digest": f"sha-256={digest}",  # RFC 3230
+        "Repr-Digest": f"sha-256=:{digest}:",  # RFC 9530
+        "Cache-Control": "private, max-age=31536000, immutable",  # content-addressed: never changes
+        "X-Content-Type-Options": "nosniff",
+        "Content-Disposition": f"attachment; filename*=UTF-8''{quote(item.filename or 'evidence', safe='')}",
+    }
+    if request.headers.get("if-none-match", "").strip() in (f'"{item.sha256}"', "*"):
+        return Response(status_code=304, headers=headers)
+    headers["Content-Length"] = str(item.size)
+    return StreamingResponse(blobs.chunks(item.sha256), media_type=item.media_type, headers=headers)
+
+
+@router.delete("/cases/{dispute_id}/evidence/{evidence_id}", status_code=204)
+async def delete_evidence(
+    dispute_id: PathId, evidence_id: uuid.UUID, request: Request, session: DbSession, principal: PrincipalDep
+) -> Response:
+    debounce = timedelta(milliseconds=_settings(request).check_debounce_ms)
+    await uploads.delete_evidence(session, principal, dispute_id, evidence_id, debounce=debounce, now=_utcnow())
+    return Response(status_code=204)
+
+
+@router.post("/cases/{dispute_id}/evidence/check")
+async def check_evidence(dispute_id: PathId, session: DbSession, principal: PrincipalDep, lang: Lang = "zh") -> ReportOut:
+    return ReportOut.model_validate(await reports.check_now(session, principal, dispute_id, lang, now=_utcnow()))
+
+
+@router.get("/cases/{dispute_id}/report")
+async def get_report(dispute_id: PathId, session: DbSession, principal: PrincipalDep, lang: Lang = "zh") -> ReportOut:
+    return ReportOut.model_validate(await reports.latest_report(session, principal, dispute_id, lang))
+
+
+@router.get("/templates")
+async def get_templates(
+    _: PrincipalDep,
+    reason_code: Annotated[str, Query(max_length=32)],
+    lang: Lang = "zh",
+) -> TemplatesOut:
+    return TemplatesOut.model_validate(reports.templates(reason_code, lang))

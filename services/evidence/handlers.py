@@ -1,13 +1,28 @@
-"""Handlers of the events the evidence service consumes, keyed by event class (none yet).
+"""Handlers of the events the evidence service consumes (SPEC section 2): `dispute.received`
+(the case the checker reads) and `deadline.scheduled` (its due time).
 
-Each is `async def on_x(session, event: Envelope[XV1]) -> None`, runs inside the consumer's
-transaction (with the inbox claim) and never commits; one that needs an earlier fact of its
-dispute raises `Deferred` and the event is parked until that fact is recorded.
+Each runs inside the consumer's transaction (with the inbox claim) and never commits. A deadline
+that arrives before its dispute is parked (`Deferred`) and applied once the case is recorded.
 """
 
 from __future__ import annotations
 
-from services.evidence import models
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from services.evidence import cases, models
+from shared.contracts import DeadlineScheduledV1, DisputeReceivedV1, Envelope
 from shared.kafka.handlers import handler_map
 
-HANDLERS = handler_map({}, parked=models.parked_events_table)
+
+async def on_dispute_received(session: AsyncSession, event: Envelope[DisputeReceivedV1]) -> None:
+    await cases.record_case(session, event)
+
+
+async def on_deadline_scheduled(session: AsyncSession, event: Envelope[DeadlineScheduledV1]) -> None:
+    await cases.record_deadline(session, event)
+
+
+HANDLERS = handler_map(
+    {DisputeReceivedV1: on_dispute_received, DeadlineScheduledV1: on_deadline_scheduled},
+    parked=models.parked_events_table,
+)

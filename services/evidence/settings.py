@@ -2,7 +2,10 @@
 
 from __future__ import annotations
 
+from pathlib import Path
 from typing import ClassVar
+
+from pydantic import Field
 
 from shared.settings import ServiceSettings
 
@@ -11,3 +14,20 @@ class Settings(ServiceSettings):
     service: ClassVar[str] = "evidence"
 
     port: int = 8002
+
+    # Where blobs live (content-addressed, root/ab/cd/<sha256>); uploads are staged under it too.
+    blob_root: Path = Path(".local/blobs/evidence")
+    # An uploaded file larger than this answers 413 (it is streamed to disk, never held in memory).
+    max_upload_bytes: int = Field(default=20 * 1024 * 1024, ge=1024)
+    # The `meta` part (or a JSON body of a structured item) larger than this answers 413.
+    max_meta_bytes: int = Field(default=2 * 1024 * 1024, ge=1024)
+    # A message log's `messages` beyond this answers 422 `too_many_messages` (the checker's own limit).
+    max_messages: int = Field(default=10_000, ge=1)
+    # The checker runs this long after the last upload or delete of a case (0: at once).
+    check_debounce_ms: int = Field(default=1_500, ge=0)
+    # The check worker's longest sleep when nothing wakes it (other processes' uploads).
+    check_poll_interval_ms: int = Field(default=1_000, ge=10)
+    # After a failed run the case is tried again this much later.
+    check_retry_ms: int = Field(default=30_000, ge=100)
+    # Extractions (PDF text, image decode) running at once, each in a worker thread.
+    extract_concurrency: int = Field(default=2, ge=1)

@@ -149,6 +149,9 @@ class EvidenceUploadedV1(EventData):
     media_type: str | None = None
     source: str | None = None
     captured_at: AwareDatetime | None = None
+    # Added compatibly (default `added`): a delete also emits evidence.uploaded, so the set's
+    # readers (ingest's status, submit) know the item left the set.
+    change: Literal["added", "deleted"] = "added"
 
 
 class EvidenceValidatedV1(EventData):

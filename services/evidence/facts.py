@@ -1,0 +1,105 @@
+"""Between the database rows and the pure checker: extracted facts as JSON, rows as checker inputs."""
+
+from __future__ import annotations
+
+from datetime import datetime
+from decimal import Decimal
+from typing import Any
+
+from sqlalchemy import Row
+
+from services.evidence.checker import Amount, CaseFacts, EvidenceItem, ExtractedFacts, Finding, Report
+from services.evidence.checker.model import EvidenceRef
+
+
+def facts_json(facts: ExtractedFacts) -> dict[str, Any]:
+    return {
+        "readable": facts.readable,
+        "unreadable_reason": facts.unreadable_reason,
+        "text": facts.text.replace("\x00", ""),  # PostgreSQL text (and JSONB) cannot hold NUL
+        "language": facts.language,
+        "pages": facts.pages,
+        "width": facts.width,
+        "height": facts.height,
+        "exif_time": facts.exif_time.isoformat() if facts.exif_time else None,  # naive: no zone in EXIF
+    }
+
+
+def facts_of(value: dict[str, Any] | None) -> ExtractedFacts:
+    if not value:
+        return ExtractedFacts()
+    exif = value.get("exif_time")
+    return ExtractedFacts(
+        readable=bool(value.get("readable", True)),
+        unreadable_reason=value.get("unreadable_reason"),
+        text=value.get("text") or "",
+        language=value.get("language"),
+        pages=value.get("pages"),
+        width=value.get("width"),
+        height=value.get("height"),
+        exif_time=datetime.fromisoformat(exif) if exif else None,
+    )
+
+
+def facts_summary(value: dict[str, Any] | None) -> dict[str, Any] | None:
+    """What a listing shows of the facts: everything but the text."""
+    if value is None:
+        return None
+    return {k: v for k, v in value.items() if k != "text"} | {"text_chars": len(value.get("text") or "")}
+
+
+def case_facts(case: Row) -> CaseFacts:
+    return CaseFacts(
+        dispute_id=case.dispute_id,
+        seller_id=case.seller_id,
+        order_id=case.order_id,
+        amount=Amount(Decimal(case.amount_value), case.amount_currency),
+        reason_code=case.reason_code,
+        kind=case.kind,
+        notified_at=case.notified_at,
+    )
+
+
+def evidence_item(row: Row) -> EvidenceItem:
+    return EvidenceItem(
+        evidence_id=str(row.id),
+        kind=row.kind,
+        meta=row.meta,
+        media_type=row.media_type,
+        sha256=row.sha256,
+        captured_at=row.captured_at,
+        extracted=facts_of(row.facts),
+    )
+
+
+def findings_json(report: Report) -> list[dict[str, Any]]:
+    return [
+        {
+            "rule": f.rule,
+            "severity": f.severity,
+            "evidence_id": f.evidence_id,
+            "fields": list(f.fields),
+            "params": dict(f.params),
+        }
+        for f in report.findings
+    ]
+
+
+def set_json(refs: tuple[EvidenceRef, ...] | list[EvidenceRef]) -> list[dict[str, Any]]:
+    return [{"evidence_id": r.evidence_id, "kind": r.kind, "sha256": r.sha256} for r in refs]
+
+
+def report_of(row: Row) -> Report:
+    """The stored report as the checker's `Report` again, to render it in any language."""
+    return Report(
+        status=row.status,
+        ruleset_version=row.ruleset_version,
+        findings=tuple(
+            Finding(f["rule"], f["severity"], f.get("evidence_id"), tuple(f.get("fields", ())), f.get("params", {}))
+            for f in row.findings
+        ),
+        evidence_set=tuple(EvidenceRef(e["evidence_id"], e["kind"], e.get("sha256")) for e in row.evidence_set),
+        reason_code=row.reason_code,
+        checked_at=row.checked_at,
+        legal_basis=tuple(row.legal_basis),
+    )

@@ -1,0 +1,138 @@
+"""Every query of the evidence service, on the caller's session (which it never commits)."""
+
+from __future__ import annotations
+
+import uuid
+from collections.abc import Sequence
+from datetime import datetime
+from typing import Any
+
+from sqlalchemy import Row, delete, func, insert, select, update
+from sqlalchemy.dialects.postgresql import insert as pg_insert
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from services.evidence import models
+from shared.contracts import Envelope
+from shared.db.outbox import Outbox
+
+_outbox = Outbox(models.outbox_table)
+_c, _i, _r, _t = models.cases, models.evidence_items, models.reports, models.tracking_index
+
+
+class EvidenceRepository:
+    def __init__(self, session: AsyncSession) -> None:
+        self.session = session
+
+    # ------------------------------------------------------------------ cases
+
+    async def insert_case(self, values: dict[str, Any]) -> bool:
+        """A new case from `dispute.received`; False when the dispute is known already."""
+        stmt = pg_insert(_c).values(**values).on_conflict_do_nothing(index_elements=["dispute_id"])
+        return bool((await self.session.execute(stmt.returning(_c.c.dispute_id))).first())
+
+    async def case(self, dispute_id: str, *, lock: bool = False) -> Row | None:
+        """The case; `lock` takes its row FOR UPDATE (one dispute's writes and events stay in order)."""
+        query = select(_c).where(_c.c.dispute_id == dispute_id)
+        if lock:
+            query = query.with_for_update()
+        return (await self.session.execute(query)).first()
+
+    async def set_deadline(self, dispute_id: str, due_at: datetime, event_at: datetime) -> None:
+        """Keep the deadline of the latest `deadline.scheduled` (an older one changes nothing)."""
+        stmt = (
+            update(_c)
+            .where(_c.c.dispute_id == dispute_id)
+            .where((_c.c.deadline_event_at.is_(None)) | (_c.c.deadline_event_at <= event_at))
+            .values(due_at=due_at, deadline_event_at=event_at)
+        )
+        await self.session.execute(stmt)
+
+    async def evidence_changed(self, dispute_id: str, check_due_at: datetime) -> int:
+        """A new evidence set: its version bumped and its check (re)scheduled. Returns the version."""
+        stmt = (
+            update(_c)
+            .where(_c.c.dispute_id == dispute_id)
+            .values(set_version=_c.c.set_version + 1, check_due_at=check_due_at)
+            .returning(_c.c.set_version)
+        )
+        return int((await self.session.execute(stmt)).scalar_one())
+
+    async def claim_due_case(self, now: datetime) -> Row | None:
+        """One case whose check is due, locked; cases another worker holds are skipped."""
+        query = (
+            select(_c)
+            .where(_c.c.check_due_at.is_not(None), _c.c.check_due_at <= now)
+            .order_by(_c.c.check_due_at)
+            .limit(1)
+            .with_for_update(skip_locked=True)
+        )
+        return (await self.session.execute(query)).first()
+
+    async def next_check_due(self) -> datetime | None:
+        return (await self.session.execute(select(func.min(_c.c.check_due_at)))).scalar()
+
+    async def set_check_due(self, dispute_id: str, at: datetime | None) -> None:
+        await self.session.execute(update(_c).where(_c.c.dispute_id == dispute_id).values(check_due_at=at))
+
+    # ------------------------------------------------------------------ evidence items
+
+    async def insert_item(self, values: dict[str, Any]) -> Row:
+        return (await self.session.execute(insert(_i).values(**values).returning(*_i.c))).one()
+
+    async def item(self, dispute_id: str, evidence_id: uuid.UUID, *, include_deleted: bool = False) -> Row | None:
+        query = select(_i).where(_i.c.dispute_id == dispute_id, _i.c.id == evidence_id)
+        if not include_deleted:
+            query = query.where(_i.c.deleted_at.is_(None))
+        return (await self.session.execute(query)).first()
+
+    async def items(self, dispute_id: str, *, include_deleted: bool = False, with_facts: bool = True) -> list[Row]:
+        """The case's items in upload order (the evidence set when deleted ones are left out)."""
+        columns = list(_i.c) if with_facts else [c for c in _i.c if c.name != "facts"]
+        query = select(*columns).where(_i.c.dispute_id == dispute_id).order_by(_i.c.uploaded_at, _i.c.id)
+        if not include_deleted:
+            query = query.where(_i.c.deleted_at.is_(None))
+        return list(await self.session.execute(query))
+
+    async def current_set(self, dispute_id: str) -> list[Row]:
+        """(id, kind, sha256) of the live items, in upload order."""
+        query = (
+            select(_i.c.id, _i.c.kind, _i.c.sha256)
+            .where(_i.c.dispute_id == dispute_id, _i.c.deleted_at.is_(None))
+            .order_by(_i.c.uploaded_at, _i.c.id)
+        )
+        return list(await self.session.execute(query))
+
+    async def mark_deleted(self, evidence_id: uuid.UUID, *, at: datetime, by: str) -> None:
+        await self.session.execute(update(_i).where(_i.c.id == evidence_id).values(deleted_at=at, deleted_by=by))
+
+    # ------------------------------------------------------------------ tracking index
+
+    async def index_tracking(self, rows: Sequence[dict[str, Any]]) -> None:
+        if rows:
+            await self.session.execute(insert(_t), list(rows))
+
+    async def unindex_tracking(self, evidence_id: uuid.UUID) -> None:
+        await self.session.execute(delete(_t).where(_t.c.evidence_id == evidence_id))
+
+    async def tracking_matches(self, seller_id: str, dispute_id: str, number_keys: Sequence[str]) -> list[Row]:
+        """The seller's other cases' tracking rows that share a number with this case."""
+        if not number_keys:
+            return []
+        query = select(_t.c.carrier, _t.c.tracking_number, _t.c.order_id, _t.c.dispute_id).where(
+            _t.c.seller_id == seller_id, _t.c.number_key.in_(list(number_keys)), _t.c.dispute_id != dispute_id
+        )
+        return list(await self.session.execute(query))
+
+    # ------------------------------------------------------------------ reports
+
+    async def insert_report(self, values: dict[str, Any]) -> Row:
+        return (await self.session.execute(insert(_r).values(**values).returning(*_r.c))).one()
+
+    async def latest_report(self, dispute_id: str) -> Row | None:
+        query = select(_r).where(_r.c.dispute_id == dispute_id).order_by(_r.c.checked_at.desc(), _r.c.id).limit(1)
+        return (await self.session.execute(query)).first()
+
+    # ------------------------------------------------------------------ outbox
+
+    async def add_events(self, *events: Envelope) -> None:
+        await _outbox.add(self.session, *events)
