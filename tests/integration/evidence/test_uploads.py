@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 import base64
 import hashlib
 import uuid
@@ -117,3 +118,17 @@ async def test_the_tracking_index_keeps_live_tracking_numbers_only(evidence: Evi
     )
     gone = await evidence.scalar(select(t.c.number_key).where(t.c.evidence_id == uuid.UUID(item["evidence_id"])))
     assert gone is None
+
+
+async def test_an_upload_waits_for_the_case_row_lock_so_one_disputes_events_stay_in_order(evidence: Evidence):
+    seller, dispute = await evidence.new_case()
+    c = models.cases
+    async with evidence.session() as holder:
+        await holder.execute(select(c.c.dispute_id).where(c.c.dispute_id == dispute).with_for_update())
+        upload = asyncio.create_task(evidence.upload(dispute, seller, sample("pod_complete"), as_json=True))
+        await asyncio.sleep(0.5)
+        assert not upload.done()  # blocked on the case row
+        assert await evidence.item_count(dispute) == 0
+    answer = await upload
+    assert answer.status_code == 201
+    assert await evidence.outbox_types(dispute) == ["evidence.uploaded"]

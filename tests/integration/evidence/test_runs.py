@@ -1,0 +1,168 @@
+"""Checker runs through HTTP and the debounce worker: reports pinned to their set, stale after a
+change, in three languages, and `evidence.validated` after `evidence.uploaded` in the outbox."""
+
+from __future__ import annotations
+
+import asyncio
+from datetime import UTC, datetime, timedelta
+
+import pytest
+from sqlalchemy import select
+
+import services.evidence.main
+from services.evidence import models, runs
+from shared.contracts import DeadlineScheduledV1, DisputeReceivedV1, Money, new_event
+from tests.harness import service_harness
+from tests.integration.evidence.conftest import ORDER, Evidence, sample
+
+CLEAN = ("tracking_cj_delivered", "pod_complete", "messages_coupang")
+
+
+async def upload_clean(evidence: Evidence, dispute: str, seller: str) -> list[str]:
+    ids = []
+    for name in CLEAN:
+        answer = await evidence.upload(dispute, seller, sample(name), as_json=True)
+        assert answer.status_code == 201, answer.text
+        ids.append(answer.json()["evidence_id"])
+    return ids
+
+
+async def test_the_clean_not_received_sample_package_is_ready_with_no_blocker(evidence: Evidence):
+    seller, dispute = await evidence.new_case()
+    ids = await upload_clean(evidence, dispute, seller)
+    answer = await evidence.client.post(
+        f"/v1/cases/{dispute}/evidence/check?lang=en", headers=evidence.seller_headers(seller)
+    )
+    assert answer.status_code == 200, answer.text
+    report = answer.json()
+    assert report["status"] == "ready" and report["findings"] == [] and report["stale"] is False
+    assert [e["evidence_id"] for e in report["evidence_set"]] == ids
+    assert [b["article"] for b in report["legal_basis"]] == ["제15조 제1항", "제17조 제5항"]
+    assert await evidence.outbox_types(dispute) == ["evidence.uploaded"] * 3 + ["evidence.validated"]
+    validated = [e for e in await evidence.outbox_events() if e.subject == dispute][-1]
+    assert validated.data.status == "ready" and str(validated.data.report_id) == report["report_id"]
+    assert [str(e.evidence_id) for e in validated.data.evidence_set] == ids
+
+
+async def test_a_report_reads_in_chinese_korean_and_english(evidence: Evidence):
+    seller, dispute = await evidence.new_case()
+    await upload_clean(evidence, dispute, seller)
+    await evidence.upload(dispute, seller, sample("statement_zh_vague"), as_json=True)
+    await evidence.client.post(f"/v1/cases/{dispute}/evidence/check", headers=evidence.seller_headers(seller))
+    words = {"zh": "韩文译文", "ko": "한국어 번역본", "en": "Korean translation"}
+    for lang, word in words.items():
+        answer = await evidence.client.get(
+            f"/v1/cases/{dispute}/report?lang={lang}", headers=evidence.seller_headers(seller)
+        )
+        report = answer.json()
+        assert report["status"] == "needs_fix" and report["lang"] == lang
+        assert [f["rule"] for f in report["findings"]] == ["vague_statement", "korean_translation_missing"]
+        assert word in report["findings"][1]["message"]
+    bad = await evidence.client.get(f"/v1/cases/{dispute}/report?lang=fr", headers=evidence.seller_headers(seller))
+    assert bad.status_code == 422 and bad.json()["code"] == "unsupported_language"
+
+
+async def test_a_change_to_the_set_after_a_report_makes_it_stale(evidence: Evidence):
+    seller, dispute = await evidence.new_case()
+    ids = await upload_clean(evidence, dispute, seller)
+    url = f"/v1/cases/{dispute}/report"
+    none_yet = await evidence.client.get(url, headers=evidence.seller_headers(seller))
+    assert none_yet.status_code == 404 and none_yet.json()["code"] == "report_not_found"
+    await evidence.client.post(f"/v1/cases/{dispute}/evidence/check", headers=evidence.seller_headers(seller))
+    assert (await evidence.client.get(url, headers=evidence.seller_headers(seller))).json()["stale"] is False
+    await evidence.client.delete(f"/v1/cases/{dispute}/evidence/{ids[1]}", headers=evidence.seller_headers(seller))
+    report = (await evidence.client.get(url, headers=evidence.seller_headers(seller))).json()
+    assert report["stale"] is True and report["status"] == "ready"  # the old verdict, marked stale
+    rerun = await evidence.client.post(f"/v1/cases/{dispute}/evidence/check", headers=evidence.seller_headers(seller))
+    assert rerun.json()["stale"] is False and rerun.json()["status"] == "needs_fix"
+    assert "required_evidence_missing" in [f["rule"] for f in rerun.json()["findings"]]
+
+
+async def test_a_tracking_number_backing_another_order_of_the_seller_is_found_through_the_index(evidence: Evidence):
+    seller, first = await evidence.new_case()
+    _, second = await evidence.new_case(seller, order_id="3000111122223")
+    await evidence.upload(first, seller, sample("tracking_cj_delivered"), as_json=True)
+    reused = {**sample("tracking_cj_delivered"), "order_id": "3000111122223"}
+    await evidence.upload(second, seller, reused, as_json=True)
+    report = await evidence.client.post(f"/v1/cases/{second}/evidence/check", headers=evidence.seller_headers(seller))
+    assert "tracking_number_reused" in [f["rule"] for f in report.json()["findings"]]
+    _, elsewhere = await evidence.new_case(None, order_id="3000111122223")  # another seller: not its index
+    await evidence.upload(elsewhere, None, reused, as_json=True)
+    report = await evidence.client.post(f"/v1/cases/{elsewhere}/evidence/check", headers=evidence.operator_headers())
+    assert "tracking_number_reused" not in [f["rule"] for f in report.json()["findings"]]
+
+
+async def test_templates_pass_the_checker_wording_and_refuse_unknown_reason_codes(evidence: Evidence):
+    answer = await evidence.client.get(
+        "/v1/templates?reason_code=NOT_RECEIVED&lang=ko", headers=evidence.seller_headers("V1")
+    )
+    assert answer.status_code == 200
+    body = answer.json()
+    assert "KST" in body["templates"][0]["example"] and body["legal_basis"][0]["article"] == "제15조 제1항"
+    bad = await evidence.client.get("/v1/templates?reason_code=NOPE&lang=ko", headers=evidence.seller_headers("V1"))
+    assert bad.status_code == 422 and bad.json()["code"] == "unknown_reason_code"
+    assert (await evidence.client.get("/v1/templates?reason_code=NOT_RECEIVED")).status_code == 401
+
+
+async def test_dispute_received_twice_is_one_case_and_an_early_deadline_is_parked_until_it(evidence: Evidence):
+    seller, dispute = await evidence.new_case()
+    due = datetime(2026, 11, 9, 14, 59, 59, tzinfo=UTC)
+    deadline = DeadlineScheduledV1(dispute_id=dispute, due_at=due, business_days=5, rule="computed")
+    assert await evidence.deliver_events(new_event(deadline, source="tests")) == ["handled"]
+    listed = await evidence.client.get(f"/v1/cases/{dispute}/evidence", headers=evidence.seller_headers(seller))
+    assert listed.json()["due_at"] == "2026-11-09T14:59:59Z"
+
+    early = DeadlineScheduledV1(dispute_id="CD-EARLY-1", due_at=due, business_days=5, rule="computed")
+    await evidence.deliver_events(new_event(early, source="tests"))
+    parked = models.parked_events_table
+    assert await evidence.scalar(select(parked.c.dispute_id).where(parked.c.dispute_id == "CD-EARLY-1"))
+    received = DisputeReceivedV1(
+        dispute_id="CD-EARLY-1",
+        seller_id=seller,
+        notice_id="N-1",
+        kind="chargeback",
+        order_id=ORDER,
+        amount=Money(value="1", currency="KRW"),
+        reason_code="NOT_RECEIVED",
+        notified_at=datetime(2026, 11, 2, tzinfo=UTC),
+    )
+    event = new_event(received, source="tests")
+    assert await evidence.deliver_events(event) == ["handled"]
+    assert await evidence.deliver_events(event) == ["duplicate"]
+    c = models.cases
+    assert await evidence.scalar(select(c.c.due_at).where(c.c.dispute_id == "CD-EARLY-1")) == due
+    assert await evidence.scalar(select(parked.c.dispute_id).where(parked.c.dispute_id == "CD-EARLY-1")) is None
+
+
+@pytest.fixture
+async def debounced(infra, tmp_path):
+    """A harness whose checks wait 300 ms after the last change, with its worker loop running."""
+    async with service_harness(
+        infra, services.evidence.main, harness=Evidence, blob_root=tmp_path, check_debounce_ms=300
+    ) as harness:
+        harness.blob_root = tmp_path
+        worker = asyncio.create_task(
+            runs.check_loop(harness.sessions, poll_s=0.5, retry=timedelta(seconds=5), wake=runs.wake_event())
+        )
+        try:
+            yield harness
+        finally:
+            worker.cancel()
+            await asyncio.gather(worker, return_exceptions=True)
+
+
+async def test_a_burst_of_uploads_is_checked_once_after_it_settles(debounced: Evidence):
+    seller, dispute = await debounced.new_case()
+    await asyncio.gather(*(debounced.upload(dispute, seller, sample(n), as_json=True) for n in CLEAN))
+    await debounced.upload(dispute, seller, sample("statement_zh_vague"), as_json=True)
+    assert "evidence.validated" not in await debounced.outbox_types(dispute)  # still settling
+    deadline = asyncio.get_running_loop().time() + 5
+    while "evidence.validated" not in await debounced.outbox_types(dispute):
+        assert asyncio.get_running_loop().time() < deadline, "no evidence.validated within 5 s"
+        await asyncio.sleep(0.05)
+    await asyncio.sleep(1.0)  # longer than the debounce and the worker's poll: nothing more comes
+    assert await debounced.outbox_types(dispute) == ["evidence.uploaded"] * 4 + ["evidence.validated"]
+    report = await debounced.client.get(f"/v1/cases/{dispute}/report", headers=debounced.seller_headers(seller))
+    assert report.json()["trigger"] == "debounce" and len(report.json()["evidence_set"]) == 4
+    c = models.cases
+    assert await debounced.scalar(select(c.c.check_due_at).where(c.c.dispute_id == dispute)) is None
