@@ -68,12 +68,20 @@ async def _read_upload(request: Request, settings: Settings) -> tuple[str | None
 
 
 @router.post("/cases/{dispute_id}/evidence", status_code=201)
-async def upload_evidence(dispute_id: PathId, request: Request, session: DbSession, principal: PrincipalDep) -> EvidenceOut:
+async def upload_evidence(
+    dispute_id: PathId, request: Request, session: DbSession, principal: PrincipalDep
+) -> EvidenceOut:
     settings = _settings(request)
     await uploads.check_access(session, principal, dispute_id)  # 404 before a byte of the body is read
     meta_text, file = await _read_upload(request, settings)
     item = await uploads.add_evidence(
-        session, principal, dispute_id, meta_text=meta_text, file=file, rules=request.app.state.upload_rules, now=_utcnow()
+        session,
+        principal,
+        dispute_id,
+        meta_text=meta_text,
+        file=file,
+        rules=request.app.state.upload_rules,
+        now=_utcnow(),
     )
     return EvidenceOut.of(item)
 
@@ -127,7 +135,9 @@ async def delete_evidence(
 
 
 @router.post("/cases/{dispute_id}/evidence/check")
-async def check_evidence(dispute_id: PathId, session: DbSession, principal: PrincipalDep, lang: Lang = "zh") -> ReportOut:
+async def check_evidence(
+    dispute_id: PathId, session: DbSession, principal: PrincipalDep, lang: Lang = "zh"
+) -> ReportOut:
     return ReportOut.model_validate(await reports.check_now(session, principal, dispute_id, lang, now=_utcnow()))
 
 

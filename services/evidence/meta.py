@@ -64,7 +64,7 @@ class Message(_Row):
 
 class MessageLogMeta(_Meta):
     kind: Literal["message_log"]
-    source: Literal["coupang_messages", "wechat", "whatsapp", "kakaotalk", "email", "other"] | None = None  # type: ignore[assignment]
+    source: Literal["coupang_messages", "wechat", "whatsapp", "kakaotalk", "email", "other"] | None = None
     exported_at: Short | None = None
     messages: list[Message] | None = None
 

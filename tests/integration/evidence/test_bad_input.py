@@ -12,7 +12,7 @@ import pytest
 from PIL import Image
 
 from tests.integration.evidence.conftest import ORDER, Evidence, sample
-from tests.unit.evidence.test_extract import encrypt, jpeg, make_pdf, png_header_bomb
+from tests.unit.evidence.test_extract import encrypt, make_pdf, png_header_bomb
 
 
 def png() -> bytes:
@@ -146,7 +146,9 @@ async def test_bad_meta_is_refused_with_its_code(evidence: Evidence, meta, statu
 
 async def test_a_hundred_thousand_messages_are_refused_at_once_with_the_limit(evidence: Evidence):
     seller, dispute = await evidence.new_case()
-    messages = [{"sent_at": "2026-10-29T09:12:00+09:00", "sender": "buyer", "text": f"메시지 {n}"} for n in range(100_000)]
+    messages = [
+        {"sent_at": "2026-10-29T09:12:00+09:00", "sender": "buyer", "text": f"메시지 {n}"} for n in range(100_000)
+    ]
     huge = {"kind": "message_log", "source": "coupang_messages", "messages": messages}
     compact = {"kind": "message_log", "messages": [{"sender": "buyer"} for _ in range(20_000)]}
     async with Nothing(evidence, dispute):
