@@ -166,3 +166,29 @@ async def test_a_burst_of_uploads_is_checked_once_after_it_settles(debounced: Ev
     assert report.json()["trigger"] == "debounce" and len(report.json()["evidence_set"]) == 4
     c = models.cases
     assert await debounced.scalar(select(c.c.check_due_at).where(c.c.dispute_id == dispute)) is None
+
+
+async def test_two_workers_share_due_cases_and_check_each_once(evidence: Evidence):
+    """Two processes' workers (two loops here): SKIP LOCKED hands each due case to one of them."""
+    cases = [await evidence.new_case() for _ in range(6)]
+    for seller, dispute in cases:  # debounce 0 in this harness: due at once
+        assert (await evidence.upload(dispute, seller, sample("pod_complete"), as_json=True)).status_code == 201
+    workers = [
+        asyncio.create_task(
+            runs.check_loop(evidence.sessions, poll_s=0.2, retry=timedelta(seconds=5), wake=asyncio.Event())
+        )
+        for _ in range(2)
+    ]
+    try:
+        deadline = asyncio.get_running_loop().time() + 10
+        for _, dispute in cases:
+            while "evidence.validated" not in await evidence.outbox_types(dispute):
+                assert asyncio.get_running_loop().time() < deadline
+                await asyncio.sleep(0.05)
+        await asyncio.sleep(0.5)
+    finally:
+        for worker in workers:
+            worker.cancel()
+        await asyncio.gather(*workers, return_exceptions=True)
+    for _, dispute in cases:
+        assert await evidence.outbox_types(dispute) == ["evidence.uploaded", "evidence.validated"]
