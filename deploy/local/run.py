@@ -86,6 +86,7 @@ def main() -> None:
             "DD_DATABASE_URL": infra.database_url,
             "DD_KAFKA_BOOTSTRAP_SERVERS": infra.kafka_bootstrap_servers,
             "DD_ALLOW_PRIVATE_TARGETS": "true",
+            "DD_EVIDENCE_BLOB_ROOT": str(infra.root / "blobs" / "evidence"),  # beside the dev data: make clean
             "PATH": f"{Path(sys.executable).parent}{os.pathsep}{os.environ.get('PATH', '')}",
             "PYTHONUNBUFFERED": "1",
         }
