@@ -132,3 +132,14 @@ async def test_an_upload_waits_for_the_case_row_lock_so_one_disputes_events_stay
     answer = await upload
     assert answer.status_code == 201
     assert await evidence.outbox_types(dispute) == ["evidence.uploaded"]
+
+
+async def test_a_deleted_items_bytes_stay_readable_so_a_submitted_set_stays_verifiable(evidence: Evidence):
+    seller, dispute = await evidence.new_case()
+    photo = jpeg("2026:10:28 14:30:00", "+09:00")
+    item = (await evidence.upload(dispute, seller, {"kind": "product_photo"}, ("p.jpg", photo, "image/jpeg"))).json()
+    url = f"/v1/cases/{dispute}/evidence/{item['evidence_id']}"
+    assert (await evidence.client.delete(url, headers=evidence.seller_headers(seller))).status_code == 204
+    content = await evidence.client.get(url + "/content", headers=evidence.operator_headers())
+    assert content.status_code == 200 and hashlib.sha256(content.content).hexdigest() == item["sha256"]
+    assert item["sha256"] in evidence.blob_files()
