@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import base64
 import uuid
-from datetime import UTC, datetime, timedelta
+from datetime import UTC, datetime
 from typing import Annotated
 from urllib.parse import quote
 
@@ -129,7 +129,7 @@ async def evidence_content(
 async def delete_evidence(
     dispute_id: PathId, evidence_id: uuid.UUID, request: Request, session: DbSession, principal: PrincipalDep
 ) -> Response:
-    debounce = timedelta(milliseconds=_settings(request).check_debounce_ms)
+    debounce = request.app.state.upload_rules.debounce
     await uploads.delete_evidence(session, principal, dispute_id, evidence_id, debounce=debounce, now=_utcnow())
     return Response(status_code=204)
 

@@ -32,7 +32,10 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     app.state.blobs = LocalBlobStore(settings.blob_root)
     app.state.upload_rules = UploadRules(
         blobs=app.state.blobs,
-        debounce=timedelta(milliseconds=settings.check_debounce_ms),
+        debounce=runs.Debounce(
+            delay=timedelta(milliseconds=settings.check_debounce_ms),
+            max_wait=timedelta(milliseconds=max(settings.check_debounce_ms, settings.check_max_wait_ms)),
+        ),
         max_messages=settings.max_messages,
         extract_slots=asyncio.Semaphore(settings.extract_concurrency),
     )

@@ -47,6 +47,8 @@ cases = Table(
     Column("deadline_event_at", DateTime(timezone=True), nullable=True),  # time of the deadline event kept
     # When the debounced check of this case is due (NULL: nothing to check); set by uploads and deletes.
     Column("check_due_at", DateTime(timezone=True), nullable=True),
+    # The first change not yet checked: caps the debounce, so a seller who keeps uploading still gets runs.
+    Column("check_pending_since", DateTime(timezone=True), nullable=True),
     # Bumped by every upload and delete: the evidence set's version (reports pin the set itself).
     Column("set_version", BigInteger, nullable=False, server_default="0"),
     Column("received_at", DateTime(timezone=True), nullable=False, server_default=func.now()),

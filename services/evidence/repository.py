@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import uuid
 from collections.abc import Sequence
-from datetime import datetime
+from datetime import datetime, timedelta
 from typing import Any
 
 from sqlalchemy import Row, delete, func, insert, select, update
@@ -47,12 +47,18 @@ class EvidenceRepository:
         )
         await self.session.execute(stmt)
 
-    async def evidence_changed(self, dispute_id: str, check_due_at: datetime) -> int:
-        """A new evidence set: its version bumped and its check (re)scheduled. Returns the version."""
+    async def evidence_changed(self, dispute_id: str, *, now: datetime, delay: timedelta, max_wait: timedelta) -> int:
+        """A new evidence set: its version bumped and its check due `delay` from now, but no later than
+        `max_wait` after the first change not yet checked. Returns the set's version."""
+        pending = func.coalesce(_c.c.check_pending_since, now)
         stmt = (
             update(_c)
             .where(_c.c.dispute_id == dispute_id)
-            .values(set_version=_c.c.set_version + 1, check_due_at=check_due_at)
+            .values(
+                set_version=_c.c.set_version + 1,
+                check_pending_since=pending,
+                check_due_at=func.least(now + delay, pending + max_wait),
+            )
             .returning(_c.c.set_version)
         )
         return int((await self.session.execute(stmt)).scalar_one())
@@ -71,8 +77,14 @@ class EvidenceRepository:
     async def next_check_due(self) -> datetime | None:
         return (await self.session.execute(select(func.min(_c.c.check_due_at)))).scalar()
 
-    async def set_check_due(self, dispute_id: str, at: datetime | None) -> None:
+    async def set_check_due(self, dispute_id: str, at: datetime) -> None:
+        """Try the check again at `at` (after a failed run)."""
         await self.session.execute(update(_c).where(_c.c.dispute_id == dispute_id).values(check_due_at=at))
+
+    async def checked(self, dispute_id: str) -> None:
+        """The current set has a report: nothing is due any more."""
+        stmt = update(_c).where(_c.c.dispute_id == dispute_id).values(check_due_at=None, check_pending_since=None)
+        await self.session.execute(stmt)
 
     # ------------------------------------------------------------------ evidence items
 

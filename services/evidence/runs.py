@@ -17,6 +17,7 @@ import functools
 import time
 import uuid
 import weakref
+from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
@@ -54,6 +55,14 @@ def wake_after_commit(session: AsyncSession) -> None:
     event.listen(session.sync_session, "after_commit", lambda _s: wake.set(), once=True)
 
 
+@dataclass(frozen=True)
+class Debounce:
+    """A change is checked `delay` after the last change, but at most `max_wait` after the first."""
+
+    delay: timedelta
+    max_wait: timedelta
+
+
 def utcnow() -> datetime:
     return datetime.now(UTC)
 
@@ -78,7 +87,7 @@ async def run_check(session: AsyncSession, case: Row, *, now: datetime, trigger:
     check_ms = round((time.perf_counter() - started) * 1000, 2)
     values = _report_values(case, report, trigger=trigger)
     stored = await repo.insert_report(values)
-    await repo.set_check_due(case.dispute_id, None)
+    await repo.checked(case.dispute_id)
     await repo.add_events(_validated_event(case, values["id"], report, now))
     log.info(
         "evidence_checked",

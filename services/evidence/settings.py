@@ -25,6 +25,8 @@ class Settings(ServiceSettings):
     max_messages: int = Field(default=10_000, ge=1)
     # The checker runs this long after the last upload or delete of a case (0: at once).
     check_debounce_ms: int = Field(default=1_500, ge=0)
+    # ... but at most this long after the first change not yet checked (a seller who keeps uploading).
+    check_max_wait_ms: int = Field(default=10_000, ge=0)
     # The check worker's longest sleep when nothing wakes it (other processes' uploads).
     check_poll_interval_ms: int = Field(default=1_000, ge=10)
     # After a failed run the case is tried again this much later.

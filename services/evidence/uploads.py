@@ -12,7 +12,7 @@ from __future__ import annotations
 import asyncio
 import uuid
 from dataclasses import dataclass
-from datetime import datetime, timedelta
+from datetime import datetime
 from pathlib import Path
 from typing import Any
 
@@ -40,7 +40,7 @@ class UploadRules:
     """What an upload is held to (from Settings) and the resources it shares with other uploads."""
 
     blobs: BlobStore
-    debounce: timedelta
+    debounce: runs.Debounce
     max_messages: int
     extract_slots: asyncio.Semaphore  # extractions at once (CPU-bound, in worker threads)
 
@@ -80,7 +80,7 @@ async def add_evidence(
     case = await case_of(session, principal, dispute_id, lock=True)  # events of one dispute stay in order
     item = await repo.insert_item(_item_values(case, principal, meta, file, facts, now))
     await repo.index_tracking(_tracking_rows(case, item))
-    await repo.evidence_changed(dispute_id, now + rules.debounce)
+    await repo.evidence_changed(dispute_id, now=now, delay=rules.debounce.delay, max_wait=rules.debounce.max_wait)
     await repo.add_events(_uploaded_event(case, item, "added", now))
     runs.wake_after_commit(session)
     return item
@@ -92,7 +92,7 @@ async def delete_evidence(
     dispute_id: str,
     evidence_id: uuid.UUID,
     *,
-    debounce: timedelta,
+    debounce: runs.Debounce,
     now: datetime,
 ) -> None:
     """Take the item out of the case's evidence set (soft delete: its bytes and provenance stay)."""
@@ -103,7 +103,7 @@ async def delete_evidence(
         raise EvidenceNotFound("No evidence item with this id in this case.", evidence_id=str(evidence_id))
     await repo.mark_deleted(evidence_id, at=now, by=uploader_of(principal))
     await repo.unindex_tracking(evidence_id)
-    await repo.evidence_changed(dispute_id, now + debounce)
+    await repo.evidence_changed(dispute_id, now=now, delay=debounce.delay, max_wait=debounce.max_wait)
     await repo.add_events(_uploaded_event(case, item, "deleted", now))
     runs.wake_after_commit(session)
 

@@ -192,3 +192,24 @@ async def test_two_workers_share_due_cases_and_check_each_once(evidence: Evidenc
         await asyncio.gather(*workers, return_exceptions=True)
     for _, dispute in cases:
         assert await evidence.outbox_types(dispute) == ["evidence.uploaded", "evidence.validated"]
+
+
+async def test_a_seller_who_keeps_uploading_still_gets_a_check_after_the_longest_wait(infra, tmp_path):
+    async with service_harness(
+        infra, services.evidence.main, harness=Evidence, blob_root=tmp_path, check_debounce_ms=400, check_max_wait_ms=800
+    ) as evidence:
+        worker = asyncio.create_task(
+            runs.check_loop(evidence.sessions, poll_s=0.2, retry=timedelta(seconds=5), wake=asyncio.Event())
+        )
+        try:
+            seller, dispute = await evidence.new_case()
+            loop = asyncio.get_running_loop()
+            started = loop.time()
+            while loop.time() - started < 2.0:  # a change every 150 ms: the 400 ms debounce alone never ends
+                await evidence.upload(dispute, seller, sample("pod_complete"), as_json=True)
+                await asyncio.sleep(0.15)
+            types = await evidence.outbox_types(dispute)
+        finally:
+            worker.cancel()
+            await asyncio.gather(worker, return_exceptions=True)
+    assert 1 <= types.count("evidence.validated") <= 3, types

@@ -35,6 +35,7 @@ def upgrade() -> None:
         _at("due_at"),
         _at("deadline_event_at"),
         _at("check_due_at"),
+        _at("check_pending_since"),
         sa.Column("set_version", sa.BigInteger, nullable=False, server_default="0"),
         sa.Column("received_at", sa.DateTime(timezone=True), nullable=False, server_default=sa.func.now()),
         schema=S,
