@@ -195,8 +195,9 @@ async def test_two_workers_share_due_cases_and_check_each_once(evidence: Evidenc
 
 
 async def test_a_seller_who_keeps_uploading_still_gets_a_check_after_the_longest_wait(infra, tmp_path):
+    timing = {"check_debounce_ms": 400, "check_max_wait_ms": 800}
     async with service_harness(
-        infra, services.evidence.main, harness=Evidence, blob_root=tmp_path, check_debounce_ms=400, check_max_wait_ms=800
+        infra, services.evidence.main, harness=Evidence, blob_root=tmp_path, **timing
     ) as evidence:
         worker = asyncio.create_task(
             runs.check_loop(evidence.sessions, poll_s=0.2, retry=timedelta(seconds=5), wake=asyncio.Event())
