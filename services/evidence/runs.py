@@ -19,7 +19,7 @@ import uuid
 import weakref
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import anyio.to_thread
 import structlog
@@ -29,8 +29,12 @@ from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 from services.evidence.checker import Report, TrackingRef, check, load_ruleset, tracking_key, tracking_refs
 from services.evidence.facts import case_facts, evidence_item, findings_json, set_json
 from services.evidence.repository import EvidenceRepository
+from services.evidence.settings import Settings
 from shared.contracts import EvidenceRef, EvidenceValidatedV1, Finding, new_event
 from shared.db.session import session_scope
+
+if TYPE_CHECKING:
+    from shared.runtime import ServiceRuntime
 
 log = structlog.get_logger(__name__)
 
@@ -196,9 +200,10 @@ async def check_loop(
                 pass
 
 
-async def check_worker(runtime: Any) -> None:
+async def check_worker(runtime: ServiceRuntime) -> None:
     """The `ServiceDefinition` worker: `check_loop` on the runtime's database and settings."""
     s = runtime.settings
+    assert isinstance(s, Settings)
     await check_loop(
         runtime.sessions,
         poll_s=s.check_poll_interval_ms / 1000,
