@@ -214,3 +214,28 @@ async def test_a_seller_who_keeps_uploading_still_gets_a_check_after_the_longest
             worker.cancel()
             await asyncio.gather(worker, return_exceptions=True)
     assert 1 <= types.count("evidence.validated") <= 3, types
+
+
+async def test_a_run_that_fails_is_retried_later_and_does_not_stop_other_cases(evidence: Evidence):
+    bad_seller, bad = await evidence.new_case()
+    good_seller, good = await evidence.new_case()
+    await evidence.upload(bad, bad_seller, sample("pod_complete"), as_json=True)
+    i = models.evidence_items
+    async with evidence.session() as session:  # a stored row the checker's bridge cannot read
+        await session.execute(i.update().where(i.c.dispute_id == bad).values(facts={"exif_time": "not a time"}))
+    await evidence.upload(good, good_seller, sample("pod_complete"), as_json=True)
+    worker = asyncio.create_task(
+        runs.check_loop(evidence.sessions, poll_s=0.2, retry=timedelta(seconds=30), wake=asyncio.Event())
+    )
+    try:
+        deadline = asyncio.get_running_loop().time() + 10
+        while "evidence.validated" not in await evidence.outbox_types(good):
+            assert asyncio.get_running_loop().time() < deadline
+            await asyncio.sleep(0.05)
+    finally:
+        worker.cancel()
+        await asyncio.gather(worker, return_exceptions=True)
+    assert await evidence.outbox_types(bad) == ["evidence.uploaded"]
+    c = models.cases
+    due = await evidence.scalar(select(c.c.check_due_at).where(c.c.dispute_id == bad))
+    assert due > datetime.now(UTC) + timedelta(seconds=20)  # tried again in 30 s, not in a hot loop
