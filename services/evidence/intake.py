@@ -18,7 +18,7 @@ Stable codes (`INTAKE_PROBLEMS`):
                                     boundary (over 70 chars), a body without its closing
                                     boundary, a part without a name, an unknown field,
                                     two `file` or two `meta` parts, nothing at all
-400    part_headers_too_large       one part's header block over 16 KB
+400    part_headers_too_large       one part's header block over 16 KB, or over 32 lines
 400    meta_not_utf8                `meta` is not UTF-8 text (whether it is JSON is the
                                     caller's question)
 413    payload_too_large            the file over `max_bytes` (or Content-Length over
@@ -70,7 +70,8 @@ __all__ = [
     "sniff_media_type",
 ]
 
-MAX_PART_HEADER_BYTES = 16 * 1024
+MAX_PART_HEADER_BYTES = 16 * 1024  # one part's header block (and any one line of it)
+MAX_PART_HEADERS = 32
 MAX_BOUNDARY_LENGTH = 70  # RFC 2046 section 5.1.1
 MAX_FILENAME_CHARS = 128
 _MULTIPART_OVERHEAD = 64 * 1024  # boundaries and part headers beside the file and meta
@@ -235,6 +236,7 @@ def sniff_media_type(head: bytes) -> str | None:
 _PATH_SEPARATORS = re.compile(r"[/\\]")
 _BIDI_CONTROLS = frozenset("\u202a\u202b\u202c\u202d\u202e\u2066\u2067\u2068\u2069\u200e\u200f\u061c")
 _WHITESPACE = re.compile(r"\s+")
+_LAYOUT_CONTROLS = re.compile(r"[\t\n\v\f\r]")
 
 
 def sanitize_filename(name: str | None, *, media_type: str | None = None) -> str:
@@ -245,9 +247,8 @@ def sanitize_filename(name: str | None, *, media_type: str | None = None) -> str
     """
     text = unicodedata.normalize("NFC", name or "")
     text = _PATH_SEPARATORS.split(text)[-1]
-    text = "".join(
-        ch for ch in text if unicodedata.category(ch) not in ("Cc", "Cs") and ch not in _BIDI_CONTROLS
-    )
+    text = _LAYOUT_CONTROLS.sub(" ", text)  # before controls go: a tab or newline still separates words
+    text = "".join(ch for ch in text if unicodedata.category(ch) not in ("Cc", "Cs") and ch not in _BIDI_CONTROLS)
     text = _WHITESPACE.sub(" ", text).strip(" .")  # no "..", no hidden or trailing-dot names
     if not text:
         return "upload" + _EXTENSION_FOR.get(media_type or "", "")
@@ -272,13 +273,15 @@ def _resolve_media_type(sniffed: str, declared: str, extension_type: str | None,
     claims = {t for t in (declared, extension_type or "") if t not in _NEUTRAL_TYPES}
     if sniffed not in _TEXT_TYPES:
         if claims - {sniffed}:
-            raise MediaTypeMismatch("The declared type or file extension names another type than the content.",
-                                    sniffed=sniffed)
+            raise MediaTypeMismatch(
+                "The declared type or file extension names another type than the content.", sniffed=sniffed
+            )
         return sniffed
     # Text: the claims choose between plain text, CSV and JSON, and may not name anything else.
     if claims - _TEXT_TYPES:
-        raise MediaTypeMismatch("The declared type or file extension names another type than the content.",
-                                sniffed=TEXT)
+        raise MediaTypeMismatch(
+            "The declared type or file extension names another type than the content.", sniffed=TEXT
+        )
     if JSON in claims and CSV in claims:
         raise MediaTypeMismatch("The declared type and file extension disagree (JSON or CSV).", sniffed=TEXT)
     if JSON in claims:
@@ -513,7 +516,12 @@ async def read_evidence_upload(
 
     reader = _MultipartReader(max_bytes=max_bytes, max_meta_bytes=max_meta_bytes)
     try:
-        parser = MultipartParser(boundary, reader.callbacks())  # type: ignore[arg-type]
+        parser = MultipartParser(
+            boundary,
+            reader.callbacks(),  # type: ignore[arg-type]
+            max_header_count=MAX_PART_HEADERS,
+            max_header_size=MAX_PART_HEADER_BYTES,
+        )
     except FormParserError:
         raise MalformedMultipart("The multipart boundary is not usable.") from None
     staging = _Staging(path=Path(staging_dir) / f"{uuid.uuid4().hex}.upload")
@@ -523,7 +531,13 @@ async def read_evidence_upload(
                 continue  # epilogue after the closing boundary: ignored, as RFC 2046 says
             try:
                 parser.write(chunk)
-            except FormParserError:
+            except FormParserError as exc:
+                # The parser's own per-line and count limits ("Maximum header size/count
+                # exceeded") are the same refusal as our whole-block cap.
+                if str(exc).startswith("Maximum header"):
+                    raise PartHeadersTooLarge(
+                        "A part's headers are over 16 KB or too many.", limit=MAX_PART_HEADER_BYTES
+                    ) from None
                 raise MalformedMultipart("The multipart body is malformed.") from None
             if reader.pending:
                 data = b"".join(reader.pending)
