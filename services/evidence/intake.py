@@ -528,7 +528,7 @@ async def read_evidence_upload(
     try:
         async for chunk in request.stream():
             if reader.ended:
-                continue  # epilogue after the closing boundary: ignored, as RFC 2046 says
+                break  # an epilogue after the closing boundary means nothing (RFC 2046): not read
             try:
                 parser.write(chunk)
             except FormParserError as exc:

@@ -506,3 +506,24 @@ def test_sanitize_filename_caps_length_and_keeps_the_extension() -> None:
 )
 def test_sniff_media_type(head: bytes, expected: str | None) -> None:
     assert sniff_media_type(head) == expected
+
+
+async def test_an_epilogue_after_the_closing_boundary_is_not_read(client: httpx.AsyncClient) -> None:
+    prefix, suffix = _multipart_parts("ep", "a.pdf", "application/pdf")
+    response = await _post_raw(client, prefix + PDF_BYTES + suffix + b"junk" * 1000, "multipart/form-data; boundary=ep")
+    assert response.status_code == 200, response.text
+    assert response.json()["file"]["sha256"] == hashlib.sha256(PDF_BYTES).hexdigest()
+
+
+async def test_a_body_that_breaks_off_midway_leaves_no_staged_file(client: httpx.AsyncClient, staging: Path) -> None:
+    prefix, _ = _multipart_parts("gone", "a.pdf", "application/pdf")
+
+    async def body() -> AsyncIterator[bytes]:
+        yield prefix
+        for _ in range(20):
+            yield b"%PDF-" + b"x" * 65536
+        raise ConnectionResetError("client went away")
+
+    with pytest.raises(ConnectionResetError):
+        await client.post("/upload", content=body(), headers={"content-type": "multipart/form-data; boundary=gone"})
+    assert _staged(staging) == []
