@@ -38,7 +38,6 @@ import json
 import re
 import unicodedata
 import uuid
-from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path, PurePosixPath
 from typing import Any, BinaryIO
@@ -268,7 +267,7 @@ def _normalise_type(value: str | None) -> str:
     return _TYPE_ALIASES.get(media, media)
 
 
-def _resolve_media_type(sniffed: str, declared: str, extension_type: str | None, *, json_ok: Callable[[], bool]) -> str:
+def _resolve_media_type(sniffed: str, declared: str, extension_type: str | None, *, json_parses: bool) -> str:
     """The stored type: the sniffed one, refined for text, refused when a claim contradicts it."""
     claims = {t for t in (declared, extension_type or "") if t not in _NEUTRAL_TYPES}
     if sniffed not in _TEXT_TYPES:
@@ -285,7 +284,7 @@ def _resolve_media_type(sniffed: str, declared: str, extension_type: str | None,
     if JSON in claims and CSV in claims:
         raise MediaTypeMismatch("The declared type and file extension disagree (JSON or CSV).", sniffed=TEXT)
     if JSON in claims:
-        if not json_ok():
+        if not json_parses:
             raise MediaTypeMismatch("Declared JSON, but the content is not valid JSON.", sniffed=TEXT)
         return JSON
     if CSV in claims:
@@ -569,15 +568,11 @@ async def _finish_file(part: _Part, staging: _Staging) -> StagedFile:
     declared = _normalise_type(part.content_type)
     extension_type = _extension_type(sanitize_filename(part.filename))
     path = staging.path
-
-    def json_ok() -> bool:
-        return _json_parses(path)
-
-    if sniffed == TEXT and JSON in {declared, extension_type}:
-        parses = await anyio.to_thread.run_sync(json_ok)
-        media_type = _resolve_media_type(sniffed, declared, extension_type, json_ok=lambda: parses)
-    else:
-        media_type = _resolve_media_type(sniffed, declared, extension_type, json_ok=lambda: False)
+    # Only a text file that claims to be JSON is parsed (in a thread; `json.load` holds that
+    # one file in memory, at most `max_bytes`).
+    claims_json = sniffed == TEXT and JSON in {declared, extension_type}
+    json_parses = claims_json and await anyio.to_thread.run_sync(_json_parses, path)
+    media_type = _resolve_media_type(sniffed, declared, extension_type, json_parses=json_parses)
     return StagedFile(
         path=path,
         sha256=staging.digest.hexdigest(),
