@@ -1,0 +1,583 @@
+"""Reading one evidence upload safely: streamed to a staging file, sniffed, named safely.
+
+The body is never held in memory: `request.stream()` feeds python-multipart's streaming
+`MultipartParser`; the `file` part goes chunk by chunk to a file in the staging directory
+(same filesystem as the blob store, so storing it is a rename) with a running sha256 and
+size. Every refusal deletes the staged file, so a rejected upload leaves nothing behind.
+
+The type is what the bytes are, not what the caller says: magic bytes for PDF, JPEG, PNG and
+WebP; valid UTF-8 without NUL or other control bytes for text. A declared type or file
+extension that names a different type is refused (`media_type_mismatch`), so a PNG named
+`.pdf` never reaches the PDF extractor. Whether a PDF or image really opens is the
+extractor's job (a `file_unreadable` finding), not this module's.
+
+Stable codes (`INTAKE_PROBLEMS`):
+
+=====  ===========================  ===================================================
+400    malformed_multipart          not multipart/form-data or JSON, a bad or missing
+                                    boundary (over 70 chars), a body without its closing
+                                    boundary, a part without a name, an unknown field,
+                                    two `file` or two `meta` parts, nothing at all
+400    part_headers_too_large       one part's header block over 16 KB, or over 32 lines
+400    meta_not_utf8                `meta` is not UTF-8 text (whether it is JSON is the
+                                    caller's question)
+413    payload_too_large            the file over `max_bytes` (or Content-Length over
+                                    what a file and meta may need)
+413    meta_too_large               `meta` over `max_meta_bytes`
+415    unsupported_media_type       none of PDF, JPEG, PNG, WebP, UTF-8 text/CSV/JSON
+415    media_type_mismatch          declared type or extension names another type
+422    empty_file                   a `file` part with no bytes
+=====  ===========================  ===================================================
+"""
+
+from __future__ import annotations
+
+import codecs
+import hashlib
+import json
+import re
+import unicodedata
+import uuid
+from dataclasses import dataclass, field
+from pathlib import Path, PurePosixPath
+from typing import Any, BinaryIO
+
+import anyio
+import anyio.to_thread
+from python_multipart.exceptions import FormParserError
+from python_multipart.multipart import MultipartParser, parse_options_header
+from starlette.requests import Request
+
+from shared.errors import DomainError
+from shared.web.problems import Problem, ProblemTable
+
+__all__ = [
+    "INTAKE_PROBLEMS",
+    "EmptyFile",
+    "EvidenceUpload",
+    "IntakeError",
+    "MalformedMultipart",
+    "MediaTypeMismatch",
+    "MetaNotUtf8",
+    "MetaTooLarge",
+    "PartHeadersTooLarge",
+    "PayloadTooLarge",
+    "StagedFile",
+    "UnsupportedMediaType",
+    "read_evidence_upload",
+    "sanitize_filename",
+    "sniff_media_type",
+]
+
+MAX_PART_HEADER_BYTES = 16 * 1024  # one part's header block (and any one line of it)
+MAX_PART_HEADERS = 32
+MAX_BOUNDARY_LENGTH = 70  # RFC 2046 section 5.1.1
+MAX_FILENAME_CHARS = 128
+_MULTIPART_OVERHEAD = 64 * 1024  # boundaries and part headers beside the file and meta
+
+PDF = "application/pdf"
+JPEG = "image/jpeg"
+PNG = "image/png"
+WEBP = "image/webp"
+TEXT = "text/plain"
+CSV = "text/csv"
+JSON = "application/json"
+
+_TEXT_TYPES = frozenset({TEXT, CSV, JSON})
+
+# What a declared Content-Type or an extension names. Types we refuse are listed too, so that a
+# PDF named `.zip` is a mismatch rather than silently accepted.
+_TYPE_ALIASES = {
+    "image/jpg": JPEG,
+    "image/pjpeg": JPEG,
+    "application/x-pdf": PDF,
+    "text/comma-separated-values": CSV,
+    "application/csv": CSV,
+    "text/json": JSON,
+}
+_NEUTRAL_TYPES = frozenset({"", "application/octet-stream", "binary/octet-stream"})
+_EXTENSIONS = {
+    ".pdf": PDF,
+    ".jpg": JPEG,
+    ".jpeg": JPEG,
+    ".jpe": JPEG,
+    ".png": PNG,
+    ".webp": WEBP,
+    ".txt": TEXT,
+    ".text": TEXT,
+    ".log": TEXT,
+    ".csv": CSV,
+    ".json": JSON,
+    ".zip": "application/zip",
+    ".gz": "application/gzip",
+    ".exe": "application/vnd.microsoft.portable-executable",
+    ".gif": "image/gif",
+    ".heic": "image/heic",
+    ".heif": "image/heif",
+    ".tif": "image/tiff",
+    ".tiff": "image/tiff",
+    ".bmp": "image/bmp",
+    ".html": "text/html",
+    ".htm": "text/html",
+    ".xml": "application/xml",
+    ".svg": "image/svg+xml",
+    ".doc": "application/msword",
+    ".docx": "application/vnd.openxmlformats-officedocument.wordprocessingml.document",
+}
+_EXTENSION_FOR = {PDF: ".pdf", JPEG: ".jpg", PNG: ".png", WEBP: ".webp", TEXT: ".txt", CSV: ".csv", JSON: ".json"}
+
+# Control bytes a text file may hold: TAB, LF, FF, CR. Anything else below 0x20 (NUL above all)
+# means binary data, whatever decodes as UTF-8.
+_BAD_TEXT_BYTES = re.compile(rb"[\x00-\x08\x0b\x0e-\x1f\x7f]")
+
+
+# ---- errors -----------------------------------------------------------------------------
+
+
+class IntakeError(DomainError):
+    """Base of every refusal of an upload; the staged file is gone when one is raised."""
+
+    code = "malformed_multipart"
+
+
+class MalformedMultipart(IntakeError):
+    code = "malformed_multipart"
+
+
+class PartHeadersTooLarge(IntakeError):
+    code = "part_headers_too_large"
+
+
+class MetaNotUtf8(IntakeError):
+    code = "meta_not_utf8"
+
+
+class PayloadTooLarge(IntakeError):
+    code = "payload_too_large"
+
+
+class MetaTooLarge(IntakeError):
+    code = "meta_too_large"
+
+
+class UnsupportedMediaType(IntakeError):
+    code = "unsupported_media_type"
+
+
+class MediaTypeMismatch(IntakeError):
+    code = "media_type_mismatch"
+
+
+class EmptyFile(IntakeError):
+    code = "empty_file"
+
+
+INTAKE_PROBLEMS: ProblemTable = {
+    MalformedMultipart: Problem(400, "malformed_multipart", "Malformed upload"),
+    PartHeadersTooLarge: Problem(400, "part_headers_too_large", "Part headers too large"),
+    MetaNotUtf8: Problem(400, "meta_not_utf8", "Meta is not UTF-8 text"),
+    PayloadTooLarge: Problem(413, "payload_too_large", "Payload too large"),
+    MetaTooLarge: Problem(413, "meta_too_large", "Meta too large"),
+    UnsupportedMediaType: Problem(415, "unsupported_media_type", "Unsupported media type"),
+    MediaTypeMismatch: Problem(415, "media_type_mismatch", "Media type does not match the content"),
+    EmptyFile: Problem(422, "empty_file", "Empty file"),
+}
+
+
+# ---- results ----------------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class StagedFile:
+    """An upload on disk in the staging directory; the caller stores (`BlobStore.put`) or deletes it."""
+
+    path: Path
+    sha256: str
+    size: int
+    media_type: str  # sniffed from the bytes, never the caller's word
+    filename: str  # sanitised
+    declared_type: str | None  # the part's Content-Type as sent (normalised), for provenance
+
+
+@dataclass(frozen=True)
+class EvidenceUpload:
+    meta_text: str | None  # as sent (UTF-8); parsing it is the caller's job
+    file: StagedFile | None
+
+
+# ---- sniffing and names ------------------------------------------------------------------
+
+
+def sniff_media_type(head: bytes) -> str | None:
+    """The type the first bytes of a file show, or None when it is none we accept.
+
+    Binary types by magic number; anything else is text/plain when `head` is UTF-8 (a
+    multi-byte character cut at the end of `head` is allowed) without control bytes. CSV and
+    JSON are told from plain text by the declared type and name (see `read_evidence_upload`).
+    """
+    if head.startswith(b"%PDF-"):
+        return PDF
+    if head.startswith(b"\xff\xd8\xff"):
+        return JPEG
+    if head.startswith(b"\x89PNG\r\n\x1a\n"):
+        return PNG
+    if len(head) >= 12 and head[:4] == b"RIFF" and head[8:12] == b"WEBP":
+        return WEBP
+    if not head or _BAD_TEXT_BYTES.search(head):
+        return None
+    try:
+        codecs.getincrementaldecoder("utf-8")().decode(head, final=False)
+    except UnicodeDecodeError:
+        return None
+    return TEXT
+
+
+_PATH_SEPARATORS = re.compile(r"[/\\]")
+_BIDI_CONTROLS = frozenset("\u202a\u202b\u202c\u202d\u202e\u2066\u2067\u2068\u2069\u200e\u200f\u061c")
+_WHITESPACE = re.compile(r"\s+")
+_LAYOUT_CONTROLS = re.compile(r"[\t\n\v\f\r]")
+
+
+def sanitize_filename(name: str | None, *, media_type: str | None = None) -> str:
+    """A name safe to store and show: the last path segment only, NFC, no control or bidi
+    characters, whitespace collapsed, at most 128 characters with the extension kept.
+
+    An empty result becomes ``upload`` plus the extension of `media_type` (the sniffed type).
+    """
+    text = unicodedata.normalize("NFC", name or "")
+    text = _PATH_SEPARATORS.split(text)[-1]
+    text = _LAYOUT_CONTROLS.sub(" ", text)  # before controls go: a tab or newline still separates words
+    text = "".join(ch for ch in text if unicodedata.category(ch) not in ("Cc", "Cs") and ch not in _BIDI_CONTROLS)
+    text = _WHITESPACE.sub(" ", text).strip(" .")  # no "..", no hidden or trailing-dot names
+    if not text:
+        return "upload" + _EXTENSION_FOR.get(media_type or "", "")
+    if len(text) > MAX_FILENAME_CHARS:
+        suffix = PurePosixPath(text).suffix
+        if len(suffix) > 16:  # not an extension worth keeping
+            suffix = ""
+        text = text[: MAX_FILENAME_CHARS - len(suffix)].rstrip(" .") + suffix
+    return unicodedata.normalize("NFC", text)
+
+
+def _normalise_type(value: str | None) -> str:
+    """`image/JPG; charset=x` → ``image/jpeg``; empty when absent."""
+    if not value:
+        return ""
+    media = value.split(";", 1)[0].strip().lower()
+    return _TYPE_ALIASES.get(media, media)
+
+
+def _resolve_media_type(sniffed: str, declared: str, extension_type: str | None, *, json_parses: bool) -> str:
+    """The stored type: the sniffed one, refined for text, refused when a claim contradicts it."""
+    claims = {t for t in (declared, extension_type or "") if t not in _NEUTRAL_TYPES}
+    if sniffed not in _TEXT_TYPES:
+        if claims - {sniffed}:
+            raise MediaTypeMismatch(
+                "The declared type or file extension names another type than the content.", sniffed=sniffed
+            )
+        return sniffed
+    # Text: the claims choose between plain text, CSV and JSON, and may not name anything else.
+    if claims - _TEXT_TYPES:
+        raise MediaTypeMismatch(
+            "The declared type or file extension names another type than the content.", sniffed=TEXT
+        )
+    if JSON in claims and CSV in claims:
+        raise MediaTypeMismatch("The declared type and file extension disagree (JSON or CSV).", sniffed=TEXT)
+    if JSON in claims:
+        if not json_parses:
+            raise MediaTypeMismatch("Declared JSON, but the content is not valid JSON.", sniffed=TEXT)
+        return JSON
+    if CSV in claims:
+        return CSV
+    return TEXT
+
+
+def _extension_type(filename: str) -> str | None:
+    return _EXTENSIONS.get(PurePosixPath(filename).suffix.lower())
+
+
+# ---- streaming ---------------------------------------------------------------------------
+
+
+@dataclass
+class _Part:
+    name: str | None = None
+    filename: str | None = None
+    content_type: str | None = None
+
+
+@dataclass
+class _Staging:
+    """The `file` part on its way to disk; written only from a worker thread."""
+
+    path: Path
+    handle: BinaryIO | None = None
+    digest: Any = field(default_factory=hashlib.sha256)
+    size: int = 0
+    head: bytes = b""
+    text_ok: bool = True
+    decoder: codecs.IncrementalDecoder = field(default_factory=lambda: codecs.getincrementaldecoder("utf-8")())
+
+    def write(self, data: bytes) -> None:
+        if self.handle is None:
+            self.path.parent.mkdir(parents=True, exist_ok=True)
+            self.handle = self.path.open("xb")
+        self.digest.update(data)
+        self.handle.write(data)
+        self.size += len(data)
+        if len(self.head) < 64:
+            self.head += data[: 64 - len(self.head)]
+        if self.text_ok:
+            # Decoding only checks; the text itself is dropped at once.
+            try:
+                self.decoder.decode(data, final=False)
+                self.text_ok = _BAD_TEXT_BYTES.search(data) is None
+            except UnicodeDecodeError:
+                self.text_ok = False
+
+    def finish(self) -> None:
+        if self.text_ok:
+            try:
+                self.decoder.decode(b"", final=True)
+            except UnicodeDecodeError:
+                self.text_ok = False
+        if self.handle is not None:
+            self.handle.close()
+            self.handle = None
+
+    def discard(self) -> None:
+        if self.handle is not None:
+            self.handle.close()
+            self.handle = None
+        self.path.unlink(missing_ok=True)
+
+
+class _MultipartReader:
+    """python-multipart callbacks → parts. Callbacks only record (they run inside `write`);
+    file bytes are queued and written by the caller off the event loop after each chunk."""
+
+    def __init__(self, *, max_bytes: int, max_meta_bytes: int) -> None:
+        self.max_bytes = max_bytes
+        self.max_meta_bytes = max_meta_bytes
+        self.part = _Part()
+        self.header_field = bytearray()
+        self.header_value = bytearray()
+        self.header_bytes = 0
+        self.current: str | None = None  # "file" | "meta" while inside that part's data
+        self.file_part: _Part | None = None
+        self.file_size = 0
+        self.pending: list[bytes] = []  # file bytes of the last chunk, not yet on disk
+        self.meta: bytearray | None = None
+        self.ended = False
+
+    def callbacks(self) -> dict[str, Any]:
+        return {
+            "on_part_begin": self.on_part_begin,
+            "on_header_field": self.on_header_field,
+            "on_header_value": self.on_header_value,
+            "on_header_end": self.on_header_end,
+            "on_headers_finished": self.on_headers_finished,
+            "on_part_data": self.on_part_data,
+            "on_part_end": self.on_part_end,
+            "on_end": self.on_end,
+        }
+
+    def on_part_begin(self) -> None:
+        self.part = _Part()
+        self.header_bytes = 0
+        self.header_field.clear()
+        self.header_value.clear()
+
+    def _count_header(self, n: int) -> None:
+        self.header_bytes += n
+        if self.header_bytes > MAX_PART_HEADER_BYTES:
+            raise PartHeadersTooLarge("A part's headers are over 16 KB.", limit=MAX_PART_HEADER_BYTES)
+
+    def on_header_field(self, data: bytes, start: int, end: int) -> None:
+        self._count_header(end - start)
+        self.header_field += data[start:end]
+
+    def on_header_value(self, data: bytes, start: int, end: int) -> None:
+        self._count_header(end - start)
+        self.header_value += data[start:end]
+
+    def on_header_end(self) -> None:
+        name = bytes(self.header_field).decode("latin-1").strip().lower()
+        value = bytes(self.header_value).decode("latin-1").strip()
+        self.header_field.clear()
+        self.header_value.clear()
+        if name == "content-disposition":
+            disposition, options = parse_options_header(value)
+            if disposition != b"form-data":
+                raise MalformedMultipart("A part is not form-data.")
+            raw_name = options.get(b"name")
+            self.part.name = raw_name.decode("utf-8", "replace") if raw_name is not None else None
+            raw_filename = options.get(b"filename")
+            if raw_filename is not None:
+                self.part.filename = raw_filename.decode("utf-8", "replace")
+        elif name == "content-type":
+            self.part.content_type = value
+
+    def on_headers_finished(self) -> None:
+        if self.part.name == "file":
+            if self.file_part is not None:
+                raise MalformedMultipart("At most one file per upload.")
+            self.file_part = self.part
+            self.current = "file"
+        elif self.part.name == "meta":
+            if self.meta is not None:
+                raise MalformedMultipart("At most one meta field per upload.")
+            self.meta = bytearray()
+            self.current = "meta"
+        elif self.part.name is None:
+            raise MalformedMultipart("A part has no name.")
+        else:
+            raise MalformedMultipart("Unknown field; only 'file' and 'meta' are accepted.", field=self.part.name[:64])
+
+    def on_part_data(self, data: bytes, start: int, end: int) -> None:
+        n = end - start
+        if self.current == "file":
+            self.file_size += n
+            if self.file_size > self.max_bytes:
+                raise PayloadTooLarge("The file is over the upload limit.", limit=self.max_bytes)
+            self.pending.append(data[start:end])
+        elif self.current == "meta":
+            assert self.meta is not None
+            if len(self.meta) + n > self.max_meta_bytes:
+                raise MetaTooLarge("meta is over its limit.", limit=self.max_meta_bytes)
+            self.meta += data[start:end]
+
+    def on_part_end(self) -> None:
+        self.current = None
+
+    def on_end(self) -> None:
+        self.ended = True
+
+
+def _decode_meta(raw: bytes | bytearray) -> str:
+    try:
+        return bytes(raw).decode("utf-8")
+    except UnicodeDecodeError:
+        raise MetaNotUtf8("meta must be UTF-8 text.") from None
+
+
+def _content_length(request: Request) -> int | None:
+    value = request.headers.get("content-length")
+    if value is None:
+        return None
+    try:
+        length = int(value)
+    except ValueError:
+        raise MalformedMultipart("Content-Length is not a number.") from None
+    return length if length >= 0 else None
+
+
+async def _read_json_meta(request: Request, max_meta_bytes: int) -> EvidenceUpload:
+    length = _content_length(request)
+    if length is not None and length > max_meta_bytes:
+        raise MetaTooLarge("meta is over its limit.", limit=max_meta_bytes)
+    body = bytearray()
+    async for chunk in request.stream():
+        if len(body) + len(chunk) > max_meta_bytes:
+            raise MetaTooLarge("meta is over its limit.", limit=max_meta_bytes)
+        body += chunk
+    return EvidenceUpload(meta_text=_decode_meta(body), file=None)
+
+
+def _json_parses(path: Path) -> bool:
+    try:
+        with path.open("rb") as handle:
+            json.load(handle)
+    except (ValueError, RecursionError):
+        return False
+    return True
+
+
+async def read_evidence_upload(
+    request: Request, *, staging_dir: Path, max_bytes: int, max_meta_bytes: int = 262144
+) -> EvidenceUpload:
+    """Read one upload: multipart `file` (at most one) and `meta`, or a JSON body as `meta` alone.
+
+    Raises an `IntakeError` (see `INTAKE_PROBLEMS`) for anything it refuses; then no staged
+    file is left. On success the `StagedFile`, if any, belongs to the caller.
+    """
+    media, options = parse_options_header(request.headers.get("content-type"))
+    if media == b"application/json":
+        return await _read_json_meta(request, max_meta_bytes)
+    if media != b"multipart/form-data":
+        raise MalformedMultipart("Send multipart/form-data (file, meta) or application/json (meta alone).")
+    boundary = options.get(b"boundary", b"")
+    if not boundary or len(boundary) > MAX_BOUNDARY_LENGTH:
+        raise MalformedMultipart("The multipart boundary is missing or over 70 characters.")
+    length = _content_length(request)
+    if length is not None and length > max_bytes + max_meta_bytes + _MULTIPART_OVERHEAD:
+        raise PayloadTooLarge("The upload is over the limit.", limit=max_bytes)
+
+    reader = _MultipartReader(max_bytes=max_bytes, max_meta_bytes=max_meta_bytes)
+    try:
+        parser = MultipartParser(
+            boundary,
+            reader.callbacks(),  # type: ignore[arg-type]
+            max_header_count=MAX_PART_HEADERS,
+            max_header_size=MAX_PART_HEADER_BYTES,
+        )
+    except FormParserError:
+        raise MalformedMultipart("The multipart boundary is not usable.") from None
+    staging = _Staging(path=Path(staging_dir) / f"{uuid.uuid4().hex}.upload")
+    try:
+        async for chunk in request.stream():
+            if reader.ended:
+                break  # an epilogue after the closing boundary means nothing (RFC 2046): not read
+            try:
+                parser.write(chunk)
+            except FormParserError as exc:
+                # The parser's own per-line and count limits ("Maximum header size/count
+                # exceeded") are the same refusal as our whole-block cap.
+                if str(exc).startswith("Maximum header"):
+                    raise PartHeadersTooLarge(
+                        "A part's headers are over 16 KB or too many.", limit=MAX_PART_HEADER_BYTES
+                    ) from None
+                raise MalformedMultipart("The multipart body is malformed.") from None
+            if reader.pending:
+                data = b"".join(reader.pending)
+                reader.pending.clear()
+                await anyio.to_thread.run_sync(staging.write, data)
+        if not reader.ended:
+            raise MalformedMultipart("The multipart body ends before its closing boundary.")
+        await anyio.to_thread.run_sync(staging.finish)
+        meta_text = _decode_meta(reader.meta) if reader.meta is not None else None
+        if reader.file_part is None:
+            if meta_text is None:
+                raise MalformedMultipart("Nothing uploaded: send a 'file', a 'meta', or both.")
+            return EvidenceUpload(meta_text=meta_text, file=None)
+        staged = await _finish_file(reader.file_part, staging)
+        return EvidenceUpload(meta_text=meta_text, file=staged)
+    except BaseException:
+        with anyio.CancelScope(shield=True):  # a cancelled request still leaves no staged file
+            await anyio.to_thread.run_sync(staging.discard)
+        raise
+
+
+async def _finish_file(part: _Part, staging: _Staging) -> StagedFile:
+    size = staging.size
+    if size == 0:
+        raise EmptyFile("The file is empty.")
+    sniffed = sniff_media_type(staging.head)
+    if sniffed is None or (sniffed == TEXT and not staging.text_ok):
+        raise UnsupportedMediaType("Accepted: PDF, JPEG, PNG, WebP, UTF-8 text, CSV or JSON.")
+    declared = _normalise_type(part.content_type)
+    extension_type = _extension_type(sanitize_filename(part.filename))
+    path = staging.path
+    # Only a text file that claims to be JSON is parsed (in a thread; `json.load` holds that
+    # one file in memory, at most `max_bytes`).
+    claims_json = sniffed == TEXT and JSON in {declared, extension_type}
+    json_parses = claims_json and await anyio.to_thread.run_sync(_json_parses, path)
+    media_type = _resolve_media_type(sniffed, declared, extension_type, json_parses=json_parses)
+    return StagedFile(
+        path=path,
+        sha256=staging.digest.hexdigest(),
+        size=size,
+        media_type=media_type,
+        filename=sanitize_filename(part.filename, media_type=media_type),
+        declared_type=declared or None,
+    )
