@@ -13,8 +13,8 @@ from fastapi.responses import StreamingResponse
 
 from services.evidence import reports, uploads
 from services.evidence.blobs import BlobStore
-from services.evidence.errors import MetaMalformed, MetaTooLarge, NoContent, UnsupportedBody
-from services.evidence.intake import StagedFile, read_evidence_upload
+from services.evidence.errors import NoContent
+from services.evidence.intake import read_evidence_upload
 from services.evidence.schemas import ID_PATTERN, EvidenceList, EvidenceOut, ReportOut, TemplatesOut
 from services.evidence.settings import Settings
 from shared.web.auth import PrincipalDep
@@ -36,35 +36,6 @@ def _blobs(request: Request) -> BlobStore:
 
 def _utcnow() -> datetime:
     return datetime.now(UTC)
-
-
-async def _read_upload(request: Request, settings: Settings) -> tuple[str | None, StagedFile | None]:
-    """multipart/form-data (`file` and `meta`), or a JSON body that is the meta of a structured item."""
-    content_type = request.headers.get("content-type", "").split(";")[0].strip().lower()
-    if content_type == "multipart/form-data":
-        upload = await read_evidence_upload(
-            request,
-            staging_dir=_blobs(request).staging_dir,
-            max_bytes=settings.max_upload_bytes,
-            max_meta_bytes=settings.max_meta_bytes,
-        )
-        return upload.meta_text, upload.file
-    if content_type == "application/json" or content_type.endswith("+json"):
-        limit = settings.max_meta_bytes
-        declared = request.headers.get("content-length", "")
-        if declared.isdigit() and int(declared) > limit:
-            raise MetaTooLarge(f"meta is over {limit} bytes.", limit=limit)
-        chunks, size = [], 0
-        async for chunk in request.stream():
-            size += len(chunk)
-            if size > limit:
-                raise MetaTooLarge(f"meta is over {limit} bytes.", limit=limit)
-            chunks.append(chunk)
-        try:
-            return b"".join(chunks).decode("utf-8"), None
-        except UnicodeDecodeError:
-            raise MetaMalformed("meta is not UTF-8.") from None
-    raise UnsupportedBody("Send multipart/form-data (file + meta) or application/json (meta of a structured kind).")
 
 
 _UPLOAD_BODY = {
@@ -91,15 +62,21 @@ _UPLOAD_BODY = {
 async def upload_evidence(
     dispute_id: PathId, request: Request, session: DbSession, principal: PrincipalDep
 ) -> EvidenceOut:
+    """multipart/form-data (`file` and `meta`), or an application/json body that is the meta alone."""
     settings = _settings(request)
     await uploads.check_access(session, principal, dispute_id)  # 404 before a byte of the body is read
-    meta_text, file = await _read_upload(request, settings)
+    upload = await read_evidence_upload(
+        request,
+        staging_dir=_blobs(request).staging_dir,
+        max_bytes=settings.max_upload_bytes,
+        max_meta_bytes=settings.max_meta_bytes,
+    )
     item = await uploads.add_evidence(
         session,
         principal,
         dispute_id,
-        meta_text=meta_text,
-        file=file,
+        meta_text=upload.meta_text,
+        file=upload.file,
         rules=request.app.state.upload_rules,
         now=_utcnow(),
     )

@@ -1,7 +1,8 @@
 """What the evidence use cases refuse, and how each refusal answers over HTTP (`ERRORS`).
 
 The upload's own refusals (413 over the limit, 415 type not allowed or not matching, 400 broken
-multipart) come from `intake.py` with their table `INTAKE_PROBLEMS`, merged in here.
+multipart or a body that is neither multipart nor JSON) come from `intake.py` with their table
+`INTAKE_PROBLEMS`, merged in here.
 """
 
 from __future__ import annotations
@@ -59,14 +60,6 @@ class TooManyMessages(MetaInvalid):
     code = "too_many_messages"
 
 
-class MetaTooLarge(DomainError):
-    code = "meta_too_large"
-
-
-class UnsupportedBody(DomainError):
-    code = "unsupported_media_type"
-
-
 class UnsupportedLanguage(DomainError):
     code = "unsupported_language"
 
@@ -87,8 +80,6 @@ ERRORS: ProblemTable = {
     FileRequired: Problem(422, "file_required", "This kind needs a file"),
     TooManyMessages: Problem(422, "too_many_messages", "Too many messages in one log"),
     MetaInvalid: Problem(422, "invalid_meta", "Invalid meta"),
-    MetaTooLarge: Problem(413, "meta_too_large", "meta too large"),
-    UnsupportedBody: Problem(415, "unsupported_media_type", "Send multipart/form-data or application/json"),
     UnsupportedLanguage: Problem(422, "unsupported_language", "Language must be zh, ko or en"),
     UnknownReasonCode: Problem(422, "unknown_reason_code", "Unknown reason code"),
 }
