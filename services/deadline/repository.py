@@ -1,0 +1,170 @@
+"""Every query of the deadline service, on the caller's session (which it never commits)."""
+
+from __future__ import annotations
+
+from collections.abc import Iterable, Sequence
+from datetime import datetime
+from typing import Any
+
+from sqlalchemy import Integer, Row, String, Text, and_, bindparam, func, insert, select, tuple_, update
+from sqlalchemy.dialects.postgresql import ARRAY
+from sqlalchemy.dialects.postgresql import insert as pg_insert
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from services.deadline import models
+from shared.contracts import Envelope
+from shared.db.outbox import Outbox
+
+_outbox = Outbox(models.outbox_table)
+_d, _r, _o, _g = models.deadlines, models.reminders, models.calendar_overrides, models.calendar_generation
+
+_INSERT_DEADLINE = pg_insert(_d).on_conflict_do_nothing(index_elements=["dispute_id"]).returning(_d.c.dispute_id)
+
+ReminderKey = tuple[str, int, int]  # (dispute_id, version, offset_minutes)
+
+
+class DeadlineRepository:
+    def __init__(self, session: AsyncSession) -> None:
+        self.session = session
+
+    # ------------------------------------------------------------------ deadlines
+
+    async def insert_deadline(self, values: dict[str, Any]) -> bool:
+        """False when the dispute has a deadline already. The new row stays locked until commit."""
+        return (await self.session.execute(_INSERT_DEADLINE, values)).first() is not None
+
+    async def deadline(self, dispute_id: str, *, lock: bool = False) -> Row[Any] | None:
+        query = select(_d).where(_d.c.dispute_id == dispute_id)
+        if lock:
+            query = query.with_for_update()
+        return (await self.session.execute(query)).first()
+
+    async def update_deadline(self, dispute_id: str, values: dict[str, Any]) -> None:
+        await self.session.execute(
+            update(_d).where(_d.c.dispute_id == dispute_id).values(**values, updated_at=func.now())
+        )
+
+    async def at_risk(
+        self, *, seller_id: str | None, due_before: datetime | None, after: tuple[datetime, str] | None, limit: int
+    ) -> list[Row[Any]]:
+        """Open deadlines, nearest first (due_at, dispute_id), optionally due before a moment."""
+        query = select(_d).where(_d.c.state == "open").order_by(_d.c.due_at, _d.c.dispute_id).limit(limit)
+        if seller_id is not None:
+            query = query.where(_d.c.seller_id == seller_id)
+        if due_before is not None:
+            query = query.where(_d.c.due_at <= due_before)
+        if after is not None:
+            query = query.where(tuple_(_d.c.due_at, _d.c.dispute_id) > tuple_(*after))
+        return list(await self.session.execute(query))
+
+    async def open_computed_between(self, first_day: datetime, last_day: datetime) -> list[Row[Any]]:
+        """Open, computed deadlines whose window (notice, due] may include a day in [first_day, last_day], locked."""
+        query = (
+            select(_d)
+            .where(_d.c.state == "open", _d.c.rule == "computed", _d.c.notified_at < last_day, _d.c.due_at >= first_day)
+            .order_by(_d.c.dispute_id)
+            .with_for_update()
+        )
+        return list(await self.session.execute(query))
+
+    # ------------------------------------------------------------------ reminders
+
+    async def insert_reminders(self, rows: Sequence[dict[str, Any]]) -> None:
+        """All of them in one multi-row INSERT."""
+        if rows:
+            await self.session.execute(insert(_r).values(list(rows)))
+
+    async def cancel_pending(self, dispute_id: str) -> int:
+        stmt = (
+            update(_r)
+            .where(_r.c.dispute_id == dispute_id, _r.c.state == "pending")
+            .values(state="cancelled")
+            .returning(_r.c.offset_minutes)
+        )
+        return len((await self.session.execute(stmt)).all())
+
+    async def reminders_of(self, dispute_id: str) -> list[Row[Any]]:
+        query = select(_r).where(_r.c.dispute_id == dispute_id).order_by(_r.c.version, _r.c.fire_at)
+        return list(await self.session.execute(query))
+
+    async def claim_due_reminders(self, now: datetime, limit: int) -> list[Row[Any]]:
+        """Pending reminders due by `now` of open deadlines, with their deadline rows, both locked.
+
+        SKIP LOCKED: a row another replica (or a handler writing that dispute) holds is left to it.
+        """
+        query = (
+            select(_r.c.dispute_id, _r.c.version, _r.c.offset_minutes, _r.c.fire_at, _d.c.due_at, _d.c.seller_id)
+            .join(_d, and_(_d.c.dispute_id == _r.c.dispute_id, _d.c.version == _r.c.version))
+            .where(_r.c.state == "pending", _r.c.fire_at <= now, _d.c.state == "open")
+            .order_by(_r.c.fire_at)
+            .limit(limit)
+            .with_for_update(of=[_r, _d], skip_locked=True)
+        )
+        return list(await self.session.execute(query))
+
+    async def set_reminder_states(self, keys: Iterable[ReminderKey], state: str, at: datetime | None) -> None:
+        keys = list(keys)
+        if not keys:
+            return
+        ids, versions, offsets = (list(column) for column in zip(*keys, strict=True))
+        target = select(
+            func.unnest(bindparam("ids", ids, ARRAY(String))).label("d"),
+            func.unnest(bindparam("versions", versions, ARRAY(Integer))).label("v"),
+            func.unnest(bindparam("offsets", offsets, ARRAY(Integer))).label("o"),
+        ).subquery()
+        stmt = (
+            update(_r)
+            .where(_r.c.dispute_id == target.c.d, _r.c.version == target.c.v, _r.c.offset_minutes == target.c.o)
+            .values(state=state, fired_at=at)
+        )
+        await self.session.execute(stmt)
+
+    async def claim_missed(self, now: datetime, limit: int) -> list[Row[Any]]:
+        """Open deadlines whose due_at has passed, locked (SKIP LOCKED)."""
+        query = (
+            select(_d.c.dispute_id, _d.c.seller_id, _d.c.due_at, _d.c.version)
+            .where(_d.c.state == "open", _d.c.due_at <= now)
+            .order_by(_d.c.due_at)
+            .limit(limit)
+            .with_for_update(skip_locked=True)
+        )
+        return list(await self.session.execute(query))
+
+    async def mark_missed(self, dispute_ids: Sequence[str], now: datetime) -> None:
+        if not dispute_ids:
+            return
+        ids = bindparam("ids", list(dispute_ids), ARRAY(Text))
+        await self.session.execute(
+            update(_d).where(_d.c.dispute_id == func.any(ids)).values(state="missed", missed_at=now, updated_at=now)
+        )
+        await self.session.execute(
+            update(_r).where(_r.c.dispute_id == func.any(ids), _r.c.state == "pending").values(state="cancelled")
+        )
+
+    async def next_due(self) -> datetime | None:
+        """The earliest pending fire_at or open due_at: when the scheduler has something to do."""
+        fire = select(func.min(_r.c.fire_at)).where(_r.c.state == "pending").scalar_subquery()
+        due = select(func.min(_d.c.due_at)).where(_d.c.state == "open").scalar_subquery()
+        return (await self.session.execute(select(func.least(fire, due)))).scalar()
+
+    # ------------------------------------------------------------------ calendar overrides
+
+    async def generation(self) -> int:
+        return (await self.session.execute(select(_g.c.generation).where(_g.c.id == 1))).scalar_one()
+
+    async def overrides(self) -> list[Row[Any]]:
+        return list(await self.session.execute(select(_o).order_by(_o.c.day)))
+
+    async def replace_overrides(self, rows: Sequence[dict[str, Any]]) -> int:
+        """The whole set replaced; the generation bumped (and the table locked meanwhile). Returns it."""
+        bumped = update(_g).where(_g.c.id == 1).values(generation=_g.c.generation + 1).returning(_g.c.generation)
+        generation = (await self.session.execute(bumped)).scalar_one()  # serialises concurrent PUTs
+        await self.session.execute(_o.delete())
+        if rows:
+            await self.session.execute(insert(_o).values(list(rows)))
+        return generation
+
+    # ------------------------------------------------------------------ outbox
+
+    async def add_events(self, *events: Envelope[Any]) -> None:
+        await _outbox.add(self.session, *events)
