@@ -88,17 +88,35 @@ class DeadlineRepository:
         return list(await self.session.execute(query))
 
     async def claim_due_reminders(self, now: datetime, limit: int) -> list[Row[Any]]:
-        """Pending reminders due by `now` of open deadlines, with their deadline rows, both locked.
+        """Due pending reminders of up to `limit` open deadlines, whose rows this transaction now holds.
 
-        SKIP LOCKED: a row another replica (or a handler writing that dispute) holds is left to it.
+        The deadline row is the dispute's one lock (handlers take it too), so a dispute's due
+        reminders are claimed together, by one replica: rows another transaction holds are
+        skipped (SKIP LOCKED) and left to it. The candidates come from the partial index on
+        pending fire_at; a window wider than `limit` lets a second replica take the next ones.
         """
+        candidates = (
+            select(_r.c.dispute_id)
+            .where(_r.c.state == "pending", _r.c.fire_at <= now)
+            .order_by(_r.c.fire_at)
+            .limit(limit * 4)
+        )
+        locked = (
+            select(_d.c.dispute_id)
+            .where(_d.c.state == "open", _d.c.dispute_id.in_(candidates))
+            .order_by(_d.c.due_at)
+            .limit(limit)
+            .with_for_update(skip_locked=True)
+        )
+        ids = list((await self.session.execute(locked)).scalars())
+        if not ids:
+            return []
+        # A new statement, a new snapshot: what another replica fired meanwhile is no longer pending.
         query = (
             select(_r.c.dispute_id, _r.c.version, _r.c.offset_minutes, _r.c.fire_at, _d.c.due_at, _d.c.seller_id)
             .join(_d, and_(_d.c.dispute_id == _r.c.dispute_id, _d.c.version == _r.c.version))
-            .where(_r.c.state == "pending", _r.c.fire_at <= now, _d.c.state == "open")
+            .where(_r.c.dispute_id.in_(ids), _r.c.state == "pending", _r.c.fire_at <= now, _d.c.state == "open")
             .order_by(_r.c.fire_at)
-            .limit(limit)
-            .with_for_update(of=[_r, _d], skip_locked=True)
         )
         return list(await self.session.execute(query))
 

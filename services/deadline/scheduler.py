@@ -29,6 +29,8 @@ from shared.runtime import ServiceRuntime
 
 log = structlog.get_logger(__name__)
 
+_HELD_ELSEWHERE_S = 0.05
+
 
 @dataclass(frozen=True)
 class Tick:
@@ -53,7 +55,8 @@ async def tick(sessions: async_sessionmaker[AsyncSession], ctx: DeadlineContext)
         await repo.add_events(*[_reminder(r, now) for r in fire], *[_missed(r, now) for r in missed])
     if fire or missed:
         log.info("deadline_alerts_fired", reminders=len(fire), skipped=len(skip), missed=len(missed))
-    return Tick(len(fire), len(skip), len(missed), full=len(due) >= limit or len(missed) >= limit)
+    disputes = len({row.dispute_id for row in due})
+    return Tick(len(fire), len(skip), len(missed), full=disputes >= limit or len(missed) >= limit)
 
 
 def _latest_per_dispute(due: list[Row[Any]], now: datetime) -> tuple[list[Row[Any]], list[Row[Any]]]:
@@ -127,6 +130,8 @@ async def run(sessions: async_sessionmaker[AsyncSession], ctx: DeadlineContext) 
         now = ctx.clock.now()
         wait = s.scheduler_max_sleep_s if upcoming is None else (upcoming - now).total_seconds()
         wait = min(max(wait, 0.0), s.scheduler_max_sleep_s)
+        if wait == 0 and not (done.fired or done.missed or done.skipped):
+            wait = _HELD_ELSEWHERE_S  # due rows another transaction holds (SKIP LOCKED): do not spin
         if wait > 0:
             await ctx.wakeup.wait(wait, now + timedelta(seconds=wait))
 
