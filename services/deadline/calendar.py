@@ -38,8 +38,26 @@ async def current_calendar(session: AsyncSession) -> tuple[BusinessCalendar, Nam
     return ctx.calendar, ctx.override_names
 
 
-def skipped_json(closures: Iterable[Closure], names: Names) -> list[dict[str, Any]]:
-    """Closures as stored and shown; an override's own name is given when the KR calendar has none."""
+def skipped_json(closures: tuple[Closure, ...], names: Names) -> list[dict[str, Any]]:
+    """Closures as stored and shown; an override's own name is given when the KR calendar has none.
+
+    Remembered per `names` (one dict per override generation): notices of one day share their closures.
+    """
+    cache = _SKIPPED.get(id(names))
+    if cache is None or cache[0] is not names:
+        cache = (names, {})
+        _SKIPPED.clear()
+        _SKIPPED[id(names)] = cache
+    found = cache[1].get(closures)
+    if found is None:
+        found = cache[1][closures] = _skipped_json(closures, names)
+    return found
+
+
+_SKIPPED: dict[int, tuple[Names, dict[tuple[Closure, ...], list[dict[str, Any]]]]] = {}
+
+
+def _skipped_json(closures: Iterable[Closure], names: Names) -> list[dict[str, Any]]:
     out = []
     for c in closures:
         ko, zh = list(c.names_ko), list(c.names_zh)

@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import asyncio
 from dataclasses import dataclass, field
-from datetime import UTC, date, datetime
+from datetime import UTC, date, datetime, timedelta
 from typing import Any
 
 from sqlalchemy import event
@@ -72,6 +72,15 @@ class DeadlineContext:
     generation: int | None = None
     calendar: BusinessCalendar = field(default_factory=BusinessCalendar)
     override_names: dict[date, tuple[str, str]] = field(default_factory=dict)
+
+    @property
+    def offsets(self) -> tuple[timedelta, ...]:
+        """The reminder offsets, parsed once per settings object."""
+        if self._offsets is None or self._offsets[0] is not self.settings:
+            self._offsets = (self.settings, self.settings.offsets)
+        return self._offsets[1]
+
+    _offsets: tuple[Settings, tuple[timedelta, ...]] | None = field(default=None, repr=False)
 
     def use_overrides(self, generation: int, overrides: list[Override], names: dict[date, tuple[str, str]]) -> None:
         if generation != self.generation:

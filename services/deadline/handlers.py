@@ -8,6 +8,8 @@ the clock refuses raises `RejectedEvent` and is dead-lettered at once with its c
 
 from __future__ import annotations
 
+from collections.abc import Sequence
+
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from services.deadline import models, scheduling
@@ -22,8 +24,9 @@ from shared.contracts import (
 from shared.kafka.handlers import handler_map
 
 
-async def on_dispute_received(session: AsyncSession, event: Envelope[DisputeReceivedV1]) -> None:
-    await scheduling.receive(session, event.data)
+async def on_disputes_received(session: AsyncSession, events: Sequence[Envelope[DisputeReceivedV1]]) -> None:
+    """Batched: a fetched run of new disputes is scheduled in a few statements (bench/deadline.py)."""
+    await scheduling.receive(session, [event.data for event in events])
 
 
 async def on_dispute_updated(session: AsyncSession, event: Envelope[DisputeUpdatedV1]) -> None:
@@ -47,10 +50,10 @@ async def on_verdict_returned(session: AsyncSession, event: Envelope[VerdictRetu
 
 HANDLERS = handler_map(
     {
-        DisputeReceivedV1: on_dispute_received,
         DisputeUpdatedV1: on_dispute_updated,
         CaseSubmittedV1: on_case_submitted,
         VerdictReturnedV1: on_verdict_returned,
     },
     parked=models.parked_events_table,
+    batched={DisputeReceivedV1: on_disputes_received},
 )

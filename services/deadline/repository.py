@@ -2,13 +2,13 @@
 
 from __future__ import annotations
 
+import json
 from collections.abc import Iterable, Sequence
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import Integer, Row, String, Text, and_, bindparam, func, insert, select, tuple_, update
+from sqlalchemy import Integer, Row, String, Text, and_, bindparam, func, insert, select, text, tuple_, update
 from sqlalchemy.dialects.postgresql import ARRAY
-from sqlalchemy.dialects.postgresql import insert as pg_insert
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from services.deadline import models
@@ -18,9 +18,41 @@ from shared.db.outbox import Outbox
 _outbox = Outbox(models.outbox_table)
 _d, _r, _o, _g = models.deadlines, models.reminders, models.calendar_overrides, models.calendar_generation
 
-_INSERT_DEADLINE = pg_insert(_d).on_conflict_do_nothing(index_elements=["dispute_id"]).returning(_d.c.dispute_id)
+# Many rows in one statement through unnest: a fixed number of array parameters whatever the batch
+# size, compiled once (a multi-row VALUES would compile and bind per row).
+_INSERT_DEADLINES = text(
+    """
+    INSERT INTO deadline.deadlines
+        (dispute_id, seller_id, kind, notified_at, respond_by, due_at, rule, business_days, skipped, state, version)
+    SELECT d, s, k, n, r, due, rule, days, CAST(skipped AS jsonb), 'open', 1
+    FROM unnest(CAST(:d AS text[]), CAST(:s AS text[]), CAST(:k AS text[]), CAST(:n AS timestamptz[]),
+                CAST(:r AS text[]), CAST(:due AS timestamptz[]), CAST(:rule AS text[]), CAST(:days AS int[]),
+                CAST(:skipped AS text[])) AS t(d, s, k, n, r, due, rule, days, skipped)
+    ON CONFLICT (dispute_id) DO NOTHING
+    RETURNING dispute_id
+    """
+)
+_INSERT_REMINDERS = text(
+    """
+    INSERT INTO deadline.reminders (dispute_id, version, offset_minutes, fire_at, state)
+    SELECT * FROM unnest(CAST(:d AS text[]), CAST(:v AS int[]), CAST(:o AS int[]), CAST(:f AS timestamptz[]),
+                         CAST(:st AS text[]))
+    """
+)
 
 ReminderKey = tuple[str, int, int]  # (dispute_id, version, offset_minutes)
+
+
+def _json_texts(values: list[Any]) -> list[str]:
+    """JSON of each value, each distinct object encoded once (deadlines of one day share their closures)."""
+    done: dict[int, str] = {}
+    out = []
+    for value in values:
+        text_ = done.get(id(value))
+        if text_ is None:
+            text_ = done[id(value)] = json.dumps(value, ensure_ascii=False)
+        out.append(text_)
+    return out
 
 
 class DeadlineRepository:
@@ -29,9 +61,25 @@ class DeadlineRepository:
 
     # ------------------------------------------------------------------ deadlines
 
-    async def insert_deadline(self, values: dict[str, Any]) -> bool:
-        """False when the dispute has a deadline already. The new row stays locked until commit."""
-        return (await self.session.execute(_INSERT_DEADLINE, values)).first() is not None
+    async def insert_deadlines(self, rows: Sequence[dict[str, Any]]) -> set[str]:
+        """New open deadlines (version 1), one statement; returns the disputes inserted (not those that had one).
+
+        Each new row stays locked until commit.
+        """
+        if not rows:
+            return set()
+        params = {
+            "d": [r["dispute_id"] for r in rows],
+            "s": [r["seller_id"] for r in rows],
+            "k": [r["kind"] for r in rows],
+            "n": [r["notified_at"] for r in rows],
+            "r": [r["respond_by"] for r in rows],
+            "due": [r["due_at"] for r in rows],
+            "rule": [r["rule"] for r in rows],
+            "days": [r["business_days"] for r in rows],
+            "skipped": _json_texts([r["skipped"] for r in rows]),
+        }
+        return set((await self.session.execute(_INSERT_DEADLINES, params)).scalars())
 
     async def deadline(self, dispute_id: str, *, lock: bool = False) -> Row[Any] | None:
         query = select(_d).where(_d.c.dispute_id == dispute_id)
@@ -70,9 +118,16 @@ class DeadlineRepository:
     # ------------------------------------------------------------------ reminders
 
     async def insert_reminders(self, rows: Sequence[dict[str, Any]]) -> None:
-        """All of them in one multi-row INSERT."""
+        """All of them in one statement."""
         if rows:
-            await self.session.execute(insert(_r).values(list(rows)))
+            params = {
+                "d": [r["dispute_id"] for r in rows],
+                "v": [r["version"] for r in rows],
+                "o": [r["offset_minutes"] for r in rows],
+                "f": [r["fire_at"] for r in rows],
+                "st": [r["state"] for r in rows],
+            }
+            await self.session.execute(_INSERT_REMINDERS, params)
 
     async def cancel_pending(self, dispute_id: str) -> int:
         stmt = (

@@ -8,6 +8,7 @@ outbox in order.
 from __future__ import annotations
 
 import uuid
+from collections.abc import Sequence
 from datetime import date, datetime, timedelta
 from typing import Any
 
@@ -51,26 +52,43 @@ def compute(
         raise RejectedEvent(exc) from exc
 
 
-async def receive(session: AsyncSession, data: DisputeReceivedV1) -> None:
-    """A new dispute: its deadline, its reminders (past offsets skipped) and `deadline.scheduled`."""
+async def receive(session: AsyncSession, batch: Sequence[DisputeReceivedV1]) -> None:
+    """New disputes: deadlines, reminders (past offsets skipped) and `deadline.scheduled`, a batch at a time.
+
+    The clock runs per dispute; the rows go in a few statements for the whole batch (deadlines,
+    reminders, outbox). A dispute that has a deadline already (a repeat under another event id)
+    changes nothing: the INSERT skips it and nothing else of it is written. Each new deadline row
+    stays locked by its INSERT until commit, so its events are in order.
+    """
     ctx = context_of(session)
     calendar, names = await current_calendar(session)
-    deadline = compute(ctx, calendar, data.notified_at, data.kind.value, data.respond_by)
-    repo = DeadlineRepository(session)
-    values = {
-        "dispute_id": data.dispute_id,
-        "seller_id": data.seller_id,
-        "kind": data.kind.value,
-        "notified_at": deadline.notified_at,
-        "respond_by": data.respond_by.isoformat() if data.respond_by is not None else None,
-        **deadline_values(deadline, names),
-        "state": "open",
-        "version": 1,
+    firsts = {data.dispute_id: data for data in reversed(batch)}  # the first of a dispute wins
+    computed = {
+        data.dispute_id: (data, compute(ctx, calendar, data.notified_at, data.kind.value, data.respond_by))
+        for data in batch
+        if firsts[data.dispute_id] is data
     }
-    if not await repo.insert_deadline(values):  # the new row is locked until commit
-        log.info("deadline_exists", dispute_id=data.dispute_id)  # one deadline per dispute: a repeat changes nothing
-        return
-    await schedule(repo, ctx, data.dispute_id, data.seller_id, deadline, version=1)
+    repo = DeadlineRepository(session)
+    inserted = await repo.insert_deadlines(
+        [
+            {
+                "dispute_id": data.dispute_id,
+                "seller_id": data.seller_id,
+                "kind": data.kind.value,
+                "notified_at": deadline.notified_at,
+                "respond_by": data.respond_by.isoformat() if data.respond_by is not None else None,
+                **deadline_values(deadline, names),
+                "state": "open",
+                "version": 1,
+            }
+            for data, deadline in computed.values()
+        ]
+    )
+    if len(inserted) < len(computed):
+        log.info("deadline_exists", disputes=sorted(set(computed) - inserted))  # one deadline per dispute
+    await schedule_many(
+        repo, ctx, [(d.dispute_id, d.seller_id, dl, 1) for d, dl in computed.values() if d.dispute_id in inserted]
+    )
 
 
 def deadline_values(deadline: Deadline, names: dict[date, tuple[str, str]]) -> dict[str, Any]:
@@ -85,25 +103,37 @@ def deadline_values(deadline: Deadline, names: dict[date, tuple[str, str]]) -> d
 async def schedule(
     repo: DeadlineRepository, ctx: DeadlineContext, dispute_id: str, seller_id: str, deadline: Deadline, *, version: int
 ) -> None:
-    """Reminders of this deadline version (offsets already past: `skipped`) and `deadline.scheduled`."""
+    await schedule_many(repo, ctx, [(dispute_id, seller_id, deadline, version)])
+
+
+async def schedule_many(
+    repo: DeadlineRepository, ctx: DeadlineContext, items: Sequence[tuple[str, str, Deadline, int]]
+) -> None:
+    """Reminders of each (dispute, seller, deadline, version) (offsets already past: `skipped`) and
+    its `deadline.scheduled`: one multi-row INSERT for all the reminders, one for all the events."""
+    if not items:
+        return
     now = ctx.clock.now()
-    rows = reminder_rows(dispute_id, version, deadline.due_at, ctx.settings.offsets, now)
-    await repo.insert_reminders(rows)
-    pending = [row["offset_minutes"] for row in rows if row["state"] == "pending"]
-    data = DeadlineScheduledV1(
-        dispute_id=dispute_id,
-        due_at=deadline.due_at,
-        business_days=deadline.business_days,
-        rule=deadline.rule,
-        reminder_offsets_minutes=tuple(pending),
-    )
-    await repo.add_events(
-        new_event(
-            data, source=SOURCE, seller_id=seller_id, event_id=event_id(dispute_id, "scheduled", version), time=now
+    reminders, events, first = [], [], None
+    for dispute_id, seller_id, deadline, version in items:
+        rows = reminder_rows(dispute_id, version, deadline.due_at, ctx.offsets, now)
+        reminders.extend(rows)
+        pending = [row for row in rows if row["state"] == "pending"]
+        data = DeadlineScheduledV1(
+            dispute_id=dispute_id,
+            due_at=deadline.due_at,
+            business_days=deadline.business_days,
+            rule=deadline.rule,
+            reminder_offsets_minutes=tuple(row["offset_minutes"] for row in pending),
         )
-    )
-    first = min([row["fire_at"] for row in rows if row["state"] == "pending"] + [deadline.due_at])
-    ctx.wakeup.after_commit(repo.session, first)
+        eid = event_id(dispute_id, "scheduled", version)
+        events.append(new_event(data, source=SOURCE, seller_id=seller_id, event_id=eid, time=now))
+        soonest = min([row["fire_at"] for row in pending] + [deadline.due_at])
+        first = soonest if first is None else min(first, soonest)
+    await repo.insert_reminders(reminders)
+    await repo.add_events(*events)
+    if first is not None:
+        ctx.wakeup.after_commit(repo.session, first)
 
 
 def reminder_rows(
