@@ -32,11 +32,14 @@ _INSERT_DEADLINES = text(
     RETURNING dispute_id
     """
 )
+# Each deadline's reminders expanded in SQL (deadlines x offsets): arrays per deadline, not per reminder.
 _INSERT_REMINDERS = text(
     """
     INSERT INTO deadline.reminders (dispute_id, version, offset_minutes, fire_at, state)
-    SELECT * FROM unnest(CAST(:d AS text[]), CAST(:v AS int[]), CAST(:o AS int[]), CAST(:f AS timestamptz[]),
-                         CAST(:st AS text[]))
+    SELECT t.d, t.v, o.m, t.due - make_interval(mins => o.m),
+           CASE WHEN t.due - make_interval(mins => o.m) >= CAST(:now AS timestamptz) THEN 'pending' ELSE 'skipped' END
+    FROM unnest(CAST(:d AS text[]), CAST(:v AS int[]), CAST(:due AS timestamptz[])) AS t(d, v, due)
+    CROSS JOIN unnest(CAST(:m AS int[])) AS o(m)
     """
 )
 
@@ -117,15 +120,18 @@ class DeadlineRepository:
 
     # ------------------------------------------------------------------ reminders
 
-    async def insert_reminders(self, rows: Sequence[dict[str, Any]]) -> None:
-        """All of them in one statement."""
-        if rows:
+    async def insert_reminders(
+        self, deadlines: Sequence[tuple[str, int, datetime]], offsets_minutes: Sequence[int], now: datetime
+    ) -> None:
+        """One reminder per (dispute, version, due_at) and offset, in one statement: `pending` when its
+        fire time (due_at - offset) is at or after `now`, else `skipped` (never fired late)."""
+        if deadlines and offsets_minutes:
             params = {
-                "d": [r["dispute_id"] for r in rows],
-                "v": [r["version"] for r in rows],
-                "o": [r["offset_minutes"] for r in rows],
-                "f": [r["fire_at"] for r in rows],
-                "st": [r["state"] for r in rows],
+                "d": [d for d, _, _ in deadlines],
+                "v": [v for _, v, _ in deadlines],
+                "due": [due for _, _, due in deadlines],
+                "m": list(offsets_minutes),
+                "now": now,
             }
             await self.session.execute(_INSERT_REMINDERS, params)
 

@@ -110,50 +110,30 @@ async def schedule_many(
     repo: DeadlineRepository, ctx: DeadlineContext, items: Sequence[tuple[str, str, Deadline, int]]
 ) -> None:
     """Reminders of each (dispute, seller, deadline, version) (offsets already past: `skipped`) and
-    its `deadline.scheduled`: one multi-row INSERT for all the reminders, one for all the events."""
+    its `deadline.scheduled`: one INSERT for all the reminders, one for all the events."""
     if not items:
         return
     now = ctx.clock.now()
-    reminders, events, first = [], [], None
+    minutes = [int(offset.total_seconds() // 60) for offset in ctx.offsets]  # whole minutes (settings)
+    events, first = [], None
     for dispute_id, seller_id, deadline, version in items:
-        rows = reminder_rows(dispute_id, version, deadline.due_at, ctx.offsets, now)
-        reminders.extend(rows)
-        pending = [row for row in rows if row["state"] == "pending"]
+        fire_times = [(m, deadline.due_at - timedelta(minutes=m)) for m in minutes]
+        pending = [(m, at) for m, at in fire_times if at >= now]  # the same test as the INSERT's
         data = DeadlineScheduledV1(
             dispute_id=dispute_id,
             due_at=deadline.due_at,
             business_days=deadline.business_days,
             rule=deadline.rule,
-            reminder_offsets_minutes=tuple(row["offset_minutes"] for row in pending),
+            reminder_offsets_minutes=tuple(m for m, _ in pending),
         )
         eid = event_id(dispute_id, "scheduled", version)
         events.append(new_event(data, source=SOURCE, seller_id=seller_id, event_id=eid, time=now))
-        soonest = min([row["fire_at"] for row in pending] + [deadline.due_at])
+        soonest = min([at for _, at in pending] + [deadline.due_at])
         first = soonest if first is None else min(first, soonest)
-    await repo.insert_reminders(reminders)
+    await repo.insert_reminders([(d, v, dl.due_at) for d, _, dl, v in items], minutes, now)
     await repo.add_events(*events)
     if first is not None:
         ctx.wakeup.after_commit(repo.session, first)
-
-
-def reminder_rows(
-    dispute_id: str, version: int, due_at: datetime, offsets: tuple[timedelta, ...], now: datetime
-) -> list[dict[str, Any]]:
-    """One row per configured offset: `pending` when still ahead, `skipped` when already past (never fired late)."""
-    rows = []
-    for offset in offsets:
-        fire_at = due_at - offset
-        rows.append(
-            {
-                "dispute_id": dispute_id,
-                "version": version,
-                "offset_minutes": int(offset.total_seconds() // 60),
-                "fire_at": fire_at,
-                "state": "pending" if fire_at >= now else "skipped",
-                "fired_at": None,
-            }
-        )
-    return rows
 
 
 async def reschedule(

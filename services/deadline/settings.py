@@ -37,7 +37,8 @@ class Settings(ServiceSettings):
     @classmethod
     def _durations(cls, value: tuple[str, ...]) -> tuple[str, ...]:
         for text in value:
-            parse_duration(text)  # InvalidDuration (a ValueError): refused at start-up
+            if parse_duration(text).total_seconds() % 60:  # InvalidDuration (a ValueError) when not a duration
+                raise ValueError(f"a reminder offset is a whole number of minutes, not {text!r}")
         return value
 
     @property
