@@ -4,6 +4,9 @@ from __future__ import annotations
 
 from datetime import UTC, datetime, timedelta
 
+import pytest
+
+from services.deadline.settings import Settings
 from tests.integration.deadline.conftest import (
     kst_end,
     new_dispute_id,
@@ -209,3 +212,32 @@ async def test_a_late_submission_after_missed_stops_nothing_more(deadline):
     assert (await deadline.row(dispute)).state == "submitted"
     await deadline.tick()
     assert [a.data.alert for a in await deadline.events(dispute, "deadline.alerted")] == ["missed"]
+
+
+async def test_a_dispute_received_twice_in_one_consumed_batch_gets_one_deadline(deadline):
+    dispute = new_dispute_id()
+    assert await deadline.deliver_events(received(dispute), received(dispute, kind="chargeback")) == [
+        "handled",
+        "handled",
+    ]
+    row = await deadline.row(dispute)
+    assert (row.kind, row.version) == ("platform_dispute", 1)  # the first wins
+    assert len(await deadline.reminders(dispute)) == 4
+    assert len(await deadline.events(dispute, "deadline.scheduled")) == 1
+
+
+async def test_a_batch_mixing_disputes_and_their_updates_applies_them_in_order(deadline):
+    first, second = new_dispute_id(), new_dispute_id()
+    outcomes = await deadline.deliver_events(
+        received(first), updated(first, respond_by="2026-12-03"), received(second), submitted(second)
+    )
+    assert outcomes == ["handled"] * 4
+    assert ((await deadline.row(first)).version, (await deadline.row(second)).state) == (2, "submitted")
+    assert [e.data.rule for e in await deadline.events(first)] == ["computed", "explicit"]
+
+
+def test_reminder_offsets_are_whole_minutes():
+    assert Settings(reminder_offsets=("2d", "90m")).offsets == (timedelta(days=2), timedelta(minutes=90))
+    for bad in (("30s",), ("1h30s",), ("soon",)):
+        with pytest.raises(ValueError):
+            Settings(reminder_offsets=bad)
