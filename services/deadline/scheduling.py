@@ -153,7 +153,10 @@ async def reschedule(
         return False
     version = row.version + 1
     await repo.cancel_pending(row.dispute_id)
-    values = {**deadline_values(deadline, names), **changes, "state": "open", "version": version, "missed_at": None}
+    values = {**deadline_values(deadline, names), **changes, "version": version}
+    if row.state == "open" or deadline.due_at > ctx.clock.now():
+        values |= {"state": "open", "missed_at": None}  # a missed case given a later date is open again
+    # else: missed, and still past due: it stays missed (its `missed` alert is not repeated)
     await repo.update_deadline(row.dispute_id, values)
     await schedule(repo, ctx, row.dispute_id, row.seller_id, deadline, version=version)
     return True

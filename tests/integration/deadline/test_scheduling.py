@@ -241,3 +241,19 @@ def test_reminder_offsets_are_whole_minutes():
     for bad in (("30s",), ("1h30s",), ("soon",)):
         with pytest.raises(ValueError):
             Settings(reminder_offsets=bad)
+
+
+async def test_a_missed_case_given_a_later_date_reopens_and_one_still_past_stays_missed(deadline):
+    reopened, still_past = new_dispute_id(), new_dispute_id()
+    await deadline.deliver_events(received(reopened), received(still_past))
+    deadline.clock.set(DUE + timedelta(days=2))
+    await deadline.tick()
+    await deadline.events()
+    await deadline.deliver_events(
+        updated(reopened, respond_by="2026-12-04"), updated(still_past, respond_by="2026-11-27")
+    )
+    assert (await deadline.row(reopened)).state == "open"
+    row = await deadline.row(still_past)
+    assert (row.state, row.version, row.missed_at) == ("missed", 2, DUE + timedelta(days=2))
+    await deadline.tick()
+    assert await deadline.events(still_past, "deadline.alerted") == []  # missed is not said twice
