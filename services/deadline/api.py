@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from typing import Annotated
+from typing import Annotated, Any
 
 from fastapi import APIRouter, Path, Query, Request
 
@@ -79,14 +79,13 @@ async def put_overrides(
     return OverridesOut(overrides=[_override(r) for r in rows], rescheduled=moved)
 
 
-def _override(row: object) -> OverrideOut:
-    r = row
+def _override(r: Any) -> OverrideOut:
     return OverrideOut(
-        date=r.day,  # type: ignore[attr-defined]
-        state=r.state,  # type: ignore[attr-defined]
-        name_ko=r.name_ko,  # type: ignore[attr-defined]
-        name_zh=r.name_zh,  # type: ignore[attr-defined]
-        note=r.note,  # type: ignore[attr-defined]
-        updated_by=r.updated_by,  # type: ignore[attr-defined]
-        updated_at=r.updated_at,  # type: ignore[attr-defined]
+        date=r.day,
+        state=r.state,
+        name_ko=r.name_ko,
+        name_zh=r.name_zh,
+        note=r.note,
+        updated_by=r.updated_by,
+        updated_at=r.updated_at,
     )

@@ -72,6 +72,7 @@ class DeadlineContext:
     generation: int | None = None
     calendar: BusinessCalendar = field(default_factory=BusinessCalendar)
     override_names: dict[date, tuple[str, str]] = field(default_factory=dict)
+    _offsets: tuple[Settings, tuple[timedelta, ...]] | None = field(default=None, repr=False)
 
     @property
     def offsets(self) -> tuple[timedelta, ...]:
@@ -79,8 +80,6 @@ class DeadlineContext:
         if self._offsets is None or self._offsets[0] is not self.settings:
             self._offsets = (self.settings, self.settings.offsets)
         return self._offsets[1]
-
-    _offsets: tuple[Settings, tuple[timedelta, ...]] | None = field(default=None, repr=False)
 
     def use_overrides(self, generation: int, overrides: list[Override], names: dict[date, tuple[str, str]]) -> None:
         if generation != self.generation:
