@@ -179,6 +179,8 @@ class DeadlineAlertedV1(EventData):
     alert: Literal["reminder", "missed"]
     due_at: AwareDatetime
     hours_left: float
+    # Which reminder fired (minutes before due_at); None for `missed`. Added compatibly (optional).
+    offset_minutes: int | None = Field(default=None, gt=0)
 
 
 class CaseSubmittedV1(EventData):

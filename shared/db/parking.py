@@ -21,7 +21,8 @@ from datetime import datetime
 from typing import Any
 
 from prometheus_client import CollectorRegistry, Gauge
-from sqlalchemy import MetaData, Table, delete, func, select, text, update
+from sqlalchemy import MetaData, Table, Text, bindparam, delete, func, select, text, update
+from sqlalchemy.dialects.postgresql import ARRAY
 from sqlalchemy.dialects.postgresql import insert as pg_insert
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
@@ -33,6 +34,7 @@ from shared.tracing import current_traceparent
 __all__ = [
     "ParkedEvent",
     "delete_parked",
+    "disputes_with_parked",
     "lock_dispute",
     "mark_failed",
     "park",
@@ -100,6 +102,28 @@ async def parked_of_locked(session: AsyncSession, table: Table, dispute_id: str)
     )
     rows = await session.execute(stmt, {"d": dispute_id, "n": RELEASE_LIMIT})
     return [ParkedEvent(*row) for row in rows]
+
+
+async def disputes_with_parked(session: AsyncSession, table: Table, dispute_ids: list[str]) -> set[str]:
+    """Which of `dispute_ids` have parked events, each dispute's shared lock taken first (held until the end).
+
+    Two round trips for any number of disputes: the locks (in dispute order), then, in a new
+    snapshot that sees every parker that held a lock before us, the look-up.
+    """
+    if not dispute_ids:
+        return set()
+    ids = sorted(set(dispute_ids))
+    await session.execute(
+        text(
+            "SELECT count(pg_advisory_xact_lock_shared(hashtext(:t), hashtext(d))) "
+            "FROM (SELECT unnest(CAST(:ids AS text[])) AS d ORDER BY 1) AS wanted"
+        ),
+        {"t": table.fullname, "ids": ids},
+    )
+    found = await session.execute(
+        select(table.c.dispute_id).where(table.c.dispute_id == func.any(bindparam("ids", ids, ARRAY(Text)))).distinct()
+    )
+    return set(found.scalars())
 
 
 async def delete_parked(session: AsyncSession, table: Table, parked_id: int) -> None:

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
+from itertools import groupby
 from typing import Any
 
 import structlog
@@ -16,10 +17,10 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from shared.contracts import Envelope
 from shared.db.inbox import Delivery, Inbox
-from shared.kafka.handlers import Handler
+from shared.kafka.handlers import BatchHandler, Handler
 from shared.tracing import handling_span
 
-__all__ = ["Incoming", "apply_events", "handle_event"]
+__all__ = ["Incoming", "apply_events", "handle_event", "handle_run"]
 
 
 @dataclass(frozen=True)
@@ -64,11 +65,26 @@ async def apply_events(
     """
     fresh = await inbox.claim(session, [d.delivery for d in deliveries])
     outcomes = []
+    new: list[Incoming] = []
     for incoming in deliveries:
         if incoming.event.id in fresh:
             fresh.discard(incoming.event.id)  # the same id twice in one batch: apply once
-            await handle_event(session, handlers, incoming)
+            new.append(incoming)
             outcomes.append("handled")
         else:
             outcomes.append("duplicate")
+    batch_handler = getattr(handlers, "batch_handler", None)  # a HandlerMap with batched types
+    for dataschema, run in groupby(new, key=lambda i: i.event.dataschema):
+        batch = batch_handler(dataschema) if batch_handler is not None else None
+        if batch is not None:
+            await handle_run(session, batch, list(run))
+        else:
+            for incoming in run:
+                await handle_event(session, handlers, incoming)
     return outcomes
+
+
+async def handle_run(session: AsyncSession, batch: BatchHandler, run: Sequence[Incoming]) -> None:
+    """Consecutive new events of one batched type, in one call (in the trace of the first)."""
+    with handling_span(run[0].headers, f"handle {run[0].event.dataschema} x{len(run)}"):
+        await batch(session, [incoming.event for incoming in run])

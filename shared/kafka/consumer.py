@@ -114,7 +114,7 @@ class EventConsumer:
         """
         self.service = service
         self.group_id = group_id
-        self.handlers = dict(handlers)
+        self.handlers = handlers  # the map itself: a HandlerMap also offers batch handlers
         self.topics = tuple(topics or topics_of(handlers))
         self._sessions = sessions
         self.inbox = Inbox(inbox_table, consumer=group_id)

@@ -16,12 +16,19 @@ SAVEPOINT: a `Deferred` rolls back only what that handler did and parks the even
 moves on and nothing is dead-lettered. After any handler of the map succeeds for a dispute, the
 dispute's parked events are replayed in arrival order in the same transaction; facts recorded
 outside a handler (an HTTP request) call `HANDLERS.release_parked(session, dispute_id)`.
+
+A hot event type may also be handled a fetched batch at a time (`batched={DisputeReceivedV1:
+on_many}`, `async def on_many(session, events) -> None`): `apply_events` hands it each run of
+consecutive new events of that type at once, without a savepoint per event, and the parked events
+of all their disputes are looked up in one round trip. A batch handler may not defer. The same
+function still serves single events (the consumer's one-by-one replay, a parked replay), as a
+batch of one, so there is one handler per event type, whatever path delivers it.
 """
 
 from __future__ import annotations
 
 import functools
-from collections.abc import Awaitable, Callable, Iterator, Mapping
+from collections.abc import Awaitable, Callable, Iterator, Mapping, Sequence
 from typing import Any
 
 import structlog
@@ -38,6 +45,8 @@ log = structlog.get_logger(__name__)
 Handler = Callable[[AsyncSession, Envelope[Any]], Awaitable[None]]
 # What a service writes: `async def on_x(session, event: Envelope[XV1]) -> None`.
 TypedHandler = Callable[[AsyncSession, Any], Awaitable[None]]
+# Or, for a hot event type: `async def on_many(session, events: Sequence[Envelope[XV1]]) -> None`.
+BatchHandler = Callable[[AsyncSession, Sequence[Envelope[Any]]], Awaitable[None]]
 
 _CLEAR = "dd_parking_clear"  # session.info: (transaction, disputes known to have nothing parked)
 
@@ -53,10 +62,45 @@ class Deferred(Exception):  # noqa: N818 - a signal, not an error: the event wai
 class HandlerMap(Mapping[str, Handler]):
     """Handlers by dataschema, each wrapped to park on `Deferred` and release after success."""
 
-    def __init__(self, handlers: Mapping[str, TypedHandler], parked: Table | None) -> None:
+    def __init__(
+        self,
+        handlers: Mapping[str, TypedHandler],
+        parked: Table | None,
+        batched: Mapping[str, BatchHandler] | None = None,
+    ) -> None:
         self.parked = parked
-        self._typed = dict(handlers)
+        self._batched = dict(batched or {})
+        self._typed = dict(handlers) | {schema: _one_of(fn) for schema, fn in self._batched.items()}
         self._wrapped = {schema: self._wrap(fn) for schema, fn in self._typed.items()}
+
+    def batch_handler(self, dataschema: str) -> BatchHandler | None:
+        """The handler of a run of new events of `dataschema` at once, if that type is batched."""
+        fn = self._batched.get(dataschema)
+        if fn is None:
+            return None
+
+        async def handle_batch(session: AsyncSession, events: Sequence[Envelope[Any]]) -> None:
+            try:
+                await fn(session, events)
+            except Deferred as exc:
+                raise RuntimeError(f"{dataschema} is batched and may not defer ({exc.reason})") from exc
+            await self.release_parked_many(session, [event.subject for event in events])
+
+        return handle_batch
+
+    async def release_parked_many(self, session: AsyncSession, dispute_ids: Sequence[str]) -> int:
+        """`release_parked` for many disputes: one round trip finds the few that have parked events."""
+        if self.parked is None:
+            return 0
+        clear = _clear_set(session)
+        todo = [d for d in dict.fromkeys(dispute_ids) if d not in clear]
+        waiting = await parking.disputes_with_parked(session, self.parked, todo)
+        clear.update(d for d in todo if d not in waiting)  # their shared locks are held now
+        applied = 0
+        for dispute_id in todo:
+            if dispute_id in waiting:
+                applied += await self.release_parked(session, dispute_id)
+        return applied
 
     def __getitem__(self, dataschema: str) -> Handler:
         return self._wrapped[dataschema]
@@ -142,20 +186,44 @@ class HandlerMap(Mapping[str, Handler]):
         return "applied"
 
 
-def handler_map(handlers: Mapping[type[EventData], TypedHandler], *, parked: Table | None = None) -> HandlerMap:
+def handler_map(
+    handlers: Mapping[type[EventData], TypedHandler],
+    *,
+    parked: Table | None = None,
+    batched: Mapping[type[EventData], BatchHandler] | None = None,
+) -> HandlerMap:
     """Handlers keyed by event class, as the consumer wants them: by dataschema ("dispute.received/v1").
 
     `parked` is the service's parked-events table (`models.parked_events_table`); without it a `Deferred`
-    is an ordinary failure (retried, then dead-lettered).
+    is an ordinary failure (retried, then dead-lettered). `batched` handlers take a run of events at
+    once (see the module docstring); an event class is in one of the two mappings, not both.
     """
-    by_schema: dict[str, TypedHandler] = {}
+    batched = batched or {}
+    both = set(handlers) & set(batched)
+    if both:
+        raise TypeError(f"handled both one by one and batched: {sorted(c.__name__ for c in both)}")
+    return HandlerMap(_by_schema(handlers), parked, _by_schema(batched))
+
+
+def _by_schema(handlers: Mapping[type[EventData], Any]) -> dict[str, Any]:
+    by_schema: dict[str, Any] = {}
     for cls, fn in handlers.items():
         if not (isinstance(cls, type) and cls in ENVELOPES):
             raise TypeError(f"handler_map keys are event classes such as DisputeReceivedV1, not {cls!r}")
         if not callable(fn):
             raise TypeError(f"the handler of {cls.__name__} is not callable: {fn!r}")
         by_schema[cls.dataschema()] = fn
-    return HandlerMap(by_schema, parked)
+    return by_schema
+
+
+def _one_of(fn: BatchHandler) -> TypedHandler:
+    """A batch handler serving one event (one-by-one replays, parked replays) as a batch of one."""
+
+    @functools.wraps(fn)
+    async def handle_one(session: AsyncSession, event: Envelope[Any]) -> None:
+        await fn(session, [event])
+
+    return handle_one
 
 
 async def release_parked(session: AsyncSession, dispute_id: str, handlers: HandlerMap) -> int:

@@ -92,6 +92,8 @@ class BusinessCalendar:
         self._overrides: dict[date, Override] = {row.day: row for row in rows}
         # PUBLIC only: until 2025 May 1 (근로자의날) is in the BANK category, a paid day off, not a public holiday.
         self._kr = holidays.country_holidays("KR", categories=holidays.PUBLIC, language="ko", observed=True)
+        # closure() by day: the same few hundred days are asked about for every notice of a season.
+        self._closures: dict[date, Closure | None] = {}
 
     @property
     def overrides(self) -> Mapping[date, Override]:
@@ -101,6 +103,7 @@ class BusinessCalendar:
         """A calendar with these overrides (replacing any on the same dates); this one is left alone."""
         merged = copy.copy(self)  # shares the KR calendar and the years it has filled in
         merged._overrides = {**self._overrides, **{row.day: row for row in overrides}}
+        merged._closures = {}  # answers change with the overrides
         return merged
 
     def holiday_names(self, day: date) -> tuple[str, ...]:
@@ -108,7 +111,14 @@ class BusinessCalendar:
         return tuple(self._kr.get_list(day))
 
     def closure(self, day: date) -> Closure | None:
-        """Why `day` is not a business day, or None when it is one."""
+        """Why `day` is not a business day, or None when it is one (remembered per calendar)."""
+        if day in self._closures:
+            return self._closures[day]
+        found = self._closure(day)
+        self._closures[day] = found
+        return found
+
+    def _closure(self, day: date) -> Closure | None:
         names = self.holiday_names(day)
         override = self._overrides.get(day)
         if override is not None and override.state is OverrideState.OPEN:

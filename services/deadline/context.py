@@ -1,0 +1,106 @@
+"""What the handlers, the routes and the scheduler of one runtime share: settings, clock,
+the calendar (overrides cached by generation) and the scheduler's wake-up.
+
+It rides on the runtime's session factory (`session.info`), so a handler, which receives only
+a session, finds the context of its own runtime, and two runtimes in one process stay apart.
+"""
+
+from __future__ import annotations
+
+import asyncio
+from dataclasses import dataclass, field
+from datetime import UTC, date, datetime, timedelta
+from typing import Any
+
+from sqlalchemy import event
+from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
+
+from services.deadline.clock import Clock, SystemClock
+from services.deadline.domain import BusinessCalendar, Override
+from services.deadline.settings import Settings
+
+CONTEXT_KEY = "dd_deadline_context"
+_CALENDAR_KEY = "dd_deadline_calendar"  # session.info: (transaction, calendar) checked in it
+FAR = datetime.max.replace(tzinfo=UTC)
+
+
+class Wakeup:
+    """Wakes the scheduler when a commit schedules something before its planned wake-up."""
+
+    def __init__(self) -> None:
+        self.event = asyncio.Event()
+        self.planned_at: datetime = FAR  # when the scheduler means to look again
+
+    def after_commit(self, session: AsyncSession, at: datetime) -> None:
+        """Set the event once `session`'s transaction commits, if `at` is before the planned wake-up."""
+        if at >= self.planned_at:
+            return
+        sync = session.sync_session
+        if sync.info.get("dd_deadline_wake"):
+            return
+        sync.info["dd_deadline_wake"] = True
+
+        def wake(_: Any) -> None:
+            sync.info.pop("dd_deadline_wake", None)
+            self.event.set()
+
+        def forget(_: Any) -> None:
+            sync.info.pop("dd_deadline_wake", None)
+
+        event.listen(sync, "after_commit", wake, once=True)
+        event.listen(sync, "after_soft_rollback", forget, once=True)
+
+    async def wait(self, seconds: float, planned_at: datetime) -> bool:
+        """Sleep up to `seconds` or until woken; True when woken."""
+        self.planned_at = planned_at
+        try:
+            async with asyncio.timeout(max(seconds, 0)):
+                await self.event.wait()
+            return True
+        except TimeoutError:
+            return False
+        finally:
+            self.event.clear()
+            self.planned_at = FAR
+
+
+@dataclass
+class DeadlineContext:
+    settings: Settings
+    clock: Clock = field(default_factory=SystemClock)
+    wakeup: Wakeup = field(default_factory=Wakeup)
+    generation: int | None = None
+    calendar: BusinessCalendar = field(default_factory=BusinessCalendar)
+    override_names: dict[date, tuple[str, str]] = field(default_factory=dict)
+    _offsets: tuple[Settings, tuple[timedelta, ...]] | None = field(default=None, repr=False)
+
+    @property
+    def offsets(self) -> tuple[timedelta, ...]:
+        """The reminder offsets, parsed once per settings object."""
+        if self._offsets is None or self._offsets[0] is not self.settings:
+            self._offsets = (self.settings, self.settings.offsets)
+        return self._offsets[1]
+
+    def use_overrides(self, generation: int, overrides: list[Override], names: dict[date, tuple[str, str]]) -> None:
+        if generation != self.generation:
+            self.calendar = BusinessCalendar(overrides)  # rare (an operator's PUT): a fresh KR calendar is fine
+            self.override_names = names
+            self.generation = generation
+
+    def checked_calendar(self, session: AsyncSession) -> BusinessCalendar | None:
+        """The calendar already checked against the generation in this transaction, if any."""
+        held = session.info.get(_CALENDAR_KEY)
+        if held is not None and held[0] is session.sync_session.get_transaction():
+            return held[1]  # type: ignore[no-any-return]
+        return None
+
+    def mark_checked(self, session: AsyncSession, calendar: BusinessCalendar) -> None:
+        session.info[_CALENDAR_KEY] = (session.sync_session.get_transaction(), calendar)
+
+
+def attach(sessions: async_sessionmaker[AsyncSession], context: DeadlineContext) -> None:
+    sessions.configure(info={CONTEXT_KEY: context})
+
+
+def context_of(session: AsyncSession) -> DeadlineContext:
+    return session.info[CONTEXT_KEY]  # type: ignore[no-any-return]
