@@ -42,7 +42,10 @@ def create_service_app(
             await runtime.stop()
             log.info("service_stopped")
 
-    app = FastAPI(title=f"Dispute Desk — {definition.name}", lifespan=lifespan)
+    # FastAPI's own telemetry off: spans come from `instrument_app` when something collects them
+    # and from `RequestContextMiddleware` otherwise; FastAPI's would be SDK spans (and spans per
+    # dependency and endpoint) on every request that nothing reads.
+    app = FastAPI(title=f"Dispute Desk — {definition.name}", lifespan=lifespan, telemetry={"tracing": False})
     app.state.settings = settings
     app.state.runtime = runtime
     app.state.auth_secret = settings.auth_secret
