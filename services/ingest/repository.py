@@ -9,9 +9,9 @@ from datetime import datetime
 from decimal import Decimal
 from typing import Any
 
-from sqlalchemy import Row, and_, bindparam, delete, func, insert, or_, select, tuple_, update
+from sqlalchemy import Result, Row, and_, bindparam, delete, func, insert, or_, select, tuple_, update
 from sqlalchemy.dialects.postgresql import insert as pg_insert
-from sqlalchemy.ext.asyncio import AsyncSession
+from sqlalchemy.ext.asyncio import AsyncConnection, AsyncSession
 
 from services.ingest import models
 from shared.contracts import Envelope
@@ -106,6 +106,14 @@ def _like(text: str) -> str:
 class IngestRepository:
     def __init__(self, session: AsyncSession) -> None:
         self.session = session
+        self._connection: AsyncConnection | None = None
+
+    async def _core(self, statement: Any, params: dict[str, Any]) -> Result[Any]:
+        """Run a Core statement on the session's connection, in its transaction, without the ORM
+        session's per-statement work (the webhook's statements touch no ORM object)."""
+        if self._connection is None:
+            self._connection = await self.session.connection()
+        return await self._connection.execute(statement, params)
 
     # ------------------------------------------------------------------ sellers
 
@@ -193,7 +201,7 @@ class IngestRepository:
         rules, and whether this claimed `webhook_id` first (meaningful only when the seller has
         secrets). A concurrent twin of the same webhook-id waits here until the first commits."""
         params = {"seller_id": seller_id, "webhook_id": webhook_id, "now": now}
-        rows = list(await self.session.execute(_CONTEXT_AND_CLAIM, params))
+        rows = list(await self._core(_CONTEXT_AND_CLAIM, params))
         if not rows:
             return [], {}, False
         return [row.secret_encrypted for row in rows], rows[0].rules, rows[0].claimed > 0
@@ -207,7 +215,7 @@ class IngestRepository:
 
     async def set_receipt_answer(self, seller_id: str, webhook_id: str, answer: dict[str, Any]) -> None:
         params = {"key_seller_id": seller_id, "key_webhook_id": webhook_id, "answer": answer}
-        await self.session.execute(_SET_RECEIPT_ANSWER, params)
+        await self._core(_SET_RECEIPT_ANSWER, params)
 
     # ------------------------------------------------------------------ cases
 
@@ -232,7 +240,7 @@ class IngestRepository:
             entry_summary=event.data.model_dump(mode="json", exclude_none=True, exclude={"dispute_id"}),
         )
         stmt = _insert_case_with_entry(tuple(values))
-        return (await self.session.execute(stmt, params)).first() is not None
+        return (await self._core(stmt, params)).first() is not None
 
     async def insert_cases(self, values: list[dict[str, Any]]) -> set[str]:
         """Insert many cases at once; the ids of those this created (the others existed)."""
