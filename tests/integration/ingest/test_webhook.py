@@ -325,3 +325,17 @@ async def test_a_new_dispute_is_stored_in_a_few_round_trips(ingest: Ingest):
         event.remove(engine, "before_cursor_execute", count)
     assert answer.status_code == 202 and answer.json()["results"][0]["result"] == "created"
     assert len(statements) <= 6, statements
+
+
+async def test_a_known_webhook_id_with_a_bad_signature_is_refused_not_answered_as_a_replay(ingest: Ingest):
+    """The receipt is claimed in the same statement as the secrets are read, before the signature
+    is checked: a forger who knows a delivered webhook-id still gets 401, never the first answer."""
+    seller_id, secret = await ingest.onboard()
+    body = notice(dispute())
+    first = await ingest.deliver(seller_id, secret, body, webhook_id="msg_known")
+    assert first.status_code == 202
+    forged = await ingest.deliver(seller_id, _wrong_secret(), body, webhook_id="msg_known")
+    assert (forged.status_code, forged.json()["code"]) == (401, "invalid_signature")
+    again = await ingest.deliver(seller_id, secret, body, webhook_id="msg_known")
+    assert again.status_code == 200 and again.json()["replayed"] is True
+    assert again.json()["results"] == first.json()["results"]
