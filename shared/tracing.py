@@ -181,7 +181,7 @@ def instrument_app(app: Any) -> None:
     tracer()  # a provider must exist before the instrumentations take their tracers
     # Only when something collects spans (an exporter, a test's memory): otherwise the SDK span,
     # its attributes and the instrumentation's two ASGI layers are paid on every request for
-    # nothing (a tenth of the ingest webhook's CPU, bench/RESULTS.md), and `RequestContextMiddleware`
+    # nothing (~8 % of the ingest worker's CPU, bench/RESULTS.md), and `RequestContextMiddleware`
     # gives each request a span context of its own through `server_span`, which is all that the
     # logs and the `traceparent` answered need. Not the ASGI receive/send sub-spans: two more
     # spans per request that tell nothing.
