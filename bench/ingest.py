@@ -7,6 +7,9 @@ Starts its own PostgreSQL and Kafka (deploy/local, bench ports, `.local/bench`),
 ingest schema, and runs each server as its own uvicorn process (one worker; the ingest one with
 its relay and consumer running, as deployed). Requests are signed before the clock starts; each
 carries a new dispute, so each makes a case, a timeline row, a receipt and an outbox event.
+Both servers run uvicorn with the same settings (uvloop and httptools, no access log).
+Besides rates and latencies it reports each server's CPU time per request (from /proc), which
+other work on the machine moves far less than the rates.
 Goals (issue 8): ingest >= 50 % of the bare rate, p99 <= 50 ms. Appended to bench/RESULTS.md.
 """
 
@@ -127,7 +130,16 @@ class Connection:
         self.writer.close()
 
 
-async def load(url: str, path: str, requests: list[tuple[bytes, dict[str, str]]]) -> dict:
+def cpu_seconds(pid: int) -> float | None:
+    """User + system CPU time of process `pid` so far (Linux /proc), None elsewhere."""
+    try:
+        fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
+    except OSError:
+        return None
+    return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
+
+
+async def load(url: str, path: str, requests: list[tuple[bytes, dict[str, str]]], pid: int | None = None) -> dict:
     queue: asyncio.Queue = asyncio.Queue()
     for item in requests:
         queue.put_nowait(item)
@@ -144,6 +156,7 @@ async def load(url: str, path: str, requests: list[tuple[bytes, dict[str, str]]]
             latencies.append(time.perf_counter() - started)
             failures += status != 202
 
+    cpu_before = cpu_seconds(pid) if pid is not None else None
     started = time.perf_counter()
     try:
         await asyncio.gather(*(worker(c) for c in connections))
@@ -151,12 +164,16 @@ async def load(url: str, path: str, requests: list[tuple[bytes, dict[str, str]]]
         for connection in connections:
             connection.close()
     elapsed = time.perf_counter() - started
+    cpu_after = cpu_seconds(pid) if pid is not None else None
+    # The server's CPU per request: unlike the rate, it hardly moves when other work shares the cores.
+    cpu_ms = (cpu_after - cpu_before) * 1000 / len(requests) if cpu_before is not None and cpu_after else None
     latencies.sort()
     return {
         "rate": len(requests) / elapsed,
         "p50_ms": statistics.median(latencies) * 1000,
         "p99_ms": latencies[max(0, int(len(latencies) * 0.99) - 1)] * 1000,
         "failures": failures,
+        "cpu_ms": cpu_ms,
     }
 
 
@@ -189,8 +206,8 @@ async def run(n: int, infra: LocalInfra, port: int) -> dict[str, dict]:
             await load(bare_url, path, [(b, plain) for b in warm])
             await load(ingest_url, path, [(b, signed(secret, b)) for b in warm])
             bodies = [notice_body(i, run_id) for i in range(n)]
-            bare = await load(bare_url, path, [(b, plain) for b in bodies])
-            ingest = await load(ingest_url, path, [(b, signed(secret, b)) for b in bodies])
+            bare = await load(bare_url, path, [(b, plain) for b in bodies], processes[1].pid)
+            ingest = await load(ingest_url, path, [(b, signed(secret, b)) for b in bodies], processes[0].pid)
             return {"bare": bare, "ingest": ingest}
     finally:
         for process in processes:
@@ -202,6 +219,10 @@ async def run(n: int, infra: LocalInfra, port: int) -> dict[str, dict]:
                 process.kill()
 
 
+def _ms(value: float | None) -> str:
+    return f"{value:.2f}" if value is not None else "n/a"
+
+
 def report(results: dict[str, dict], n: int) -> str:
     bare, ingest = results["bare"], results["ingest"]
     ratio = ingest["rate"] / bare["rate"]
@@ -210,12 +231,13 @@ def report(results: dict[str, dict], n: int) -> str:
             f"### {datetime.now(UTC):%Y-%m-%d %H:%M} UTC — ingest webhooks: {n} signed one-dispute notices, "
             f"concurrency {CONCURRENCY}, one worker each, {platform.machine()}, {os.cpu_count()} cores",
             "",
-            "| endpoint | requests/s | p50 ms | p99 ms | non-202 | goal |",
-            "|---|---:|---:|---:|---:|---|",
+            "| endpoint | requests/s | p50 ms | p99 ms | server CPU ms/request | non-202 | goal |",
+            "|---|---:|---:|---:|---:|---:|---|",
             f"| bare FastAPI (parse + 202) | {bare['rate']:,.0f} | {bare['p50_ms']:.1f} | {bare['p99_ms']:.1f} "
-            f"| {bare['failures']} | |",
+            f"| {_ms(bare['cpu_ms'])} | {bare['failures']} | |",
             f"| ingest webhook | {ingest['rate']:,.0f} | {ingest['p50_ms']:.1f} | {ingest['p99_ms']:.1f} "
-            f"| {ingest['failures']} | {ratio:.0%} of bare (≥ 50 % {'met' if ratio >= 0.5 else 'NOT met'}), "
+            f"| {_ms(ingest['cpu_ms'])} | {ingest['failures']} "
+            f"| {ratio:.0%} of bare (≥ 50 % {'met' if ratio >= 0.5 else 'NOT met'}), "
             f"p99 ≤ 50 ms {'met' if ingest['p99_ms'] <= 50 else 'NOT met'} |",
             "",
         ]

@@ -55,6 +55,7 @@ __all__ = [
     "new_traceparent",
     "parse_traceparent",
     "request_scope",
+    "server_span",
     "trace_id_of",
     "trace_scope",
     "tracer",
@@ -178,8 +179,14 @@ def instrument_app(app: Any) -> None:
     process; statement parameters are not recorded (they hold buyers' data).
     """
     tracer()  # a provider must exist before the instrumentations take their tracers
-    # Not the ASGI receive/send sub-spans: two more spans per request that tell nothing.
-    FastAPIInstrumentor.instrument_app(app, exclude_spans=["receive", "send"])
+    # Only when something collects spans (an exporter, a test's memory): otherwise the SDK span,
+    # its attributes and the instrumentation's two ASGI layers are paid on every request for
+    # nothing (~8 % of the ingest worker's CPU, bench/RESULTS.md), and `RequestContextMiddleware`
+    # gives each request a span context of its own through `server_span`, which is all that the
+    # logs and the `traceparent` answered need. Not the ASGI receive/send sub-spans: two more
+    # spans per request that tell nothing.
+    if _collecting():
+        FastAPIInstrumentor.instrument_app(app, exclude_spans=["receive", "send"])
     httpx_instrumentor = HTTPXClientInstrumentor()  # also carries the trace to the services we call
     if not httpx_instrumentor.is_instrumented_by_opentelemetry:
         httpx_instrumentor.instrument()
@@ -241,6 +248,24 @@ def continued_from(headers: Mapping[str, str] | None) -> Iterator[None]:
         yield
     finally:
         otel_context.detach(token)
+
+
+@contextmanager
+def server_span(headers: Mapping[str, str], name: str, path: str) -> Iterator[None]:
+    """A SERVER span for one HTTP request, child of the caller's ``traceparent`` if valid.
+
+    When nothing collects spans, a span context of our own (the caller's trace or a new one,
+    a new span id) instead of an SDK span, as `handling_span` does for events: same ids in
+    the logs and the answered ``traceparent``, a fraction of the cost.
+    """
+    parent = _PROPAGATOR.extract(headers, context=otel_context.Context())
+    if _collecting():
+        with tracer().start_as_current_span(name, context=parent, kind=SpanKind.SERVER, attributes={"url.path": path}):
+            yield
+        return
+    span = NonRecordingSpan(_child_of(trace.get_current_span(parent).get_span_context()))
+    with trace.use_span(span, end_on_exit=False):
+        yield
 
 
 @contextmanager

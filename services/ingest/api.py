@@ -78,6 +78,19 @@ async def _read_limited(request: Request, limit: int) -> bytes:
     return b"".join(chunks)
 
 
+# --------------------------------------------------------------------------- the signed webhook
+# First of the routes: they are matched in order, and this is the one called at volume.
+
+
+@router.post("/webhooks/coupang/{seller_id}", status_code=202)
+async def coupang_webhook(seller_id: PathId, request: Request, response: Response, session: DbSession) -> NoticeAnswer:
+    body = await _read_limited(request, _settings(request).webhook_max_body_bytes)
+    answer = await service.receive_notice(session, seller_id, request.headers, body, box=_box(request), now=_utcnow())
+    if answer.replayed:
+        response.status_code = 200  # a repeated webhook-id: acknowledged, nothing changed
+    return answer
+
+
 # --------------------------------------------------------------------------- sellers
 
 
@@ -167,18 +180,6 @@ async def get_statement(
 ) -> StatementOut:
     _own_seller(principal, seller_id)
     return await billing.statement(session, seller_id, month)
-
-
-# --------------------------------------------------------------------------- the signed webhook
-
-
-@router.post("/webhooks/coupang/{seller_id}", status_code=202)
-async def coupang_webhook(seller_id: PathId, request: Request, response: Response, session: DbSession) -> NoticeAnswer:
-    body = await _read_limited(request, _settings(request).webhook_max_body_bytes)
-    answer = await service.receive_notice(session, seller_id, request.headers, body, box=_box(request), now=_utcnow())
-    if answer.replayed:
-        response.status_code = 200  # a repeated webhook-id: acknowledged, nothing changed
-    return answer
 
 
 # --------------------------------------------------------------------------- buyer risk

@@ -9,9 +9,9 @@ from datetime import datetime
 from decimal import Decimal
 from typing import Any
 
-from sqlalchemy import Row, and_, bindparam, delete, func, insert, or_, select, tuple_, update
+from sqlalchemy import Result, Row, and_, bindparam, delete, func, insert, or_, select, tuple_, update
 from sqlalchemy.dialects.postgresql import insert as pg_insert
-from sqlalchemy.ext.asyncio import AsyncSession
+from sqlalchemy.ext.asyncio import AsyncConnection, AsyncSession
 
 from services.ingest import models
 from shared.contracts import Envelope
@@ -28,9 +28,6 @@ _WEBHOOK_CONTEXT = (
     .where(_w.c.seller_id == bindparam("seller_id"), or_(_w.c.expires_at.is_(None), _w.c.expires_at > bindparam("now")))
     .order_by(_w.c.id.desc())
 )
-_CLAIM_RECEIPT = (
-    pg_insert(_r).on_conflict_do_nothing(index_elements=["seller_id", "webhook_id"]).returning(_r.c.webhook_id)
-)
 _SET_RECEIPT_ANSWER = (
     update(_r)
     .where(_r.c.seller_id == bindparam("key_seller_id"), _r.c.webhook_id == bindparam("key_webhook_id"))
@@ -38,6 +35,51 @@ _SET_RECEIPT_ANSWER = (
 )
 _INSERT_CASE = pg_insert(_c).on_conflict_do_nothing(index_elements=["dispute_id"]).returning(_c.c.dispute_id)
 _ADD_TIMELINE = pg_insert(_e).on_conflict_do_nothing(index_elements=["event_id"]).returning(_e.c.id)
+
+# Round trips are most of a webhook's cost (bench/RESULTS.md), so two pairs of statements go as one:
+# - the seller's secrets and rules, and the webhook-id's receipt claimed in the same statement
+#   (a data-modifying CTE). The claim is made before the signature is checked, but a refused
+#   notice rolls its transaction back, so nothing of it stays; a concurrent twin of the same
+#   webhook-id still waits on the claim until the first one commits, as before.
+_claim = (
+    pg_insert(_r)
+    .values(seller_id=bindparam("seller_id"), webhook_id=bindparam("webhook_id"))
+    .on_conflict_do_nothing(index_elements=["seller_id", "webhook_id"])
+    .returning(_r.c.webhook_id)
+    .cte("claim")
+)
+_CONTEXT_AND_CLAIM = _WEBHOOK_CONTEXT.add_columns(
+    select(func.count()).select_from(_claim).scalar_subquery().label("claimed")
+)
+# - a new case and its first timeline row: the row is written only if the case was (a CTE that
+#   selects from the INSERT ... RETURNING of the case). Built per set of case columns, once.
+_ENTRY_COLUMNS = ("event_id", "type", "occurred_at", "status_before", "status_after", "applied", "summary")
+_case_with_entry: dict[tuple[str, ...], Any] = {}
+
+
+def _insert_case_with_entry(columns: tuple[str, ...]) -> Any:
+    stmt = _case_with_entry.get(columns)
+    if stmt is None:
+        new_case = (
+            pg_insert(_c)
+            .values({name: bindparam(name, type_=_c.c[name].type) for name in columns})
+            .on_conflict_do_nothing(index_elements=["dispute_id"])
+            .returning(_c.c.dispute_id)
+            .cte("new_case")
+        )
+        entry = (
+            insert(_e)
+            .from_select(
+                ["dispute_id", *_ENTRY_COLUMNS],
+                select(
+                    new_case.c.dispute_id,
+                    *(bindparam(f"entry_{name}", type_=_e.c[name].type) for name in _ENTRY_COLUMNS),
+                ),
+            )
+            .cte("new_entry")
+        )
+        stmt = _case_with_entry[columns] = select(new_case.c.dispute_id).add_cte(entry)
+    return stmt
 
 
 @dataclass(frozen=True)
@@ -64,6 +106,14 @@ def _like(text: str) -> str:
 class IngestRepository:
     def __init__(self, session: AsyncSession) -> None:
         self.session = session
+        self._connection: AsyncConnection | None = None
+
+    async def _core(self, statement: Any, params: dict[str, Any]) -> Result[Any]:
+        """Run a Core statement on the session's connection, in its transaction, without the ORM
+        session's per-statement work (the webhook's statements touch no ORM object)."""
+        if self._connection is None:
+            self._connection = await self.session.connection()
+        return await self._connection.execute(statement, params)
 
     # ------------------------------------------------------------------ sellers
 
@@ -144,17 +194,19 @@ class IngestRepository:
             update(t).where(t.c.seller_id == seller_id, t.c.expires_at.is_(None)).values(expires_at=expires_at)
         )
 
-    async def webhook_context(self, seller_id: str, *, now: datetime) -> tuple[list[bytes], dict[str, Any]]:
-        """In one query: the seller's sealed secrets that still verify (newest first) and its rules."""
-        rows = list(await self.session.execute(_WEBHOOK_CONTEXT, {"seller_id": seller_id, "now": now}))
-        return [row.secret_encrypted for row in rows], (rows[0].rules if rows else {})
+    async def webhook_context_and_claim(
+        self, seller_id: str, webhook_id: str, *, now: datetime
+    ) -> tuple[list[bytes], dict[str, Any], bool]:
+        """In one round trip: the seller's sealed secrets that still verify (newest first), its
+        rules, and whether this claimed `webhook_id` first (meaningful only when the seller has
+        secrets). A concurrent twin of the same webhook-id waits here until the first commits."""
+        params = {"seller_id": seller_id, "webhook_id": webhook_id, "now": now}
+        rows = list(await self._core(_CONTEXT_AND_CLAIM, params))
+        if not rows:
+            return [], {}, False
+        return [row.secret_encrypted for row in rows], rows[0].rules, rows[0].claimed > 0
 
     # ------------------------------------------------------------------ webhook receipts
-
-    async def claim_receipt(self, seller_id: str, webhook_id: str, notice_id: str | None) -> bool:
-        """True for the first delivery of `webhook_id`; a concurrent twin waits here, then gets False."""
-        params = {"seller_id": seller_id, "webhook_id": webhook_id, "notice_id": notice_id}
-        return (await self.session.execute(_CLAIM_RECEIPT, params)).first() is not None
 
     async def receipt_answer(self, seller_id: str, webhook_id: str) -> dict[str, Any] | None:
         t = models.webhook_receipts
@@ -163,13 +215,32 @@ class IngestRepository:
 
     async def set_receipt_answer(self, seller_id: str, webhook_id: str, answer: dict[str, Any]) -> None:
         params = {"key_seller_id": seller_id, "key_webhook_id": webhook_id, "answer": answer}
-        await self.session.execute(_SET_RECEIPT_ANSWER, params)
+        await self._core(_SET_RECEIPT_ANSWER, params)
 
     # ------------------------------------------------------------------ cases
 
     async def insert_case(self, values: dict[str, Any]) -> bool:
         """True if this created the case; its row then stays locked until commit (events stay in order)."""
         return (await self.session.execute(_INSERT_CASE, values)).first() is not None
+
+    async def insert_case_with_entry(
+        self, values: dict[str, Any], event: Envelope, *, status_after: str | None
+    ) -> bool:
+        """`insert_case` and, only if that created the case, `add_timeline` of `event` (applied,
+        no status before), in one round trip. True if this created the case (its row then stays
+        locked until commit)."""
+        params = dict(values)
+        params.update(
+            entry_event_id=event.id,
+            entry_type=event.type,
+            entry_occurred_at=event.time,
+            entry_status_before=None,
+            entry_status_after=status_after,
+            entry_applied=True,
+            entry_summary=event.data.model_dump(mode="json", exclude_none=True, exclude={"dispute_id"}),
+        )
+        stmt = _insert_case_with_entry(tuple(values))
+        return (await self._core(stmt, params)).first() is not None
 
     async def insert_cases(self, values: list[dict[str, Any]]) -> set[str]:
         """Insert many cases at once; the ids of those this created (the others existed)."""

@@ -15,6 +15,7 @@ from cryptography.fernet import Fernet, InvalidToken, MultiFernet
 
 SECRET_PREFIX = "whsec_"
 SECRET_BYTES = 32  # Standard Webhooks asks for 24 to 64 bytes
+_OPENED_MAX = 10_000  # opened secrets kept in memory (two per seller at most are live)
 
 
 def new_webhook_secret() -> str:
@@ -35,13 +36,26 @@ class SecretBox:
         if not parts:
             raise ValueError("at least one secret key is needed")
         self._fernet = MultiFernet([Fernet(_fernet_key(part)) for part in parts])
+        self._opened: dict[bytes, str] = {}
 
     def seal(self, secret: str) -> bytes:
         return self._fernet.encrypt(secret.encode())
 
     def open(self, sealed: bytes) -> str | None:
-        """The secret, or None when no configured key opens it (a key was retired too early)."""
-        try:
-            return self._fernet.decrypt(bytes(sealed)).decode()
-        except InvalidToken:
-            return None
+        """The secret, or None when no configured key opens it (a key was retired too early).
+
+        Opened secrets are kept in memory by their sealed form (which always opens to the same
+        secret), so a webhook pays no decryption: a rotation needs no invalidation, since the
+        database decides which sealed secrets are still live, and the keys only change with a restart.
+        """
+        token = bytes(sealed)
+        secret = self._opened.get(token)
+        if secret is None:
+            try:
+                secret = self._fernet.decrypt(token).decode()
+            except InvalidToken:
+                return None
+            if len(self._opened) >= _OPENED_MAX:
+                self._opened.clear()  # bounded; refilled on demand
+            self._opened[token] = secret
+        return secret

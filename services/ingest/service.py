@@ -199,10 +199,12 @@ async def receive_notice(
 ) -> NoticeAnswer:
     """Verify, de-duplicate by webhook-id, then apply each dispute of the notice; `replayed` on a repeat."""
     repo = IngestRepository(session)
-    sealed, rules = await repo.webhook_context(seller_id, now=now)
+    webhook_id = signing.webhook_id(headers, now=now)  # headers first: a refused one costs no query
+    # The receipt is claimed with the look-up (one round trip); a refused signature rolls it back.
+    sealed, rules, first = await repo.webhook_context_and_claim(seller_id, webhook_id, now=now)
     secrets = [s for s in (box.open(each) for each in sealed) if s]
-    webhook_id = signing.verify(secrets, headers, body, now=now)
-    if not await repo.claim_receipt(seller_id, webhook_id, None):
+    signing.verify(secrets, headers, body, now=now)
+    if not first:
         first = await repo.receipt_answer(seller_id, webhook_id) or {"notice_id": None, "results": []}
         return NoticeAnswer.model_validate({**first, "replayed": True})
     notice = parse_notice(body)
@@ -281,15 +283,16 @@ async def _open_one(
         notified_at=notice.notified_at,
         respond_by=dispute.respond_by,
     )
-    if not await repo.insert_case(case_values(data, source="webhook", status=CaseStatus.received, now=now)):
+    event = new_event(data, source=SOURCE, seller_id=seller_id, time=now)
+    values = case_values(data, source="webhook", status=CaseStatus.received, now=now)
+    # The case and its first timeline row in one statement; the row only if the case is new.
+    if not await repo.insert_case_with_entry(values, event, status_after="received"):
         existing = await repo.case(dispute.dispute_id)
         if existing is not None and existing.seller_id != seller_id:
             return _error(dispute.dispute_id, "dispute_id_conflict", "This dispute id belongs to another case.")
         return DisputeResult(
             dispute_id=dispute.dispute_id, result="duplicate", status=existing.status if existing else None
         )
-    event = new_event(data, source=SOURCE, seller_id=seller_id, time=now)
-    await repo.add_timeline(dispute.dispute_id, event, status_before=None, status_after="received", applied=True)
     await repo.add_events(event)  # the new case row is locked by its INSERT until commit
     await HANDLERS.release_parked(repo.session, dispute.dispute_id)  # facts that came before the case
     if await apply_seller_rule(repo, dispute.dispute_id, data.amount, auto, now=now) is AutoAction.accept:

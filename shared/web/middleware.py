@@ -6,8 +6,9 @@ buffers streaming responses.
 
 Add it last (`app.add_middleware(RequestContextMiddleware)`) so it wraps the others and
 their log lines carry the ids too. With `shared.tracing.instrument_app(app)` the FastAPI
-instrumentation opens the server span outside every middleware; without it, this
-middleware opens one itself, so a request always has a trace.
+instrumentation opens the server span outside every middleware; without it (no
+`instrument_app`, or nothing collects spans so it was not installed), this middleware opens
+one itself (`shared.tracing.server_span`), so a request always has a trace.
 """
 
 from __future__ import annotations
@@ -17,12 +18,11 @@ from collections.abc import Iterator
 from contextlib import contextmanager
 from uuid import uuid4
 
-from opentelemetry import context as otel_context
-from opentelemetry import propagate, trace
+from opentelemetry import trace
 from starlette.datastructures import Headers, MutableHeaders
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
-from shared.tracing import current_traceparent, request_scope, tracer
+from shared.tracing import current_traceparent, request_scope, server_span
 
 __all__ = ["REQUEST_ID_HEADER", "TRACEPARENT_HEADER", "RequestContextMiddleware"]
 
@@ -45,11 +45,7 @@ def _server_span(scope: Scope, headers: Headers) -> Iterator[None]:
     if trace.get_current_span().is_recording():  # the FastAPI instrumentation's server span
         yield
         return
-    parent = propagate.extract(dict(headers), context=otel_context.Context())  # the caller's, if valid
-    method = scope.get("method", "WEBSOCKET")
-    with tracer().start_as_current_span(
-        method, context=parent, kind=trace.SpanKind.SERVER, attributes={"url.path": scope.get("path", "")}
-    ):
+    with server_span(headers, scope.get("method", "WEBSOCKET"), scope.get("path", "")):  # the caller's, if valid
         yield
 
 

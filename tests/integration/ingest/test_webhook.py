@@ -10,7 +10,7 @@ from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
 import pytest
-from sqlalchemy import func, select, update
+from sqlalchemy import event, func, select, update
 
 from services.ingest import models
 from tests.integration.ingest.conftest import Ingest, dispute, notice
@@ -307,3 +307,35 @@ async def test_ids_that_could_not_be_stored_are_refused_not_crashed_on(ingest: I
     assert nul.status_code == 422
     onboard = {"seller_id": "VNUL", "name": "a\x00", "contact": "x"}
     assert (await ingest.client.post("/v1/sellers", json=onboard, headers=ingest.operator())).status_code == 422
+
+
+async def test_a_new_dispute_is_stored_in_a_few_round_trips(ingest: Ingest):
+    """The webhook's cost is mostly its statements (bench/RESULTS.md): keep their number in view."""
+    seller_id, secret = await ingest.onboard()
+    statements: list[str] = []
+
+    def count(conn, cursor, statement, parameters, context, executemany) -> None:
+        statements.append(" ".join(statement.split()[:4]))
+
+    engine = ingest.app.state.runtime.engine.sync_engine
+    event.listen(engine, "before_cursor_execute", count)
+    try:
+        answer = await ingest.deliver(seller_id, secret, notice(dispute()))
+    finally:
+        event.remove(engine, "before_cursor_execute", count)
+    assert answer.status_code == 202 and answer.json()["results"][0]["result"] == "created"
+    assert len(statements) <= 6, statements
+
+
+async def test_a_known_webhook_id_with_a_bad_signature_is_refused_not_answered_as_a_replay(ingest: Ingest):
+    """The receipt is claimed in the same statement as the secrets are read, before the signature
+    is checked: a forger who knows a delivered webhook-id still gets 401, never the first answer."""
+    seller_id, secret = await ingest.onboard()
+    body = notice(dispute())
+    first = await ingest.deliver(seller_id, secret, body, webhook_id="msg_known")
+    assert first.status_code == 202
+    forged = await ingest.deliver(seller_id, _wrong_secret(), body, webhook_id="msg_known")
+    assert (forged.status_code, forged.json()["code"]) == (401, "invalid_signature")
+    again = await ingest.deliver(seller_id, secret, body, webhook_id="msg_known")
+    assert again.status_code == 200 and again.json()["replayed"] is True
+    assert again.json()["results"] == first.json()["results"]

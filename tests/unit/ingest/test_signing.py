@@ -9,7 +9,7 @@ from standardwebhooks import Webhook
 
 from services.ingest.errors import SignatureMismatch, SignatureMissing, SignatureTimestampOutOfRange
 from services.ingest.secretbox import SecretBox, new_webhook_secret
-from services.ingest.signing import verify
+from services.ingest.signing import verify, webhook_id
 
 NOW = datetime(2026, 11, 2, 1, 0, tzinfo=UTC)
 BODY = b'{"event": "dispute.opened", "notice_id": "N-1"}'
@@ -69,3 +69,25 @@ def test_a_sealed_secret_opens_with_its_key_only_and_keys_rotate():
     assert SecretBox(old).open(sealed) == secret
     assert SecretBox(new).open(sealed) is None
     assert SecretBox(f"{new},{old}").open(sealed) == secret  # the old key still opens during key rotation
+
+
+def test_an_opened_secret_is_kept_but_only_by_the_box_whose_key_opened_it():
+    secret, key = new_webhook_secret(), "k" * 40
+    box, stranger = SecretBox(key), SecretBox("s" * 40)
+    sealed = box.seal(secret)
+    assert box.open(sealed) == box.open(bytearray(sealed)) == secret  # second time from memory, any bytes type
+    assert stranger.open(sealed) is None  # memory is per box: another key still opens nothing
+    assert box.open(box.seal(new_webhook_secret())) != secret  # a rotated secret is another sealed token
+
+
+def test_header_checks_come_before_any_secret_and_name_the_same_errors(secret):
+    now = datetime.now(UTC)
+    assert webhook_id(headers(secret, at=now, webhook_id="msg_7"), now=now) == "msg_7"
+    with pytest.raises(SignatureMissing):
+        webhook_id({k: v for k, v in headers(secret).items() if k != "webhook-signature"}, now=NOW)
+    with pytest.raises(SignatureMissing):
+        webhook_id(headers(secret, webhook_id="m" * 257), now=NOW)
+    with pytest.raises(SignatureTimestampOutOfRange):
+        webhook_id(headers(secret, at=NOW - timedelta(minutes=6)), now=NOW)
+    with pytest.raises(SignatureTimestampOutOfRange):
+        webhook_id(headers(secret) | {"webhook-timestamp": "soon"}, now=NOW)

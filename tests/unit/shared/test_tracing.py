@@ -7,6 +7,7 @@ import re
 import threading
 from collections.abc import Iterator
 from http.server import BaseHTTPRequestHandler, HTTPServer
+from typing import Any
 
 import httpx
 import pytest
@@ -246,8 +247,8 @@ def _client(app: FastAPI) -> httpx.AsyncClient:
     return httpx.AsyncClient(transport=httpx.ASGITransport(app=app), base_url="http://dispute-desk.test")
 
 
-def _app() -> FastAPI:
-    app = FastAPI()
+def _app(**options: Any) -> FastAPI:
+    app = FastAPI(**options)
     app.add_middleware(RequestContextMiddleware)
 
     @app.get("/context")
@@ -428,3 +429,22 @@ def test_without_a_span_collector_a_handler_still_continues_the_event_trace_chea
     with tracing_module.handling_span({}, "handle y"):
         fresh = tracing_module.current_traceparent()
     assert fresh is not None and tracing_module.trace_id_of(fresh) != tracing_module.trace_id_of(parent)
+
+
+async def test_without_a_span_collector_requests_get_cheap_span_contexts_of_their_own(monkeypatch):
+    import shared.tracing as tracing_module
+
+    monkeypatch.setattr(tracing_module, "_collecting", lambda: False)
+    app = _app(telemetry={"tracing": False})  # as shared.web.app.create_service_app makes it
+    instrument_app(app)  # nothing collects: the FastAPI instrumentation is not installed
+    assert not getattr(app, "_is_instrumented_by_opentelemetry", False)
+    async with _client(app) as client:
+        continued = await client.get("/context", headers={"traceparent": PARENT, "x-request-id": "req-cheap"})
+        fresh = await client.get("/context")
+    returned = continued.headers["traceparent"]
+    assert trace_id_of(returned) == TRACE_ID and returned != PARENT  # the caller's trace, a span id of ours
+    assert returned.endswith("-01")
+    assert continued.json() == {"traceparent": returned, "request_id": "req-cheap", "log_trace_id": TRACE_ID}
+    assert W3C.fullmatch(fresh.headers["traceparent"])
+    assert trace_id_of(fresh.headers["traceparent"]) not in (TRACE_ID, "0" * 32)
+    assert fresh.json()["traceparent"] == fresh.headers["traceparent"]
