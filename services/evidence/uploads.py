@@ -23,7 +23,15 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from services.evidence import runs
 from services.evidence.blobs import BlobStore
 from services.evidence.cases import case_of, uploader_of
-from services.evidence.checker import ExtractedFacts, extract, load_ruleset, parse_instant, tracking_key, tracking_refs
+from services.evidence.checker import (
+    ExtractedFacts,
+    extract,
+    load_ruleset,
+    parse_instant,
+    resolve_carrier,
+    tracking_key,
+    tracking_refs,
+)
 from services.evidence.errors import EvidenceNotFound
 from services.evidence.facts import case_facts, evidence_item, facts_json
 from services.evidence.intake import StagedFile
@@ -79,9 +87,10 @@ async def add_evidence(
     repo = EvidenceRepository(session)
     case = await case_of(session, principal, dispute_id, lock=True)  # events of one dispute stay in order
     item = await repo.insert_item(_item_values(case, principal, meta, file, facts, now))
-    await repo.index_tracking(_tracking_rows(case, item))
+    tracking = _tracking_rows(case, item)
+    await repo.index_tracking(tracking)
     await repo.evidence_changed(dispute_id, now=now, delay=rules.debounce.delay, max_wait=rules.debounce.max_wait)
-    await repo.add_events(_uploaded_event(case, item, "added", now))
+    await repo.add_events(_uploaded_event(case, item, "added", now, carrier=_carrier_of(tracking)))
     runs.wake_after_commit(session)
     return item
 
@@ -194,7 +203,16 @@ def _tracking_rows(case: Row, item: Row) -> list[dict[str, Any]]:
     return rows[:1]
 
 
-def _uploaded_event(case: Row, item: Row, change: str, now: datetime) -> Any:
+def _carrier_of(tracking: list[dict[str, Any]]) -> str | None:
+    """The canonical carrier id of the item's tracking row, when the ruleset knows that carrier."""
+    for row in tracking:
+        found = resolve_carrier(load_ruleset(), row["carrier"])
+        if found is not None:
+            return found.id
+    return None
+
+
+def _uploaded_event(case: Row, item: Row, change: str, now: datetime, *, carrier: str | None = None) -> Any:
     data = EvidenceUploadedV1(
         dispute_id=case.dispute_id,
         evidence_id=item.id,
@@ -205,5 +223,6 @@ def _uploaded_event(case: Row, item: Row, change: str, now: datetime) -> Any:
         source=item.source,
         captured_at=item.captured_at,
         change=change,  # type: ignore[arg-type]
+        carrier=carrier,
     )
     return new_event(data, source=SOURCE, seller_id=case.seller_id, time=now)

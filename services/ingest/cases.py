@@ -116,6 +116,10 @@ def _facts(case: Row, event: Envelope) -> tuple[dict[str, Any], bool]:
                 "deadline_event_at": event.time,
             }
             return values, True
+        case "evidence.uploaded":
+            if data.carrier is not None and data.change == "added":
+                return {"carrier": data.carrier}, True
+            return {}, True
         case "case.submitted":
             return {"receipt_id": data.receipt_id, "submitted_at": data.submitted_at}, True
         case "verdict.returned":

@@ -115,6 +115,7 @@ cases = Table(
     Column("submitted_at", DateTime(timezone=True), nullable=True),
     Column("verdict", JSONB, nullable=True),
     Column("flagged", Boolean, nullable=False, server_default="false"),
+    Column("carrier", String(32), nullable=True),  # from the latest evidence.uploaded naming one
     Column("created_at", DateTime(timezone=True), nullable=False, server_default=func.now()),
     Column("updated_at", DateTime(timezone=True), nullable=False, server_default=func.now()),
     Index("ix_cases_seller_urgency", "seller_id", "urgency", "due_key", "dispute_id"),

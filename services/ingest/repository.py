@@ -305,7 +305,7 @@ class IngestRepository:
     async def stats_tallies(
         self, seller_id: str | None, *, since: datetime | None, until: datetime | None
     ) -> tuple[list[Row], int, int]:
-        """Case counts by (reason, KST month, status), and how many were submitted on time / late."""
+        """Case counts by (reason, KST month, carrier, status), and how many were submitted on time / late."""
         t = models.cases
         conditions = []
         if seller_id is not None:
@@ -315,8 +315,10 @@ class IngestRepository:
         if until is not None:
             conditions.append(t.c.notified_at < until)
         month = func.to_char(func.timezone("Asia/Seoul", t.c.notified_at), "YYYY-MM").label("month")
-        tallies = select(t.c.reason_code, month, t.c.status, func.count().label("count")).where(and_(True, *conditions))
-        rows = list(await self.session.execute(tallies.group_by(t.c.reason_code, month, t.c.status)))
+        carrier = func.coalesce(t.c.carrier, "unknown").label("carrier")
+        tallies = select(t.c.reason_code, month, carrier, t.c.status, func.count().label("count"))
+        tallies = tallies.where(and_(True, *conditions)).group_by(t.c.reason_code, month, carrier, t.c.status)
+        rows = list(await self.session.execute(tallies))
         known = and_(True, *conditions, t.c.submitted_at.is_not(None), t.c.due_at.is_not(None))
         timing = select(
             func.count().filter(t.c.submitted_at <= t.c.due_at), func.count().filter(t.c.submitted_at > t.c.due_at)

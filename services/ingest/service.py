@@ -144,9 +144,9 @@ async def stats(
     session: AsyncSession, seller_id: str | None, *, since: datetime | None, until: datetime | None
 ) -> StatsOut:
     rows, on_time, late = await IngestRepository(session).stats_tallies(seller_id, since=since, until=until)
-    # Ingest learns no carrier from the events it consumes (evidence.uploaded carries none): "unknown".
+    # The carrier is the one the case's latest tracking evidence named ("unknown" before any).
     result = summarise(
-        (Tally(r.reason_code, r.month, "unknown", r.status, r.count) for r in rows), on_time=on_time, late=late
+        (Tally(r.reason_code, r.month, r.carrier, r.status, r.count) for r in rows), on_time=on_time, late=late
     )
     return StatsOut(
         seller_id=seller_id,

@@ -152,6 +152,9 @@ class EvidenceUploadedV1(EventData):
     # Added compatibly (default `added`): a delete also emits evidence.uploaded, so the set's
     # readers (ingest's status, submit) know the item left the set.
     change: Literal["added", "deleted"] = "added"
+    # Added compatibly: the canonical id of the carrier the item names with a tracking number
+    # (`cj`, `logen`, … or a refused one like `zto`), so the case read model can count by carrier.
+    carrier: str | None = Field(default=None, min_length=1, max_length=32)
 
 
 class EvidenceValidatedV1(EventData):

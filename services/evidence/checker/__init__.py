@@ -6,7 +6,7 @@ render(report, "zh") / render_report(report, "ko")    # message and fix per find
 """
 
 from services.evidence.checker.check import check, tracking_refs
-from services.evidence.checker.context import tracking_key
+from services.evidence.checker.context import resolve_carrier, tracking_key
 from services.evidence.checker.extract import detect_language, extract
 from services.evidence.checker.model import (
     Amount,
@@ -45,6 +45,7 @@ __all__ = [
     "render",
     "render_report",
     "statement_templates",
+    "resolve_carrier",
     "tracking_key",
     "tracking_refs",
 ]

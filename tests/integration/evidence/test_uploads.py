@@ -75,6 +75,7 @@ async def test_the_list_shows_the_live_set_in_upload_order_and_a_delete_takes_an
     assert await evidence.outbox_types(dispute) == ["evidence.uploaded"] * 3
     events = [e for e in await evidence.outbox_events() if e.subject == dispute]
     assert [e.data.change for e in events] == ["added", "added", "deleted"]
+    assert [e.data.carrier for e in events] == ["cj", None, None]  # the ruleset's id, for ingest's stats
     assert events[2].data.evidence_id == uuid.UUID(first["evidence_id"])
 
 

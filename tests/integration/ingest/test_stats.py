@@ -5,7 +5,7 @@ from __future__ import annotations
 import uuid
 from datetime import UTC, datetime, timedelta
 
-from shared.contracts import CaseSubmittedV1, DeadlineScheduledV1
+from shared.contracts import CaseSubmittedV1, DeadlineScheduledV1, EvidenceUploadedV1
 from tests.integration.ingest.conftest import Ingest, deliver_event
 
 HEADER = "dispute_id,kind,order_id,amount,currency,reason_code,notified_at,status\n"
@@ -41,6 +41,13 @@ async def test_win_rate_on_time_rate_and_breakdowns_by_reason_and_month(ingest: 
         )
         await deliver_event(ingest, receipt, at=submitted)
 
+    # Tracking evidence names the carrier: two cases by CJ, one by ZTO (its later upload wins), the rest unknown.
+    for n, carrier in ((1, "cj"), (3, "cj"), (4, "cj"), (4, "zto")):
+        uploaded = EvidenceUploadedV1(dispute_id=f"{p}-{n}", evidence_id=uuid.uuid4(), kind="tracking_record", carrier=carrier)
+        await deliver_event(ingest, uploaded, at=datetime.now(UTC))
+    untouched = EvidenceUploadedV1(dispute_id=f"{p}-5", evidence_id=uuid.uuid4(), kind="statement")
+    await deliver_event(ingest, untouched, at=datetime.now(UTC))
+
     stats = (await ingest.client.get("/v1/stats", headers=ingest.seller(seller_id))).json()
     assert stats["total"] == 7 and stats["win_rate"] == 0.5  # 2 won of 4 decided
     assert (stats["submitted_on_time"], stats["submitted_late"], stats["expired"]) == (1, 1, 1)
@@ -57,7 +64,8 @@ async def test_win_rate_on_time_rate_and_breakdowns_by_reason_and_month(ingest: 
     }
     assert {m: b["total"] for m, b in stats["by_month"].items()} == {"2026-08": 1, "2026-09": 6}
     assert stats["by_status"] == {"expired": 1, "lost": 1, "partial": 1, "submitted": 2, "won": 2}
-    assert stats["by_carrier"]["unknown"]["total"] == 7
+    assert {c: b["total"] for c, b in stats["by_carrier"].items()} == {"cj": 2, "zto": 1, "unknown": 4}
+    assert stats["by_carrier"]["cj"]["won"] == 1 and stats["by_carrier"]["cj"]["partial"] == 1
 
     assert (await ingest.client.get("/v1/stats", headers=ingest.seller(other))).json()["total"] == 0
     assert (
