@@ -11,7 +11,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from services.evidence.errors import CaseNotFound
 from services.evidence.repository import EvidenceRepository
-from shared.contracts import DeadlineScheduledV1, DisputeReceivedV1, Envelope
+from shared.contracts import CaseSubmittedV1, DeadlineScheduledV1, DisputeReceivedV1, Envelope
 from shared.kafka.handlers import Deferred
 from shared.web.auth import Principal
 
@@ -39,6 +39,14 @@ async def record_deadline(session: AsyncSession, event: Envelope[DeadlineSchedul
     if await repo.case(event.data.dispute_id) is None:
         raise Deferred(f"no case {event.data.dispute_id} yet")
     await repo.set_deadline(event.data.dispute_id, event.data.due_at, event.time)
+
+
+async def record_submission(session: AsyncSession, event: Envelope[CaseSubmittedV1]) -> None:
+    """The case was submitted: its evidence set is frozen for deletes; parked until the case is known."""
+    repo = EvidenceRepository(session)
+    if await repo.case(event.data.dispute_id, lock=True) is None:
+        raise Deferred(f"no case {event.data.dispute_id} yet")
+    await repo.set_submitted(event.data.dispute_id, event.data.submitted_at)
 
 
 async def case_of(session: AsyncSession, principal: Principal, dispute_id: str, *, lock: bool = False) -> Row:

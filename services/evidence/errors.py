@@ -60,6 +60,10 @@ class TooManyMessages(MetaInvalid):
     code = "too_many_messages"
 
 
+class CaseSubmitted(DomainError):
+    code = "case_submitted"
+
+
 class UnsupportedLanguage(DomainError):
     code = "unsupported_language"
 
@@ -80,6 +84,7 @@ ERRORS: ProblemTable = {
     FileRequired: Problem(422, "file_required", "This kind needs a file"),
     TooManyMessages: Problem(422, "too_many_messages", "Too many messages in one log"),
     MetaInvalid: Problem(422, "invalid_meta", "Invalid meta"),
+    CaseSubmitted: Problem(409, "case_submitted", "The case was submitted: its evidence can no longer be deleted"),
     UnsupportedLanguage: Problem(422, "unsupported_language", "Language must be zh, ko or en"),
     UnknownReasonCode: Problem(422, "unknown_reason_code", "Unknown reason code"),
 }

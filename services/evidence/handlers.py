@@ -1,5 +1,6 @@
 """Handlers of the events the evidence service consumes (SPEC section 2): `dispute.received`
-(the case the checker reads) and `deadline.scheduled` (its due time).
+(the case the checker reads), `deadline.scheduled` (its due time) and `case.submitted` (after
+which an item can no longer be deleted: SPEC section 5, a topic added to the section 2 table).
 
 Each runs inside the consumer's transaction (with the inbox claim) and never commits. A deadline
 that arrives before its dispute is parked (`Deferred`) and applied once the case is recorded.
@@ -10,7 +11,7 @@ from __future__ import annotations
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from services.evidence import cases, models
-from shared.contracts import DeadlineScheduledV1, DisputeReceivedV1, Envelope
+from shared.contracts import CaseSubmittedV1, DeadlineScheduledV1, DisputeReceivedV1, Envelope
 from shared.kafka.handlers import handler_map
 
 
@@ -18,11 +19,19 @@ async def on_dispute_received(session: AsyncSession, event: Envelope[DisputeRece
     await cases.record_case(session, event)
 
 
+async def on_case_submitted(session: AsyncSession, event: Envelope[CaseSubmittedV1]) -> None:
+    await cases.record_submission(session, event)
+
+
 async def on_deadline_scheduled(session: AsyncSession, event: Envelope[DeadlineScheduledV1]) -> None:
     await cases.record_deadline(session, event)
 
 
 HANDLERS = handler_map(
-    {DisputeReceivedV1: on_dispute_received, DeadlineScheduledV1: on_deadline_scheduled},
+    {
+        DisputeReceivedV1: on_dispute_received,
+        DeadlineScheduledV1: on_deadline_scheduled,
+        CaseSubmittedV1: on_case_submitted,
+    },
     parked=models.parked_events_table,
 )

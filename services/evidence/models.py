@@ -52,6 +52,8 @@ cases = Table(
     # Bumped by every upload and delete: the evidence set's version (reports pin the set itself).
     Column("set_version", BigInteger, nullable=False, server_default="0"),
     Column("received_at", DateTime(timezone=True), nullable=False, server_default=func.now()),
+    # From `case.submitted`: after it, an item can no longer be deleted (SPEC section 5).
+    Column("submitted_at", DateTime(timezone=True), nullable=True),
     Index("ix_cases_check_due", "check_due_at", postgresql_where=text("check_due_at IS NOT NULL")),
 )
 

@@ -37,6 +37,11 @@ class EvidenceRepository:
             query = query.with_for_update()
         return (await self.session.execute(query)).first()
 
+    async def set_submitted(self, dispute_id: str, submitted_at: datetime) -> None:
+        """Mark the case submitted (the first submission's time is kept)."""
+        stmt = update(_c).where(_c.c.dispute_id == dispute_id, _c.c.submitted_at.is_(None))
+        await self.session.execute(stmt.values(submitted_at=submitted_at))
+
     async def set_deadline(self, dispute_id: str, due_at: datetime, event_at: datetime) -> None:
         """Keep the deadline of the latest `deadline.scheduled` (an older one changes nothing)."""
         stmt = (

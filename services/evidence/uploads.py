@@ -32,7 +32,7 @@ from services.evidence.checker import (
     tracking_key,
     tracking_refs,
 )
-from services.evidence.errors import EvidenceNotFound
+from services.evidence.errors import CaseSubmitted, EvidenceNotFound
 from services.evidence.facts import case_facts, evidence_item, facts_json
 from services.evidence.intake import StagedFile
 from services.evidence.meta import parse_meta
@@ -110,6 +110,8 @@ async def delete_evidence(
     item = await repo.item(dispute_id, evidence_id)
     if item is None:
         raise EvidenceNotFound("No evidence item with this id in this case.", evidence_id=str(evidence_id))
+    if case.submitted_at is not None:
+        raise CaseSubmitted("The case was submitted; its evidence set is what the portal received.")
     await repo.mark_deleted(evidence_id, at=now, by=uploader_of(principal))
     await repo.unindex_tracking(evidence_id)
     await repo.evidence_changed(dispute_id, now=now, delay=debounce.delay, max_wait=debounce.max_wait)

@@ -43,7 +43,7 @@ class Evidence(ServiceHarness):
     ) -> tuple[str, str]:
         """A case known through `dispute.received` (as the consumer applies it): (seller_id, dispute_id)."""
         seller_id = seller_id or f"V{uuid.uuid4().hex[:8].upper()}"
-        dispute_id = f"CD-{uuid.uuid4().hex[:12]}"
+        dispute_id = fields.get("dispute_id") or f"CD-{uuid.uuid4().hex[:12]}"
         data = DisputeReceivedV1(
             dispute_id=dispute_id,
             seller_id=seller_id,

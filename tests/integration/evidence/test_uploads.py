@@ -6,10 +6,12 @@ import asyncio
 import base64
 import hashlib
 import uuid
+from datetime import UTC, datetime
 
 from sqlalchemy import select
 
 from services.evidence import models
+from shared.contracts import CaseSubmittedV1, new_event
 from tests.integration.evidence.conftest import ORDER, Evidence, sample
 from tests.unit.evidence.test_extract import jpeg, make_pdf
 
@@ -144,3 +146,38 @@ async def test_a_deleted_items_bytes_stay_readable_so_a_submitted_set_stays_veri
     content = await evidence.client.get(url + "/content", headers=evidence.operator_headers())
     assert content.status_code == 200 and hashlib.sha256(content.content).hexdigest() == item["sha256"]
     assert item["sha256"] in evidence.blob_files()
+
+
+async def test_after_case_submitted_an_item_can_no_longer_be_deleted_but_stays_readable(evidence: Evidence):
+    seller, dispute = await evidence.new_case()
+    item = (await evidence.upload(dispute, seller, sample("tracking_cj_delivered"), as_json=True)).json()
+    url = f"/v1/cases/{dispute}/evidence/{item['evidence_id']}"
+    submitted = CaseSubmittedV1(
+        dispute_id=dispute,
+        receipt_id="R-1",
+        adapter="http",
+        submitted_at=datetime.now(UTC),
+        package_sha256="a" * 64,
+    )
+    await evidence.deliver_events(new_event(submitted, source="tests", seller_id=seller))
+
+    refused = await evidence.client.delete(url, headers=evidence.seller_headers(seller))
+    assert refused.status_code == 409 and refused.json()["code"] == "case_submitted"
+    assert (await evidence.client.delete(url, headers=evidence.operator_headers())).status_code == 409
+    listed = await evidence.client.get(f"/v1/cases/{dispute}/evidence", headers=evidence.seller_headers(seller))
+    assert [i["evidence_id"] for i in listed.json()["items"]] == [item["evidence_id"]]
+    assert await evidence.outbox_types(dispute) == ["evidence.uploaded"]  # the refused delete wrote nothing
+
+
+async def test_a_submission_before_its_case_is_known_waits_for_the_case(evidence: Evidence):
+    seller, early = "V" + uuid.uuid4().hex[:8].upper(), f"CD-{uuid.uuid4().hex[:12]}"
+    submitted = CaseSubmittedV1(
+        dispute_id=early, receipt_id="R-2", adapter="http", submitted_at=datetime.now(UTC), package_sha256="b" * 64
+    )
+    await evidence.deliver_events(new_event(submitted, source="tests", seller_id=seller))  # parked
+    await evidence.new_case(seller, dispute_id=early)  # the case arrives; the parked submission follows
+    item = (await evidence.upload(early, seller, sample("tracking_cj_delivered"), as_json=True)).json()
+    refused = await evidence.client.delete(
+        f"/v1/cases/{early}/evidence/{item['evidence_id']}", headers=evidence.seller_headers(seller)
+    )
+    assert refused.status_code == 409 and refused.json()["code"] == "case_submitted"

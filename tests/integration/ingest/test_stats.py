@@ -43,7 +43,9 @@ async def test_win_rate_on_time_rate_and_breakdowns_by_reason_and_month(ingest: 
 
     # Tracking evidence names the carrier: two cases by CJ, one by ZTO (its later upload wins), the rest unknown.
     for n, carrier in ((1, "cj"), (3, "cj"), (4, "cj"), (4, "zto")):
-        uploaded = EvidenceUploadedV1(dispute_id=f"{p}-{n}", evidence_id=uuid.uuid4(), kind="tracking_record", carrier=carrier)
+        uploaded = EvidenceUploadedV1(
+            dispute_id=f"{p}-{n}", evidence_id=uuid.uuid4(), kind="tracking_record", carrier=carrier
+        )
         await deliver_event(ingest, uploaded, at=datetime.now(UTC))
     untouched = EvidenceUploadedV1(dispute_id=f"{p}-5", evidence_id=uuid.uuid4(), kind="statement")
     await deliver_event(ingest, untouched, at=datetime.now(UTC))
