@@ -17,6 +17,9 @@ from shared.contracts import Envelope
 from shared.db.backbone import notify_channel
 from shared.tracing import inject_headers
 
+# session.info key: (the transaction that sent NOTIFY, the channels it notified).
+_NOTIFIED_KEY = "outbox_notified"
+
 
 class Outbox:
     def __init__(self, table: Table) -> None:
@@ -41,8 +44,18 @@ class Outbox:
             for event in events
         ]
         await session.execute(insert(self.table), rows)
-        # NOTIFY is transactional: the relay wakes at commit, and never for a rollback.
-        await session.execute(select(func.pg_notify(self.channel, "")))
+        # NOTIFY is transactional: the relay wakes at commit, and never for a rollback. Once per
+        # transaction is enough (PostgreSQL folds equal ones anyway): a consumer batch whose
+        # handlers add one event each saves a round trip per event.
+        # Keyed by the innermost transaction: a NOTIFY inside a savepoint that rolls back is gone.
+        transaction = session.get_nested_transaction() or session.get_transaction()
+        notified = session.info.get(_NOTIFIED_KEY)
+        if notified is None or notified[0] is not transaction or self.channel not in notified[1]:
+            await session.execute(select(func.pg_notify(self.channel, "")))
+            if notified is None or notified[0] is not transaction:
+                notified = (transaction, set[str]())
+                session.info[_NOTIFIED_KEY] = notified
+            notified[1].add(self.channel)
 
     async def backlog(self, session: AsyncSession) -> int:
         return (await session.execute(select(func.count()).select_from(self.table))).scalar_one()

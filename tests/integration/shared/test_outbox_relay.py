@@ -6,6 +6,7 @@ import asyncio
 import uuid
 from collections import defaultdict
 
+import asyncpg
 import httpx
 import pytest
 from fastapi import FastAPI
@@ -15,7 +16,7 @@ from shared.contracts import parse_event, topics
 from shared.db.outbox import Outbox
 from shared.db.session import session_scope
 from shared.kafka.producer import KafkaProducer
-from shared.kafka.relay import OutboxRelay
+from shared.kafka.relay import OutboxRelay, asyncpg_dsn
 from shared.settings import ServiceSettings
 from shared.tracing import new_traceparent, trace_id_of, trace_scope
 from shared.web.middleware import RequestContextMiddleware
@@ -54,6 +55,7 @@ async def test_rolled_back_transaction_publishes_nothing_and_committed_one_publi
         assert await relay.publish_batch() == 1
         assert await relay.publish_batch() == 0
     finally:
+        await relay.close()
         await producer.stop()
 
     records = await read_since(kafka, since, keep=lambda r: r.key.decode().startswith(scratch.prefix))
@@ -109,7 +111,8 @@ async def test_two_relays_publish_each_row_once_in_order_per_dispute(scratch, in
     try:
         await asyncio.gather(drain(0), drain(1))
     finally:
-        for _, producer in relays:
+        for relay, producer in relays:
+            await relay.close()
             await producer.stop()
 
     assert sum(published) == len(sent)
@@ -136,6 +139,7 @@ async def test_kafka_headers_carry_the_traceparent_of_the_writer(scratch, infra,
     try:
         await relay.publish_batch()
     finally:
+        await relay.close()
         await producer.stop()
     (record,) = await read_since(kafka, since, keep=lambda r: r.key.decode().startswith(scratch.prefix), expect=1)
     # Same trace; the span id is the writer's, or the relay's publish span once aiokafka is
@@ -162,3 +166,34 @@ async def test_the_trace_of_an_http_request_rides_on_the_events_it_writes(scratc
     assert trace_id_of(headers["traceparent"]) == trace_id_of(caller)
     # A span of ours in the trace answered: the request's, or FastAPI's endpoint span under it.
     assert headers["traceparent"] != caller and trace_id_of(response.headers["traceparent"]) == trace_id_of(caller)
+
+
+async def test_one_notify_per_transaction_and_again_after_a_rolled_back_savepoint(scratch, infra):
+    outbox = Outbox(scratch.outbox_table)
+    heard: list[str] = []
+    listener = await asyncpg.connect(asyncpg_dsn(infra.database_url))
+    await listener.add_listener(outbox.channel, lambda *args: heard.append(args[2]))
+    try:
+        async with session_scope(scratch.sessions) as session:
+            for n in range(3):  # a consumer batch whose handlers each add an event
+                await outbox.add(session, dispute_received(scratch.dispute_id(n), n))
+            with pytest.raises(Boom):
+                async with session.begin_nested():
+                    await outbox.add(session, dispute_received(scratch.dispute_id(9), 9))
+                    raise Boom
+        await asyncio.sleep(0.3)
+        assert heard == [outbox.channel]
+
+        heard.clear()
+        async with session_scope(scratch.sessions) as session:
+            with pytest.raises(Boom):
+                async with session.begin_nested():
+                    await outbox.add(session, dispute_received(scratch.dispute_id(10), 10))
+                    raise Boom
+            await outbox.add(session, dispute_received(scratch.dispute_id(11), 11))  # must notify again
+        await asyncio.sleep(0.3)
+        assert heard == [outbox.channel]
+        async with session_scope(scratch.sessions) as session:
+            assert await outbox.backlog(session) == 4
+    finally:
+        await listener.close()
