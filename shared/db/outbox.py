@@ -25,6 +25,9 @@ class Outbox:
     def __init__(self, table: Table) -> None:
         self.table = table
         self.channel = notify_channel(table.schema)
+        # Built once: building and keying a statement costs more CPU than its round trip.
+        self._insert = insert(table)
+        self._notify = select(func.pg_notify(self.channel, ""))
 
     async def add(self, session: AsyncSession, *events: Envelope[Any]) -> None:
         """Queue `events` for publication; they exist only if the caller's transaction commits."""
@@ -43,7 +46,7 @@ class Outbox:
             }
             for event in events
         ]
-        await session.execute(insert(self.table), rows)
+        await session.execute(self._insert, rows)
         # NOTIFY is transactional: the relay wakes at commit, and never for a rollback. Once per
         # transaction is enough (PostgreSQL folds equal ones anyway): a consumer batch whose
         # handlers add one event each saves a round trip per event.
@@ -51,7 +54,7 @@ class Outbox:
         transaction = session.get_nested_transaction() or session.get_transaction()
         notified = session.info.get(_NOTIFIED_KEY)
         if notified is None or notified[0] is not transaction or self.channel not in notified[1]:
-            await session.execute(select(func.pg_notify(self.channel, "")))
+            await session.execute(self._notify)
             if notified is None or notified[0] is not transaction:
                 notified = (transaction, set[str]())
                 session.info[_NOTIFIED_KEY] = notified
