@@ -170,6 +170,7 @@ class OutboxRelay:
 
     async def run(self) -> None:
         """Publish until cancelled: at once on NOTIFY, else every poll interval; back off while failing."""
+        held_back_wait_s = _HELD_BACK_RETRY_S / 2
         try:
             while True:
                 try:
@@ -179,7 +180,11 @@ class OutboxRelay:
                     self.failures, self.last_error = 0, None
                     if published and self._full:
                         continue  # a full batch: more may be waiting
-                    wait_s = _HELD_BACK_RETRY_S if self._held_back else self._poll_interval_s
+                    if self._held_back:  # soon, then less often while the other relay keeps them
+                        held_back_wait_s = min(2 * held_back_wait_s, self._poll_interval_s)
+                    else:
+                        held_back_wait_s = _HELD_BACK_RETRY_S / 2
+                    wait_s = held_back_wait_s if self._held_back else self._poll_interval_s
                     # Anything committed since the claim has notified us: no empty claim per event.
                     try:
                         await asyncio.wait_for(self._wake.wait(), wait_s)
@@ -235,7 +240,8 @@ class OutboxRelay:
 
 
 # Seconds before claiming again when rows wait behind an earlier row of their dispute that another
-# relay holds: that relay's delete sends no NOTIFY.
+# relay holds (that relay's delete sends no NOTIFY); doubled up to the poll interval while it lasts,
+# e.g. while the other relay waits out a Kafka outage.
 _HELD_BACK_RETRY_S = 0.01
 
 # Lock up to $1 rows, each with the first earlier row of its dispute we did not lock. One

@@ -128,6 +128,42 @@ async def test_two_relays_publish_each_row_once_in_order_per_dispute(scratch, in
         assert (await session.execute(select(func.count()).select_from(scratch.outbox_table))).scalar_one() == 0
 
 
+async def test_two_running_relays_drain_a_busy_outbox_once_and_in_order(scratch, infra, kafka):
+    """Fed by NOTIFY alone (the poll is a minute): every row published once, in order per dispute."""
+    outbox = Outbox(scratch.outbox_table)
+    since = await end_offsets(kafka, topics.DISPUTE_RECEIVED)
+    relays = [
+        await _relay(scratch, infra, kafka, outbox_batch_size=7, outbox_poll_interval_ms=60_000) for _ in range(2)
+    ]
+    tasks = [asyncio.create_task(relay.run()) for relay, _ in relays]
+    sent = []
+    try:
+        await asyncio.sleep(0.5)  # both idle on LISTEN
+        for round_ in range(30):  # few disputes, so one relay's rows often hold the other's back
+            async with session_scope(scratch.sessions) as session:
+                batch = [dispute_received(scratch.dispute_id(d), round_) for d in range(3)]
+                await outbox.add(session, *batch)
+                sent.extend(batch)
+            await asyncio.sleep(0.005)
+        records = await read_since(
+            kafka, since, keep=lambda r: r.key.decode().startswith(scratch.prefix), expect=len(sent), timeout_s=10
+        )
+    finally:
+        for task in tasks:
+            task.cancel()
+        await asyncio.gather(*tasks, return_exceptions=True)
+        for _, producer in relays:
+            await producer.stop()
+    ids = [parse_event(r.value).id for r in records]
+    assert len(ids) == len(set(ids)) == len(sent)
+    order = defaultdict(list)
+    for r in records:
+        order[r.key.decode()].append(int(parse_event(r.value).data.notice_id.split("-")[1]))
+    assert all(seqs == sorted(seqs) for seqs in order.values())
+    async with session_scope(scratch.sessions) as session:
+        assert await outbox.backlog(session) == 0
+
+
 async def test_kafka_headers_carry_the_traceparent_of_the_writer(scratch, infra, kafka):
     outbox = Outbox(scratch.outbox_table)
     since = await end_offsets(kafka, topics.DISPUTE_RECEIVED)
