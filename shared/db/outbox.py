@@ -17,11 +17,17 @@ from shared.contracts import Envelope
 from shared.db.backbone import notify_channel
 from shared.tracing import inject_headers
 
+# session.info key: (the transaction that sent NOTIFY, the channels it notified).
+_NOTIFIED_KEY = "outbox_notified"
+
 
 class Outbox:
     def __init__(self, table: Table) -> None:
         self.table = table
         self.channel = notify_channel(table.schema)
+        # Built once: building and keying a statement costs more CPU than its round trip.
+        self._insert = insert(table)
+        self._notify = select(func.pg_notify(self.channel, ""))
 
     async def add(self, session: AsyncSession, *events: Envelope[Any]) -> None:
         """Queue `events` for publication; they exist only if the caller's transaction commits."""
@@ -40,9 +46,19 @@ class Outbox:
             }
             for event in events
         ]
-        await session.execute(insert(self.table), rows)
-        # NOTIFY is transactional: the relay wakes at commit, and never for a rollback.
-        await session.execute(select(func.pg_notify(self.channel, "")))
+        await session.execute(self._insert, rows)
+        # NOTIFY is transactional: the relay wakes at commit, and never for a rollback. Once per
+        # transaction is enough (PostgreSQL folds equal ones anyway): a consumer batch whose
+        # handlers add one event each saves a round trip per event.
+        # Keyed by the innermost transaction: a NOTIFY inside a savepoint that rolls back is gone.
+        transaction = session.get_nested_transaction() or session.get_transaction()
+        notified = session.info.get(_NOTIFIED_KEY)
+        if notified is None or notified[0] is not transaction or self.channel not in notified[1]:
+            await session.execute(self._notify)
+            if notified is None or notified[0] is not transaction:
+                notified = (transaction, set[str]())
+                session.info[_NOTIFIED_KEY] = notified
+            notified[1].add(self.channel)
 
     async def backlog(self, session: AsyncSession) -> int:
         return (await session.execute(select(func.count()).select_from(self.table))).scalar_one()

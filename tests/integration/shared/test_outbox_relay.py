@@ -6,6 +6,7 @@ import asyncio
 import uuid
 from collections import defaultdict
 
+import asyncpg
 import httpx
 import pytest
 from fastapi import FastAPI
@@ -15,7 +16,7 @@ from shared.contracts import parse_event, topics
 from shared.db.outbox import Outbox
 from shared.db.session import session_scope
 from shared.kafka.producer import KafkaProducer
-from shared.kafka.relay import OutboxRelay
+from shared.kafka.relay import OutboxRelay, asyncpg_dsn
 from shared.settings import ServiceSettings
 from shared.tracing import new_traceparent, trace_id_of, trace_scope
 from shared.web.middleware import RequestContextMiddleware
@@ -54,6 +55,7 @@ async def test_rolled_back_transaction_publishes_nothing_and_committed_one_publi
         assert await relay.publish_batch() == 1
         assert await relay.publish_batch() == 0
     finally:
+        await relay.close()
         await producer.stop()
 
     records = await read_since(kafka, since, keep=lambda r: r.key.decode().startswith(scratch.prefix))
@@ -109,7 +111,8 @@ async def test_two_relays_publish_each_row_once_in_order_per_dispute(scratch, in
     try:
         await asyncio.gather(drain(0), drain(1))
     finally:
-        for _, producer in relays:
+        for relay, producer in relays:
+            await relay.close()
             await producer.stop()
 
     assert sum(published) == len(sent)
@@ -125,6 +128,42 @@ async def test_two_relays_publish_each_row_once_in_order_per_dispute(scratch, in
         assert (await session.execute(select(func.count()).select_from(scratch.outbox_table))).scalar_one() == 0
 
 
+async def test_two_running_relays_drain_a_busy_outbox_once_and_in_order(scratch, infra, kafka):
+    """Fed by NOTIFY alone (the poll is a minute): every row published once, in order per dispute."""
+    outbox = Outbox(scratch.outbox_table)
+    since = await end_offsets(kafka, topics.DISPUTE_RECEIVED)
+    relays = [
+        await _relay(scratch, infra, kafka, outbox_batch_size=7, outbox_poll_interval_ms=60_000) for _ in range(2)
+    ]
+    tasks = [asyncio.create_task(relay.run()) for relay, _ in relays]
+    sent = []
+    try:
+        await asyncio.sleep(0.5)  # both idle on LISTEN
+        for round_ in range(30):  # few disputes, so one relay's rows often hold the other's back
+            async with session_scope(scratch.sessions) as session:
+                batch = [dispute_received(scratch.dispute_id(d), round_) for d in range(3)]
+                await outbox.add(session, *batch)
+                sent.extend(batch)
+            await asyncio.sleep(0.005)
+        records = await read_since(
+            kafka, since, keep=lambda r: r.key.decode().startswith(scratch.prefix), expect=len(sent), timeout_s=10
+        )
+    finally:
+        for task in tasks:
+            task.cancel()
+        await asyncio.gather(*tasks, return_exceptions=True)
+        for _, producer in relays:
+            await producer.stop()
+    ids = [parse_event(r.value).id for r in records]
+    assert len(ids) == len(set(ids)) == len(sent)
+    order = defaultdict(list)
+    for r in records:
+        order[r.key.decode()].append(int(parse_event(r.value).data.notice_id.split("-")[1]))
+    assert all(seqs == sorted(seqs) for seqs in order.values())
+    async with session_scope(scratch.sessions) as session:
+        assert await outbox.backlog(session) == 0
+
+
 async def test_kafka_headers_carry_the_traceparent_of_the_writer(scratch, infra, kafka):
     outbox = Outbox(scratch.outbox_table)
     since = await end_offsets(kafka, topics.DISPUTE_RECEIVED)
@@ -136,6 +175,7 @@ async def test_kafka_headers_carry_the_traceparent_of_the_writer(scratch, infra,
     try:
         await relay.publish_batch()
     finally:
+        await relay.close()
         await producer.stop()
     (record,) = await read_since(kafka, since, keep=lambda r: r.key.decode().startswith(scratch.prefix), expect=1)
     # Same trace; the span id is the writer's, or the relay's publish span once aiokafka is
@@ -162,3 +202,34 @@ async def test_the_trace_of_an_http_request_rides_on_the_events_it_writes(scratc
     assert trace_id_of(headers["traceparent"]) == trace_id_of(caller)
     # A span of ours in the trace answered: the request's, or FastAPI's endpoint span under it.
     assert headers["traceparent"] != caller and trace_id_of(response.headers["traceparent"]) == trace_id_of(caller)
+
+
+async def test_one_notify_per_transaction_and_again_after_a_rolled_back_savepoint(scratch, infra):
+    outbox = Outbox(scratch.outbox_table)
+    heard: list[str] = []
+    listener = await asyncpg.connect(asyncpg_dsn(infra.database_url))
+    await listener.add_listener(outbox.channel, lambda *args: heard.append(args[2]))
+    try:
+        async with session_scope(scratch.sessions) as session:
+            for n in range(3):  # a consumer batch whose handlers each add an event
+                await outbox.add(session, dispute_received(scratch.dispute_id(n), n))
+            with pytest.raises(Boom):
+                async with session.begin_nested():
+                    await outbox.add(session, dispute_received(scratch.dispute_id(9), 9))
+                    raise Boom
+        await asyncio.sleep(0.3)
+        assert heard == [outbox.channel]
+
+        heard.clear()
+        async with session_scope(scratch.sessions) as session:
+            with pytest.raises(Boom):
+                async with session.begin_nested():
+                    await outbox.add(session, dispute_received(scratch.dispute_id(10), 10))
+                    raise Boom
+            await outbox.add(session, dispute_received(scratch.dispute_id(11), 11))  # must notify again
+        await asyncio.sleep(0.3)
+        assert heard == [outbox.channel]
+        async with session_scope(scratch.sessions) as session:
+            assert await outbox.backlog(session) == 4
+    finally:
+        await listener.close()
