@@ -115,20 +115,21 @@ async def schedule_many(
         return
     now = ctx.clock.now()
     minutes = [int(offset.total_seconds() // 60) for offset in ctx.offsets]  # whole minutes (settings)
+    deltas = [(m, timedelta(minutes=m)) for m in minutes]  # built once per batch, not per dispute
     events, first = [], None
     for dispute_id, seller_id, deadline, version in items:
-        fire_times = [(m, deadline.due_at - timedelta(minutes=m)) for m in minutes]
-        pending = [(m, at) for m, at in fire_times if at >= now]  # the same test as the INSERT's
+        due_at = deadline.due_at
+        pending = [(m, due_at - delta) for m, delta in deltas if due_at - delta >= now]  # the INSERT's test
         data = DeadlineScheduledV1(
             dispute_id=dispute_id,
-            due_at=deadline.due_at,
+            due_at=due_at,
             business_days=deadline.business_days,
             rule=deadline.rule,
-            reminder_offsets_minutes=tuple(m for m, _ in pending),
+            reminder_offsets_minutes=tuple([m for m, _ in pending]),
         )
         eid = event_id(dispute_id, "scheduled", version)
         events.append(new_event(data, source=SOURCE, seller_id=seller_id, event_id=eid, time=now))
-        soonest = min([at for _, at in pending] + [deadline.due_at])
+        soonest = min([at for _, at in pending] + [due_at])
         first = soonest if first is None else min(first, soonest)
     await repo.insert_reminders([(d, v, dl.due_at) for d, _, dl, v in items], minutes, now)
     await repo.add_events(*events)
