@@ -10,14 +10,13 @@ from __future__ import annotations
 import asyncio
 from dataclasses import dataclass, field
 from datetime import UTC, date, datetime, timedelta
-from typing import Any
 
-from sqlalchemy import event
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from services.deadline.clock import Clock, SystemClock
 from services.deadline.domain import BusinessCalendar, Override
 from services.deadline.settings import Settings
+from shared.db.session import call_after_commit
 
 CONTEXT_KEY = "dd_deadline_context"
 _CALENDAR_KEY = "dd_deadline_calendar"  # session.info: (transaction, calendar) checked in it
@@ -35,20 +34,7 @@ class Wakeup:
         """Set the event once `session`'s transaction commits, if `at` is before the planned wake-up."""
         if at >= self.planned_at:
             return
-        sync = session.sync_session
-        if sync.info.get("dd_deadline_wake"):
-            return
-        sync.info["dd_deadline_wake"] = True
-
-        def wake(_: Any) -> None:
-            sync.info.pop("dd_deadline_wake", None)
-            self.event.set()
-
-        def forget(_: Any) -> None:
-            sync.info.pop("dd_deadline_wake", None)
-
-        event.listen(sync, "after_commit", wake, once=True)
-        event.listen(sync, "after_soft_rollback", forget, once=True)
+        call_after_commit(session, "deadline_scheduler_wake", self.event.set)
 
     async def wait(self, seconds: float, planned_at: datetime) -> bool:
         """Sleep up to `seconds` or until woken; True when woken."""

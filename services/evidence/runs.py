@@ -23,7 +23,7 @@ from typing import TYPE_CHECKING, Any
 
 import anyio.to_thread
 import structlog
-from sqlalchemy import Row, event
+from sqlalchemy import Row
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from services.evidence.checker import Report, TrackingRef, check, load_ruleset, tracking_key, tracking_refs
@@ -31,7 +31,7 @@ from services.evidence.facts import case_facts, evidence_item, findings_json, se
 from services.evidence.repository import EvidenceRepository
 from services.evidence.settings import Settings
 from shared.contracts import EvidenceRef, EvidenceValidatedV1, Finding, new_event
-from shared.db.session import session_scope
+from shared.db.session import call_after_commit, session_scope
 
 if TYPE_CHECKING:
     from shared.runtime import ServiceRuntime
@@ -55,8 +55,7 @@ def wake_event() -> asyncio.Event:
 
 def wake_after_commit(session: AsyncSession) -> None:
     """Wake the worker once `session`'s transaction has committed (a rollback wakes nobody)."""
-    wake = wake_event()
-    event.listen(session.sync_session, "after_commit", lambda _s: wake.set(), once=True)
+    call_after_commit(session, "evidence_check_wake", wake_event().set)
 
 
 @dataclass(frozen=True)
