@@ -19,6 +19,7 @@ from shared.kafka.dlq import read_dead_letters, replay_dead_letters
 from shared.kafka.lag import LagReader, PartitionLag
 from shared.kafka.producer import create_producer
 from shared.kafka.topics import ensure_topics
+from shared.logging import configure_logging
 from shared.settings import ServiceSettings
 from shared.web.auth import Role, mint_token
 
@@ -29,6 +30,13 @@ app.add_typer(dlq, name="dlq")
 
 class CliSettings(ServiceSettings):
     service: ClassVar[str] = "cli"
+
+
+@app.callback()
+def _logs_to_stderr() -> None:
+    # What a command prints on stdout is its answer (`--json` is read by scripts): the clients'
+    # warnings (a broker not answering yet) go to stderr, as JSON lines like the services' logs.
+    configure_logging("cli", "WARNING", to_stderr=True)
 
 
 @app.command()

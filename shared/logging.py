@@ -29,11 +29,15 @@ _ADOPTED_LOGGERS = ("uvicorn", "uvicorn.error", "uvicorn.access", "aiokafka", "s
 
 
 class _StdoutHandler(logging.StreamHandler):  # type: ignore[type-arg]
-    """Writes to whatever `sys.stdout` is at emit time (pytest's capture swaps it)."""
+    """Writes to whatever `sys.stdout` (or `sys.stderr`) is at emit time (pytest's capture swaps it)."""
+
+    def __init__(self, to_stderr: bool = False) -> None:
+        super().__init__()
+        self._to_stderr = to_stderr
 
     @property
     def stream(self) -> Any:
-        return sys.stdout
+        return sys.stderr if self._to_stderr else sys.stdout
 
     @stream.setter
     def stream(self, _: Any) -> None:
@@ -57,8 +61,12 @@ def _lead_with_standard_fields(_: WrappedLogger, __: str, event_dict: EventDict)
     return {**lead, **event_dict}
 
 
-def configure_logging(service: str, level: str = "INFO", safe_keys: Iterable[str] = ()) -> None:
+def configure_logging(
+    service: str, level: str = "INFO", safe_keys: Iterable[str] = (), *, to_stderr: bool = False
+) -> None:
     """Send all logs of this process to stdout as masked JSON lines. Safe to call again.
+
+    ``to_stderr`` is for commands whose stdout is their answer (`dd dlq list --json`).
 
     Each line has ``timestamp`` (ISO 8601, UTC), ``level``, ``service``, ``event`` and the
     bound context (``trace_id``, ``request_id``, ``dispute_id``, ...). Run uvicorn with
@@ -104,7 +112,7 @@ def configure_logging(service: str, level: str = "INFO", safe_keys: Iterable[str
             structlog.processors.JSONRenderer(ensure_ascii=False),
         ],
     )
-    handler = _StdoutHandler()
+    handler = _StdoutHandler(to_stderr)
     handler.setFormatter(formatter)
 
     root = logging.getLogger()

@@ -27,7 +27,7 @@ def cli_env(monkeypatch, kafka):
 def invoke(*args: str):
     result = runner.invoke(app, list(args))
     assert result.exit_code == 0, result.output
-    return result.output
+    return result.stdout  # the answer alone: warnings go to stderr
 
 
 def test_token_mints_a_seller_token_for_that_seller(cli_env):
