@@ -67,6 +67,11 @@ class ServiceSettings(BaseSettings):
     kafka_reconnect_backoff_ms: int = Field(default=500, ge=10)
     # At most one "kafka_unavailable" log line per this many seconds (aiokafka's own are folded in).
     kafka_unavailable_log_interval_s: float = 10.0
+    # Concurrent transactions a fetched batch is applied in, split by Kafka key (the dispute):
+    # they overlap one's database round trips with another's Python work. Only for services
+    # whose handlers write rows of their event's dispute alone; shared rows would make the
+    # shards wait on (or deadlock over) each other's locks, which falls back to one by one.
+    consumer_concurrency: int = Field(default=1, ge=1, le=8)
     consumer_max_attempts: int = Field(default=5, ge=1)
     consumer_retry_backoff_ms: int = 200
 

@@ -15,6 +15,10 @@ class Settings(ServiceSettings):
     service: ClassVar[str] = "deadline"
 
     port: int = 8003
+    # A fetched batch in four concurrent transactions, split by dispute: the handlers write only
+    # rows of their event's dispute (its deadline, reminders, events), so the shards never wait
+    # on each other. A backlog drains 1.3-1.4x faster on two cores (bench/RESULTS.md).
+    consumer_concurrency: int = Field(default=4, ge=1, le=8)
 
     # N business days per dispute kind (DD_DEADLINE_BUSINESS_DAYS='{"platform_dispute": 3, "chargeback": 5}').
     business_days: dict[str, int] = Field(default_factory=lambda: dict(DEFAULT_BUSINESS_DAYS))

@@ -18,6 +18,7 @@ from __future__ import annotations
 import asyncio
 import random
 import time
+import zlib
 from collections.abc import Awaitable, Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any
@@ -203,11 +204,13 @@ class EventConsumer:
         parsed = [self._parse(m) for messages in fetched.values() for m in messages]
         done: dict[TopicPartition, int] = {}
         try:
-            if not (self._batch_transactions and await self._apply_in_one_transaction(parsed)):
-                for item in parsed:
-                    await self._apply_alone(item)
-                    done[item.tp] = item.message.offset + 1
+            left = await self._apply_in_transactions(parsed) if self._batch_transactions else parsed
+            for item in left:
+                await self._apply_alone(item)
+                done[item.tp] = item.message.offset + 1
         except Exception as exc:
+            # With shards, a partition's earlier events applied either in a committed shard or
+            # alone before `done`; what committed past it comes again and the inbox drops it.
             raise _BatchInterrupted(done, exc) from exc
         if self._metrics:
             elapsed = time.perf_counter() - started
@@ -224,6 +227,31 @@ class EventConsumer:
         except (EventParseError, UnhandledEventType) as exc:
             item.error = exc
         return item
+
+    async def _apply_in_transactions(self, batch: list[_Parsed]) -> list[_Parsed]:
+        """The fast path: the batch in one transaction, or in `consumer_concurrency` concurrent
+        ones split by Kafka key; returns what is left to apply one by one, in order.
+
+        A key (a dispute) stays in one shard, in order, so its events are applied as written;
+        shards touch different disputes, so their transactions overlap one's database round trips
+        with another's Python work. Offsets are recorded only after every shard committed. A
+        shard that fails leaves only its own events to the one-by-one path.
+        """
+        shards = min(self._settings.consumer_concurrency, len(batch))
+        if shards <= 1:
+            return [] if await self._apply_in_one_transaction(batch) else batch
+        split: list[list[_Parsed]] = [[] for _ in range(shards)]
+        for item in batch:
+            split[zlib.crc32(item.message.key or b"") % shards].append(item)
+        split = [shard for shard in split if shard]
+        applied = await asyncio.gather(
+            *(self._apply_in_one_transaction(shard) for shard in split), return_exceptions=True
+        )
+        for outcome in applied:
+            if isinstance(outcome, BaseException):
+                raise outcome  # a connection-level error: the whole batch is read again
+        failed = {id(item) for shard, ok in zip(split, applied, strict=True) if not ok for item in shard}
+        return [item for item in batch if id(item) in failed]
 
     async def _apply_in_one_transaction(self, batch: list[_Parsed]) -> bool:
         """The fast path; False (and nothing applied) if any message needs to be handled alone.
