@@ -17,6 +17,7 @@ import asyncio
 import json
 import random
 import time
+from collections import Counter
 from collections.abc import Callable, Sequence
 
 import asyncpg
@@ -134,8 +135,8 @@ class OutboxRelay:
         if done:
             self._last_progress = time.monotonic()
             if self._metrics:
-                for row in done:
-                    self._metrics.outbox_published.labels(row["topic"]).inc()
+                for topic, count in Counter(row["topic"] for row in done).items():
+                    self._metrics.outbox_published.labels(topic).inc(count)
         if len(done) < len(ready):
             self._limit = max(1, self._limit // 2)
             raise PublishFailed(len(done), len(ready) - len(done), error)
