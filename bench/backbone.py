@@ -16,6 +16,7 @@ from __future__ import annotations
 
 import argparse
 import asyncio
+import os
 import platform
 import time
 import uuid
@@ -189,6 +190,12 @@ def bench_infra() -> LocalInfra:
     return LocalInfra.from_env(
         root=REPO / ".local" / "bench", prefix="DD_BENCH_", pg_port=15452, kafka_port=19112, kafka_controller_port=19113
     )
+
+
+def cpu_seconds(pid: int) -> float:
+    """User + system CPU time of process `pid` so far (Linux /proc)."""
+    fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
+    return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")  # utime + stime
 
 
 def append_results(text_: str) -> None:

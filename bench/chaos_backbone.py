@@ -36,6 +36,7 @@ from pathlib import Path
 from sqlalchemy import func, insert, select, text
 
 from bench._worker import ChaosTables
+from bench.backbone import cpu_seconds
 from deploy.local.infra import LocalInfra
 from shared.contracts import EventParseError, parse_event, topics
 from shared.contracts.topics import dlq_topic
@@ -48,7 +49,6 @@ from tests.support import dispute_received
 
 REPO = Path(__file__).resolve().parents[1]
 SCENARIOS = ("kafka-sigterm", "kafka-sigkill", "postgres-fast", "postgres-immediate")
-CLK_TCK = os.sysconf("SC_CLK_TCK")
 
 
 @dataclass
@@ -129,11 +129,6 @@ def bring_back(infra: LocalInfra, scenario: str) -> None:
 
 
 # ---------------------------------------------------------------- processes
-
-
-def cpu_seconds(pid: int) -> float:
-    fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
-    return (int(fields[11]) + int(fields[12])) / CLK_TCK  # utime + stime
 
 
 async def spawn(role: str, schema: str, prefix: str, arg: str, infra: LocalInfra, log: Path):

@@ -1,12 +1,14 @@
 """Deadline benchmark: a backlog of `dispute.received` drained by the deadline service's runtime.
 
-    make bench            (or: python -m bench.deadline --events 50000)
+    make bench            (or: python -m bench.deadline --events 50000 [--replicas 2])
 
 Starts its own PostgreSQL and Kafka (deploy/local, bench ports, `.local/bench`), migrates the
 deadline schema, and produces the backlog while no deadline consumer runs. Then it starts the
-service's runtime as deployed (consumer, relay publishing `deadline.scheduled`, the scheduler)
-and times it to zero lag. Each event computes a deadline on the KR calendar and writes the
-deadline row, four reminder rows (one multi-row INSERT) and an outbox event.
+service as deployed, `python -m services.deadline serve` (uvicorn on uvloop; the app's lifespan
+with its garbage-collector settings; consumer, relay publishing `deadline.scheduled`, scheduler),
+one process or `--replicas` of them in one consumer group, and times it to zero lag. Each event
+computes a deadline on the KR calendar and writes the deadline row, four reminder rows (one
+multi-row INSERT) and an outbox event.
 
 In the same run, on the same backlog, the backbone bench's inbox-guarded consume (claim + no-op
 handler, `bench.backbone.inbox_consume`) gives the ceiling the ratio is taken against.
@@ -19,16 +21,18 @@ import argparse
 import asyncio
 import os
 import platform
+import subprocess
+import sys
 import time
 import uuid
 from datetime import UTC, datetime, timedelta
 
 from sqlalchemy import func, select, text
 
-from bench.backbone import append_results, bench_infra, inbox_consume
-from deploy.local.infra import LocalInfra
+from bench.backbone import append_results, bench_infra, cpu_seconds, inbox_consume
+from deploy.local.infra import REPO, LocalInfra
 from services.deadline import models
-from services.deadline.main import DEFINITION, create_app
+from services.deadline.main import DEFINITION
 from services.deadline.settings import Settings
 from shared.contracts import DisputeReceivedV1, Money, new_event, topics
 from shared.db.engine import create_engine, session_factory
@@ -77,44 +81,71 @@ async def produce(bootstrap: str, payloads: list[bytes], run: str) -> None:
         await producer.stop()
 
 
-async def drain_with_the_service(infra: LocalInfra, expected: int) -> dict[str, float]:
-    """Start the deadline runtime on the backlog; seconds to zero lag, and the rate from the first row."""
-    settings = Settings(
-        database_url=infra.database_url,
-        kafka_bootstrap_servers=infra.kafka_bootstrap_servers,
-        env="local",
-        log_level="WARNING",
+def serve(env: dict[str, str]) -> subprocess.Popen[bytes]:
+    return subprocess.Popen(
+        [sys.executable, "-m", "services.deadline", "serve"], env=env, cwd=REPO, stdout=subprocess.DEVNULL
     )
-    runtime = create_app(settings).state.runtime
+
+
+async def drain_with_the_service(infra: LocalInfra, expected: int, *, replicas: int, port: int) -> dict[str, float]:
+    """Start `replicas` deadline processes on the backlog; seconds to zero lag, and the rate from the first row.
+
+    Each is `python -m services.deadline serve`, as deployed: uvicorn on uvloop, the app's lifespan
+    (which freezes start-up objects out of the garbage collector), consumer, relay and scheduler.
+    Replicas share the consumer group, so Kafka splits the partitions between them.
+    """
+    env = os.environ | {
+        "DD_ENV": "local",
+        "DD_DEADLINE_DATABASE_URL": infra.database_url,
+        "DD_DEADLINE_KAFKA_BOOTSTRAP_SERVERS": infra.kafka_bootstrap_servers,
+        "DD_DEADLINE_LOG_LEVEL": "WARNING",
+    }
+    group = Settings(database_url=infra.database_url, env="local").consumer_group
     reader = LagReader(infra.kafka_bootstrap_servers, client_id="bench-deadline-lag")
     await reader.start()
+    engine = create_engine(infra.database_url, pool_size=1)
+    sessions = session_factory(engine)
     first: float | None = None
     started = time.perf_counter()
-    await runtime.start()
+    processes = [serve(env | {"DD_DEADLINE_PORT": str(port + i)}) for i in range(replicas)]
     try:
         while True:
-            async with session_scope(runtime.sessions) as session:
+            if any(p.poll() is not None for p in processes):
+                raise RuntimeError("a deadline process exited during the drain")
+            async with session_scope(sessions) as session:
                 done = (await session.execute(select(func.count()).select_from(models.deadlines))).scalar_one()
             if done and first is None:
                 first = time.perf_counter()
+                cpu_first = sum(cpu_seconds(p.pid) or 0.0 for p in processes)
             if done >= expected:
                 handled = time.perf_counter()
+                cpu_handled = sum(cpu_seconds(p.pid) or 0.0 for p in processes)
                 break
             await asyncio.sleep(0.05)
-        while sum(p.lag for p in await reader.group_lag(settings.consumer_group, [topics.DISPUTE_RECEIVED])):  # noqa: ASYNC110
+        while sum(p.lag for p in await reader.group_lag(group, [topics.DISPUTE_RECEIVED])):  # noqa: ASYNC110
             await asyncio.sleep(0.05)  # polling Kafka: there is no event to wait on
         zero_lag = time.perf_counter() - started
-        async with session_scope(runtime.sessions) as session:
+        async with session_scope(sessions) as session:
             reminders = (await session.execute(select(func.count()).select_from(models.reminders))).scalar_one()
         return {
             "rate": expected / (handled - (first or started)),
             "zero_lag_s": zero_lag,
             "handled_s": handled - started,
             "reminders": reminders,
+            # CPU of the service processes per event, between the first row and the last (less
+            # moved by other work on this shared machine than the rate is)
+            "cpu_us": (cpu_handled - cpu_first) / expected * 1e6,
         }
     finally:
-        await runtime.stop()
+        for p in processes:
+            p.terminate()
+        for p in processes:
+            try:
+                p.wait(timeout=20)
+            except subprocess.TimeoutExpired:
+                p.kill()
         await reader.stop()
+        await engine.dispose()
 
 
 async def inbox_ceiling(infra: LocalInfra, expected: int) -> float:
@@ -133,29 +164,31 @@ async def inbox_ceiling(infra: LocalInfra, expected: int) -> float:
         await engine.dispose()
 
 
-async def run(n: int, infra: LocalInfra) -> dict[str, float]:
+async def run(n: int, infra: LocalInfra, *, replicas: int, port: int) -> dict[str, float]:
     await ensure_topics(infra.kafka_bootstrap_servers)
     await asyncio.to_thread(upgrade, DEFINITION.migrations, infra.database_url)
     run_id = uuid.uuid4().hex[:6]
     await produce(infra.kafka_bootstrap_servers, backlog(n, run_id), run_id)  # no deadline consumer yet
-    service = await drain_with_the_service(infra, n)
+    service = await drain_with_the_service(infra, n, replicas=replicas, port=port)
     ceiling = await inbox_ceiling(infra, n)
-    return service | {"inbox_rate": ceiling}
+    return service | {"inbox_rate": ceiling, "replicas": replicas}
 
 
 def report(r: dict[str, float], n: int) -> str:
-    ratio = r["rate"] / r["inbox_rate"]
+    ratio, replicas = r["rate"] / r["inbox_rate"], int(r["replicas"])
     met = "met" if r["rate"] >= GOAL else "NOT met"
     return "\n".join(
         [
             f"### {datetime.now(UTC):%Y-%m-%d %H:%M} UTC — deadline: a backlog of {n} dispute.received drained by "
-            f"the service's runtime, {platform.machine()}, {os.cpu_count()} cores",
+            f"{replicas} deadline process{'es' if replicas > 1 else ''} (`services.deadline serve`), "
+            f"{platform.machine()}, {os.cpu_count()} cores",
             "",
-            "| path | events/s | time to zero lag | ratio | goal |",
-            "|---|---:|---:|---:|---|",
-            f"| inbox-guarded consume, no-op handler (bench.backbone) | {r['inbox_rate']:,.0f} | | | |",
+            "| path | events/s | time to zero lag | service CPU µs/event | ratio | goal |",
+            "|---|---:|---:|---:|---:|---|",
+            f"| inbox-guarded consume, no-op handler (bench.backbone) | {r['inbox_rate']:,.0f} | | | | |",
             f"| deadline service (deadline + {r['reminders'] / n:.0f} reminder rows + outbox per event) "
-            f"| {r['rate']:,.0f} | {r['zero_lag_s']:.1f} s | {ratio:.0%} of inbox-guarded | ≥ {GOAL:,}/s {met} |",
+            f"| {r['rate']:,.0f} | {r['zero_lag_s']:.1f} s | {r['cpu_us']:.0f} | {ratio:.0%} of inbox-guarded "
+            f"| ≥ {GOAL:,}/s {met} |",
             "",
         ]
     )
@@ -164,13 +197,15 @@ def report(r: dict[str, float], n: int) -> str:
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--events", type=int, default=50_000)
+    parser.add_argument("--replicas", type=int, default=1, help="deadline processes sharing the consumer group")
+    parser.add_argument("--port", type=int, default=int(os.environ.get("DD_BENCH_HTTP_PORT", "58201")))
     parser.add_argument("--keep", action="store_true", help="leave the servers running (and their data)")
     args = parser.parse_args()
     infra = bench_infra()
     infra.destroy()
     infra.up()
     try:
-        results = asyncio.run(run(args.events, infra))
+        results = asyncio.run(run(args.events, infra, replicas=args.replicas, port=args.port))
     finally:
         if not args.keep:
             infra.destroy()
