@@ -21,6 +21,9 @@ def create_engine(url: str, *, pool_size: int = 10, application_name: str = "dis
         pool_size=pool_size,
         max_overflow=pool_size,
         pool_pre_ping=False,  # our own, cheaper one below
+        # The connection used last goes out first: under light load the same few stay warm (and
+        # skip the ping), the rest idle, instead of every connection taking turns.
+        pool_use_lifo=True,
         connect_args={"server_settings": {"application_name": application_name}, "timeout": 5},
     )
     _ping_on_checkout(engine)
