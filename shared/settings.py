@@ -59,6 +59,8 @@ class ServiceSettings(BaseSettings):
     kafka_heartbeat_interval_ms: int = 1_000
     kafka_max_poll_interval_ms: int = 300_000
     kafka_rebalance_timeout_ms: int = 10_000
+    # Least time between two offset commits of a consumer (offsets recorded meanwhile coalesce).
+    kafka_commit_interval_ms: int = Field(default=100, ge=0)
     # The relay appends a whole batch before the producer's sender runs: lingering only adds latency.
     kafka_linger_ms: int = 0
     # How long a produce request (and a queued batch without a partition leader) may take.

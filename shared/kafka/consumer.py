@@ -387,6 +387,11 @@ class EventConsumer:
                 log.warning("offset_commit_failed_will_retry", group=self.group_id, error=repr(exc))
                 await asyncio.sleep(0.5)
                 self._recorded.set()
+                continue
+            # Offsets recorded meanwhile go out together in the next commit: at a few records per
+            # fetch, a commit per batch was a Kafka round trip per event. A crash in between only
+            # redelivers what the inbox already holds; a rebalance or stop commits at once.
+            await asyncio.sleep(self._settings.kafka_commit_interval_ms / 1000)
 
     async def _flush(self, partitions: Sequence[TopicPartition] | None = None, *, final: bool = False) -> None:
         """Commit the pending offsets (of `partitions`, or all) now.
