@@ -8,9 +8,11 @@ concurrent transactions must serialise on the dispute's row first (SELECT ... FO
 
 from __future__ import annotations
 
+import json
 from typing import Any
 
-from sqlalchemy import Table, func, insert, select
+from sqlalchemy import Table, func, select, text
+from sqlalchemy.dialects import postgresql
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from shared.contracts import Envelope
@@ -25,9 +27,18 @@ class Outbox:
     def __init__(self, table: Table) -> None:
         self.table = table
         self.channel = notify_channel(table.schema)
-        # Built once: building and keying a statement costs more CPU than its round trip.
-        self._insert = insert(table)
-        self._notify = select(func.pg_notify(self.channel, ""))
+        # Built once: building and keying a statement costs more CPU than its round trip. The
+        # rows go as arrays, so any number of events is one statement with the same text; the
+        # first insert of a transaction also sends the NOTIFY, in the same round trip.
+        target = postgresql.dialect().identifier_preparer.format_table(table)
+        insert = (
+            f"INSERT INTO {target} (event_id, topic, key, payload, headers) "
+            "SELECT e, t, k, p, h FROM unnest(CAST(:event_ids AS uuid[]), CAST(:topics AS text[]), "
+            "CAST(:keys AS text[]), CAST(:payloads AS bytea[]), CAST(:headers AS jsonb[])) "
+            "WITH ORDINALITY AS u(e, t, k, p, h, n) ORDER BY n"  # ids in the order given: per-dispute order
+        )
+        self._insert = text(insert)
+        self._insert_and_notify = text(f"WITH added AS ({insert} RETURNING 1) SELECT pg_notify(:channel, '')")
 
     async def add(self, session: AsyncSession, *events: Envelope[Any]) -> None:
         """Queue `events` for publication; they exist only if the caller's transaction commits."""
@@ -35,30 +46,28 @@ class Outbox:
             return
         # The relay publishes later, in its own transaction: the writer's trace context
         # travels with the row, and the relay continues that trace when it publishes.
-        headers = inject_headers()
-        rows = [
-            {
-                "event_id": event.id,
-                "topic": event.type,
-                "key": event.subject,
-                "payload": event.to_bytes(),
-                "headers": headers,
-            }
-            for event in events
-        ]
-        await session.execute(self._insert, rows)
+        headers = json.dumps(inject_headers())
+        rows = {
+            "event_ids": [event.id for event in events],
+            "topics": [event.type for event in events],
+            "keys": [event.subject for event in events],
+            "payloads": [event.to_bytes() for event in events],
+            "headers": [headers] * len(events),
+        }
         # NOTIFY is transactional: the relay wakes at commit, and never for a rollback. Once per
         # transaction is enough (PostgreSQL folds equal ones anyway): a consumer batch whose
-        # handlers add one event each saves a round trip per event.
+        # handlers add one event each saves the work per event.
         # Keyed by the innermost transaction: a NOTIFY inside a savepoint that rolls back is gone.
         transaction = session.get_nested_transaction() or session.get_transaction()
         notified = session.info.get(_NOTIFIED_KEY)
-        if notified is None or notified[0] is not transaction or self.channel not in notified[1]:
-            await session.execute(self._notify)
-            if notified is None or notified[0] is not transaction:
-                notified = (transaction, set[str]())
-                session.info[_NOTIFIED_KEY] = notified
-            notified[1].add(self.channel)
+        if notified is not None and notified[0] is transaction and self.channel in notified[1]:
+            await session.execute(self._insert, rows)
+            return
+        await session.execute(self._insert_and_notify, rows | {"channel": self.channel})
+        if notified is None or notified[0] is not transaction:
+            notified = (transaction, set[str]())
+            session.info[_NOTIFIED_KEY] = notified
+        notified[1].add(self.channel)
 
     async def backlog(self, session: AsyncSession) -> int:
         return (await session.execute(select(func.count()).select_from(self.table))).scalar_one()

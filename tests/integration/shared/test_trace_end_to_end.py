@@ -161,7 +161,8 @@ async def test_one_trace_runs_from_the_request_through_outbox_kafka_and_consumer
     assert _parent_id(handler) == _span_id(publish)
     # The SQL of the request, traced by the asyncpg instrumentation, hangs under its span.
     statements = [span for span in ours if span.kind is trace.SpanKind.CLIENT and _parent_id(span) == _span_id(server)]
-    assert any("INSERT" in span.name for span in statements), [span.name for span in statements]
+    sql = [str((span.attributes or {}).get("db.statement", "")) for span in statements]
+    assert any("INSERT INTO" in text for text in sql), sql  # the outbox row
 
     (line,) = [line for line in log_lines() if line["event"] == "e2e_dispute_handled"]
     assert line["trace_id"] == trace_id
