@@ -30,7 +30,7 @@ class Outbox:
         # Built once: building and keying a statement costs more CPU than its round trip. The
         # rows go as arrays, so any number of events is one statement with the same text; the
         # first insert of a transaction also sends the NOTIFY, in the same round trip.
-        target = postgresql.dialect().identifier_preparer.format_table(table)
+        target = postgresql.dialect().identifier_preparer.format_table(table)  # type: ignore[no-untyped-call]
         insert = (
             f"INSERT INTO {target} (event_id, topic, key, payload, headers) "
             "SELECT e, t, k, p, h FROM unnest(CAST(:event_ids AS uuid[]), CAST(:topics AS text[]), "
