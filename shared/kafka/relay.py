@@ -105,9 +105,8 @@ class OutboxRelay:
         self._conn: asyncpg.Connection | None = None  # claims, deletes and LISTEN, all on one connection
         self._full = False  # the last claim took a whole batch
         self._held_back = False  # the last claim left rows behind an earlier row another relay holds
-        table = _qualified(outbox_table)
-        self._claim_sql = _CLAIM_SQL.format(table=table)
-        self._delete_sql = f"DELETE FROM {table} WHERE id = ANY($1::bigint[])"
+        self._table = _qualified(outbox_table)
+        self._claim_sql = _CLAIM_SQL.format(table=self._table)
         self.failures = 0  # consecutive failed attempts
         self.last_error: BaseException | None = None
         self._last_progress = time.monotonic()  # last publish, or last time nothing was waiting
@@ -119,10 +118,12 @@ class OutboxRelay:
     async def publish_batch(self) -> int:
         """Publish up to one batch; returns how many rows went out, or raises `PublishFailed`."""
         conn = await self._connection()
-        async with conn.transaction():
+        await conn.execute("BEGIN")
+        try:
             claimed = await conn.fetch(self._claim_sql, self._limit)
             self._full = len(claimed) >= self._limit
             if not claimed:
+                await conn.execute("COMMIT")
                 self._last_progress = time.monotonic()
                 self._held_back = False
                 return 0
@@ -130,8 +131,14 @@ class OutboxRelay:
             self._held_back = len(ready) < len(claimed)
             acked, error = await self._send(ready)
             done = [ready[i] for i in acknowledged_prefix([row["key"] for row in ready], acked)]
-            if done:
-                await conn.execute(self._delete_sql, [row["id"] for row in done])
+            # The delete and the commit in one round trip: two statements in one simple query (the
+            # ids are our own integers, written out); if the delete fails the commit never runs.
+            ids = ",".join(str(int(row["id"])) for row in done)
+            await conn.execute(f"DELETE FROM {self._table} WHERE id IN ({ids}); COMMIT" if done else "COMMIT")
+        except BaseException:
+            if not conn.is_closed():
+                conn.terminate()  # rolls the claim back; the next cycle opens a new connection
+            raise
         if done:
             self._last_progress = time.monotonic()
             if self._metrics:
