@@ -10,6 +10,7 @@ from decimal import Decimal
 from typing import Any
 
 from sqlalchemy import Result, Row, and_, bindparam, delete, func, insert, or_, select, tuple_, update
+from sqlalchemy.dialects.postgresql import ARRAY, UUID
 from sqlalchemy.dialects.postgresql import insert as pg_insert
 from sqlalchemy.ext.asyncio import AsyncConnection, AsyncSession
 
@@ -18,6 +19,7 @@ from shared.contracts import Envelope
 from shared.db.outbox import Outbox
 
 _outbox = Outbox(models.outbox_table)
+_UUIDS = ARRAY(UUID(as_uuid=True))
 
 # The webhook's statements, built once: building and keying a statement per request was a
 # quarter of the ingest worker's CPU (bench/RESULTS.md).
@@ -374,6 +376,12 @@ class IngestRepository:
     async def knows_event(self, event_id: uuid.UUID) -> bool:
         t = models.case_events
         return (await self.session.execute(select(t.c.id).where(t.c.event_id == event_id))).first() is not None
+
+    async def known_events(self, event_ids: Sequence[uuid.UUID]) -> set[uuid.UUID]:
+        """Which of `event_ids` are in some case's timeline already (one round trip for a batch)."""
+        t = models.case_events
+        query = select(t.c.event_id).where(t.c.event_id == func.any(bindparam("ids", list(event_ids), _UUIDS)))
+        return set((await self.session.execute(query)).scalars())
 
     async def timeline(self, dispute_id: str) -> list[Row]:
         t = models.case_events
