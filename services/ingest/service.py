@@ -217,7 +217,7 @@ async def receive_notice(
     else:
         results = [await _update(repo, seller_id, d, now=now) for d in notice.disputes]
     answer = NoticeAnswer(notice_id=notice.notice_id, results=results)
-    await repo.set_receipt_answer(seller_id, webhook_id, answer.model_dump(mode="json", exclude={"replayed"}))
+    await repo.set_receipt_answer(seller_id, webhook_id, answer.model_dump_json(exclude={"replayed"}))
     return answer
 
 
@@ -285,16 +285,17 @@ async def _open_one(
     )
     event = new_event(data, source=SOURCE, seller_id=seller_id, time=now)
     values = case_values(data, source="webhook", status=CaseStatus.received, now=now)
-    # The case and its first timeline row in one statement; the row only if the case is new.
-    if not await repo.insert_case_with_entry(values, event, status_after="received"):
+    # The case, its timeline row and its event in the outbox in one statement; all but the case only if it is new.
+    created, parked = await repo.open_case(values, event)
+    if not created:
         existing = await repo.case(dispute.dispute_id)
         if existing is not None and existing.seller_id != seller_id:
             return _error(dispute.dispute_id, "dispute_id_conflict", "This dispute id belongs to another case.")
         return DisputeResult(
             dispute_id=dispute.dispute_id, result="duplicate", status=existing.status if existing else None
         )
-    await repo.add_events(event)  # the new case row is locked by its INSERT until commit
-    await HANDLERS.release_parked(repo.session, dispute.dispute_id)  # facts that came before the case
+    if parked:  # facts that came before the case (the statement holds the dispute's parking lock)
+        await HANDLERS.release_parked(repo.session, dispute.dispute_id)
     if await apply_seller_rule(repo, dispute.dispute_id, data.amount, auto, now=now) is AutoAction.accept:
         return DisputeResult(dispute_id=dispute.dispute_id, result="created", status=CaseStatus.accepted.value)
     return DisputeResult(dispute_id=dispute.dispute_id, result="created", status=CaseStatus.received.value)

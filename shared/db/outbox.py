@@ -29,36 +29,46 @@ class Outbox:
         self._insert = insert(table)
         self._notify = select(func.pg_notify(self.channel, ""))
 
+    def row(self, event: Envelope[Any]) -> dict[str, Any]:
+        """The outbox row of `event`: its id, topic, key, payload and the writer's trace headers."""
+        # The relay publishes later, in its own transaction: the writer's trace context
+        # travels with the row, and the relay continues that trace when it publishes.
+        return {
+            "event_id": event.id,
+            "topic": event.type,
+            "key": event.subject,
+            "payload": event.to_bytes(),
+            "headers": inject_headers(),
+        }
+
     async def add(self, session: AsyncSession, *events: Envelope[Any]) -> None:
         """Queue `events` for publication; they exist only if the caller's transaction commits."""
         if not events:
             return
-        # The relay publishes later, in its own transaction: the writer's trace context
-        # travels with the row, and the relay continues that trace when it publishes.
-        headers = inject_headers()
-        rows = [
-            {
-                "event_id": event.id,
-                "topic": event.type,
-                "key": event.subject,
-                "payload": event.to_bytes(),
-                "headers": headers,
-            }
-            for event in events
-        ]
-        await session.execute(self._insert, rows)
+        await session.execute(self._insert, [self.row(event) for event in events])
         # NOTIFY is transactional: the relay wakes at commit, and never for a rollback. Once per
         # transaction is enough (PostgreSQL folds equal ones anyway): a consumer batch whose
         # handlers add one event each saves a round trip per event.
+        if not self.notified(session):
+            await session.execute(self._notify)
+            self.mark_notified(session)
+
+    def notified(self, session: AsyncSession) -> bool:
+        """Whether this transaction (or savepoint) has sent the relay's NOTIFY already."""
+        transaction = session.get_nested_transaction() or session.get_transaction()
+        notified = session.info.get(_NOTIFIED_KEY)
+        return notified is not None and notified[0] is transaction and self.channel in notified[1]
+
+    def mark_notified(self, session: AsyncSession) -> None:
+        """Record that the caller sent `pg_notify(self.channel, '')` itself in this transaction,
+        in a statement of its own that also wrote `row(event)`s (a hot path's single round trip)."""
         # Keyed by the innermost transaction: a NOTIFY inside a savepoint that rolls back is gone.
         transaction = session.get_nested_transaction() or session.get_transaction()
         notified = session.info.get(_NOTIFIED_KEY)
-        if notified is None or notified[0] is not transaction or self.channel not in notified[1]:
-            await session.execute(self._notify)
-            if notified is None or notified[0] is not transaction:
-                notified = (transaction, set[str]())
-                session.info[_NOTIFIED_KEY] = notified
-            notified[1].add(self.channel)
+        if notified is None or notified[0] is not transaction:
+            notified = (transaction, set[str]())
+            session.info[_NOTIFIED_KEY] = notified
+        notified[1].add(self.channel)
 
     async def backlog(self, session: AsyncSession) -> int:
         return (await session.execute(select(func.count()).select_from(self.table))).scalar_one()
