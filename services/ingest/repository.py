@@ -62,16 +62,23 @@ _SET_RECEIPT_ANSWER = f"UPDATE {_name(_r)} SET answer = $3::jsonb WHERE seller_i
 # existed (the parking table's own look-up function, which takes the dispute's shared parking
 # lock first: held until commit, so a parker that did not show up here sees the case instead;
 # see shared.db.parking). Nothing of it but the case insert happens when the dispute exists.
-_open_case_sql: dict[tuple[str, ...], str] = {}
+# With a receipt answer too: the webhook-id's answer, known beforehand when the case gets created
+# (a one-dispute notice), is set in the same statement; the receipt row is this transaction's claim.
+_open_case_sql: dict[tuple[tuple[str, ...], bool], str] = {}
 
 
-def _open_case(columns: tuple[str, ...]) -> str:
+def _open_case(columns: tuple[str, ...], *, answer: bool) -> str:
     """The statement for a case of these columns (built once per set of columns)."""
-    sql = _open_case_sql.get(columns)
+    sql = _open_case_sql.get((columns, answer))
     if sql is None:
         n = len(columns)
         event_id, type_, time, status, summary, key, payload, headers, channel = (f"${n + i}" for i in range(1, 10))
-        sql = _open_case_sql[columns] = f"""
+        seller_id, webhook_id, answer_json = (f"${n + i}" for i in range(10, 13))
+        answered = f"""
+), answered AS (
+    UPDATE {_name(_r)} SET answer = {answer_json}::jsonb
+    WHERE seller_id = {seller_id}::text AND webhook_id = {webhook_id}::text AND EXISTS (SELECT FROM new_case)"""
+        sql = _open_case_sql[(columns, answer)] = f"""
 WITH new_case AS (
     INSERT INTO {_name(_c)} ({", ".join(columns)}) VALUES ({", ".join(f"${i}" for i in range(1, n + 1))})
     ON CONFLICT (dispute_id) DO NOTHING
@@ -84,7 +91,7 @@ WITH new_case AS (
 ), queued AS (
     INSERT INTO {_name(_outbox.table)} (event_id, topic, "key", payload, headers)
     SELECT {event_id}::uuid, {type_}::text, {key}::text, {payload}::bytea, {headers}::jsonb FROM new_case
-    RETURNING id
+    RETURNING id{answered if answer else ""}
 )
 SELECT (SELECT count(pg_notify({channel}::text, '')) FROM queued) AS notified,
        (SELECT count(*) FROM {parked_of_function(models.parked_events_table)}(new_case.dispute_id, 1)) AS parked
@@ -231,13 +238,16 @@ class IngestRepository:
         """True if this created the case; its row then stays locked until commit (events stay in order)."""
         return (await self.session.execute(_INSERT_CASE, values)).first() is not None
 
-    async def open_case(self, values: dict[str, Any], event: Envelope) -> tuple[bool, bool]:
+    async def open_case(
+        self, values: dict[str, Any], event: Envelope, *, answer: tuple[str, str, str] | None = None
+    ) -> tuple[bool, bool]:
         """Insert the case of `values` unless its dispute exists, and only then its first timeline row
-        (`event`, applied, status `received`) and `event` in the outbox: one round trip. Returns
-        (created, facts are parked for it). A created case stays locked until commit."""
+        (`event`, applied, status `received`), `event` in the outbox and, if given, the receipt's
+        answer (seller id, webhook-id, answer JSON): one round trip. Returns (created, facts are
+        parked for it). A created case stays locked until commit."""
         row = _outbox.row(event)
         summary = event.data.model_dump_json(exclude_none=True, exclude={"dispute_id"})
-        args = (
+        args = [
             *values.values(),
             event.id,
             event.type,
@@ -248,8 +258,10 @@ class IngestRepository:
             row["payload"],
             json.dumps(row["headers"]),
             _outbox.channel,
-        )
-        found = await (await self._driver()).fetchrow(_open_case(tuple(values)), *args)
+        ]
+        if answer is not None:
+            args.extend(answer)
+        found = await (await self._driver()).fetchrow(_open_case(tuple(values), answer=answer is not None), *args)
         if found is None:
             return False, False
         _outbox.mark_notified(self.session)  # a later event of this transaction needs no NOTIFY of its own
