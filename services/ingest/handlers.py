@@ -6,10 +6,13 @@ about a case ingest does not have yet is parked (`Deferred`) until the case exis
 
 from __future__ import annotations
 
+from collections.abc import Sequence
+
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from services.ingest import cases, models
-from shared.contracts import EVENT_DATA_TYPES, Envelope
+from services.ingest.repository import IngestRepository
+from shared.contracts import EVENT_DATA_TYPES, DisputeReceivedV1, Envelope
 from shared.kafka.handlers import handler_map
 
 
@@ -18,4 +21,18 @@ async def on_case_fact(session: AsyncSession, event: Envelope) -> None:
     await cases.record_event(session, event)
 
 
-HANDLERS = handler_map({cls: on_case_fact for cls in EVENT_DATA_TYPES}, parked=models.parked_events_table)
+async def on_disputes_received(session: AsyncSession, events: Sequence[Envelope[DisputeReceivedV1]]) -> None:
+    """Batched: nearly every `dispute.received` is one ingest wrote itself (its case and timeline
+    row exist already), so a fetched run is checked in one query and only the others are recorded.
+    `record_event` never defers a `dispute.received` (a case it lacks is rebuilt from the fact)."""
+    known = await IngestRepository(session).known_events([event.id for event in events])
+    for event in events:
+        if event.id not in known:
+            await cases.record_event(session, event)
+
+
+HANDLERS = handler_map(
+    {cls: on_case_fact for cls in EVENT_DATA_TYPES if cls is not DisputeReceivedV1},
+    parked=models.parked_events_table,
+    batched={DisputeReceivedV1: on_disputes_received},
+)

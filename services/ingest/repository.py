@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 import uuid
 from collections.abc import Sequence
 from dataclasses import dataclass
@@ -9,77 +10,93 @@ from datetime import datetime
 from decimal import Decimal
 from typing import Any
 
-from sqlalchemy import Result, Row, and_, bindparam, delete, func, insert, or_, select, tuple_, update
+import asyncpg
+from sqlalchemy import Row, Table, and_, bindparam, delete, func, insert, or_, select, tuple_, update
+from sqlalchemy.dialects.postgresql import ARRAY, UUID
 from sqlalchemy.dialects.postgresql import insert as pg_insert
-from sqlalchemy.ext.asyncio import AsyncConnection, AsyncSession
+from sqlalchemy.ext.asyncio import AsyncSession
 
 from services.ingest import models
 from shared.contracts import Envelope
+from shared.db.backbone import parked_of_function
 from shared.db.outbox import Outbox
+from shared.db.session import driver_connection
 
 _outbox = Outbox(models.outbox_table)
+_UUIDS = ARRAY(UUID(as_uuid=True))
 
-# The webhook's statements, built once: building and keying a statement per request was a
-# quarter of the ingest worker's CPU (bench/RESULTS.md).
+# The webhook's statements: SQL run on the session's asyncpg connection (shared.db.session.
+# driver_connection), in the session's transaction. Through SQLAlchemy Core each cost ~0.3 ms of
+# Python besides its round trip, a third of the webhook's CPU (bench/RESULTS.md); asyncpg keeps
+# each prepared per connection, keyed by its text.
 _s, _w, _r, _c, _e = models.sellers, models.webhook_secrets, models.webhook_receipts, models.cases, models.case_events
-_WEBHOOK_CONTEXT = (
-    select(_w.c.secret_encrypted, _s.c.rules)
-    .join(_s, _s.c.seller_id == _w.c.seller_id)
-    .where(_w.c.seller_id == bindparam("seller_id"), or_(_w.c.expires_at.is_(None), _w.c.expires_at > bindparam("now")))
-    .order_by(_w.c.id.desc())
-)
-_SET_RECEIPT_ANSWER = (
-    update(_r)
-    .where(_r.c.seller_id == bindparam("key_seller_id"), _r.c.webhook_id == bindparam("key_webhook_id"))
-    .values(answer=bindparam("answer"))
-)
 _INSERT_CASE = pg_insert(_c).on_conflict_do_nothing(index_elements=["dispute_id"]).returning(_c.c.dispute_id)
 _ADD_TIMELINE = pg_insert(_e).on_conflict_do_nothing(index_elements=["event_id"]).returning(_e.c.id)
 
-# Round trips are most of a webhook's cost (bench/RESULTS.md), so two pairs of statements go as one:
-# - the seller's secrets and rules, and the webhook-id's receipt claimed in the same statement
-#   (a data-modifying CTE). The claim is made before the signature is checked, but a refused
-#   notice rolls its transaction back, so nothing of it stays; a concurrent twin of the same
-#   webhook-id still waits on the claim until the first one commits, as before.
-_claim = (
-    pg_insert(_r)
-    .values(seller_id=bindparam("seller_id"), webhook_id=bindparam("webhook_id"))
-    .on_conflict_do_nothing(index_elements=["seller_id", "webhook_id"])
-    .returning(_r.c.webhook_id)
-    .cte("claim")
-)
-_CONTEXT_AND_CLAIM = _WEBHOOK_CONTEXT.add_columns(
-    select(func.count()).select_from(_claim).scalar_subquery().label("claimed")
-)
-# - a new case and its first timeline row: the row is written only if the case was (a CTE that
-#   selects from the INSERT ... RETURNING of the case). Built per set of case columns, once.
-_ENTRY_COLUMNS = ("event_id", "type", "occurred_at", "status_before", "status_after", "applied", "summary")
-_case_with_entry: dict[tuple[str, ...], Any] = {}
+
+def _name(table: Table) -> str:
+    return f'"{table.schema}"."{table.name}"'
 
 
-def _insert_case_with_entry(columns: tuple[str, ...]) -> Any:
-    stmt = _case_with_entry.get(columns)
-    if stmt is None:
-        new_case = (
-            pg_insert(_c)
-            .values({name: bindparam(name, type_=_c.c[name].type) for name in columns})
-            .on_conflict_do_nothing(index_elements=["dispute_id"])
-            .returning(_c.c.dispute_id)
-            .cte("new_case")
-        )
-        entry = (
-            insert(_e)
-            .from_select(
-                ["dispute_id", *_ENTRY_COLUMNS],
-                select(
-                    new_case.c.dispute_id,
-                    *(bindparam(f"entry_{name}", type_=_e.c[name].type) for name in _ENTRY_COLUMNS),
-                ),
-            )
-            .cte("new_entry")
-        )
-        stmt = _case_with_entry[columns] = select(new_case.c.dispute_id).add_cte(entry)
-    return stmt
+# The seller's live secrets and rules, and the webhook-id's receipt claimed, in one round trip (a
+# data-modifying CTE). The claim is made before the signature is checked, but a refused notice
+# rolls its transaction back, so nothing of it stays; a concurrent twin of the same webhook-id
+# waits on the claim until the first one commits, and then finds it taken.
+_CONTEXT_AND_CLAIM = f"""
+WITH claim AS (
+    INSERT INTO {_name(_r)} (seller_id, webhook_id) VALUES ($1, $2)
+    ON CONFLICT (seller_id, webhook_id) DO NOTHING
+    RETURNING webhook_id
+)
+SELECT w.secret_encrypted, s.rules, (SELECT count(*) FROM claim) AS claimed
+FROM {_name(_w)} AS w JOIN {_name(_s)} AS s ON s.seller_id = w.seller_id
+WHERE w.seller_id = $1 AND (w.expires_at IS NULL OR w.expires_at > $3)
+ORDER BY w.id DESC"""
+
+_SET_RECEIPT_ANSWER = f"UPDATE {_name(_r)} SET answer = $3::jsonb WHERE seller_id = $1 AND webhook_id = $2"
+
+# A new case with everything its creation writes, in one round trip: the case row (which stays
+# locked by its INSERT until commit, so the dispute's later events queue behind this one), its
+# first timeline row, its `dispute.received` in the outbox with the relay's NOTIFY (the row and
+# channel of shared.db.outbox.Outbox), and whether facts were parked for the dispute before it
+# existed (the parking table's own look-up function, which takes the dispute's shared parking
+# lock first: held until commit, so a parker that did not show up here sees the case instead;
+# see shared.db.parking). Nothing of it but the case insert happens when the dispute exists.
+# With a receipt answer too: the webhook-id's answer, known beforehand when the case gets created
+# (a one-dispute notice), is set in the same statement; the receipt row is this transaction's claim.
+_open_case_sql: dict[tuple[tuple[str, ...], bool], str] = {}
+
+
+def _open_case(columns: tuple[str, ...], *, answer: bool) -> str:
+    """The statement for a case of these columns (built once per set of columns)."""
+    sql = _open_case_sql.get((columns, answer))
+    if sql is None:
+        n = len(columns)
+        event_id, type_, time, status, summary, key, payload, headers, channel = (f"${n + i}" for i in range(1, 10))
+        seller_id, webhook_id, answer_json = (f"${n + i}" for i in range(10, 13))
+        answered = f"""
+), answered AS (
+    UPDATE {_name(_r)} SET answer = {answer_json}::jsonb
+    WHERE seller_id = {seller_id}::text AND webhook_id = {webhook_id}::text AND EXISTS (SELECT FROM new_case)"""
+        sql = _open_case_sql[(columns, answer)] = f"""
+WITH new_case AS (
+    INSERT INTO {_name(_c)} ({", ".join(columns)}) VALUES ({", ".join(f"${i}" for i in range(1, n + 1))})
+    ON CONFLICT (dispute_id) DO NOTHING
+    RETURNING dispute_id
+), new_entry AS (
+    INSERT INTO {_name(_e)} (dispute_id, event_id, "type", occurred_at, status_before, status_after, applied, summary)
+    SELECT dispute_id, {event_id}::uuid, {type_}::text, {time}::timestamptz, NULL, {status}::text, true,
+           {summary}::jsonb
+    FROM new_case
+), queued AS (
+    INSERT INTO {_name(_outbox.table)} (event_id, topic, "key", payload, headers)
+    SELECT {event_id}::uuid, {type_}::text, {key}::text, {payload}::bytea, {headers}::jsonb FROM new_case
+    RETURNING id{answered if answer else ""}
+)
+SELECT (SELECT count(pg_notify({channel}::text, '')) FROM queued) AS notified,
+       (SELECT count(*) FROM {parked_of_function(models.parked_events_table)}(new_case.dispute_id, 1)) AS parked
+FROM new_case"""
+    return sql
 
 
 @dataclass(frozen=True)
@@ -106,14 +123,13 @@ def _like(text: str) -> str:
 class IngestRepository:
     def __init__(self, session: AsyncSession) -> None:
         self.session = session
-        self._connection: AsyncConnection | None = None
+        self._connection: asyncpg.Connection | None = None
 
-    async def _core(self, statement: Any, params: dict[str, Any]) -> Result[Any]:
-        """Run a Core statement on the session's connection, in its transaction, without the ORM
-        session's per-statement work (the webhook's statements touch no ORM object)."""
+    async def _driver(self) -> asyncpg.Connection:
+        """The session's asyncpg connection, in its transaction (for the webhook's statements)."""
         if self._connection is None:
-            self._connection = await self.session.connection()
-        return await self._connection.execute(statement, params)
+            self._connection = await driver_connection(self.session)
+        return self._connection
 
     # ------------------------------------------------------------------ sellers
 
@@ -200,11 +216,10 @@ class IngestRepository:
         """In one round trip: the seller's sealed secrets that still verify (newest first), its
         rules, and whether this claimed `webhook_id` first (meaningful only when the seller has
         secrets). A concurrent twin of the same webhook-id waits here until the first commits."""
-        params = {"seller_id": seller_id, "webhook_id": webhook_id, "now": now}
-        rows = list(await self._core(_CONTEXT_AND_CLAIM, params))
+        rows = await (await self._driver()).fetch(_CONTEXT_AND_CLAIM, seller_id, webhook_id, now)
         if not rows:
             return [], {}, False
-        return [row.secret_encrypted for row in rows], rows[0].rules, rows[0].claimed > 0
+        return [row["secret_encrypted"] for row in rows], rows[0]["rules"], rows[0]["claimed"] > 0
 
     # ------------------------------------------------------------------ webhook receipts
 
@@ -213,9 +228,9 @@ class IngestRepository:
         query = select(t.c.answer).where(t.c.seller_id == seller_id, t.c.webhook_id == webhook_id)
         return (await self.session.execute(query)).scalar_one_or_none()
 
-    async def set_receipt_answer(self, seller_id: str, webhook_id: str, answer: dict[str, Any]) -> None:
-        params = {"key_seller_id": seller_id, "key_webhook_id": webhook_id, "answer": answer}
-        await self._core(_SET_RECEIPT_ANSWER, params)
+    async def set_receipt_answer(self, seller_id: str, webhook_id: str, answer_json: str) -> None:
+        """Keep the answer (JSON text) that a repeat of this webhook-id gets."""
+        await (await self._driver()).execute(_SET_RECEIPT_ANSWER, seller_id, webhook_id, answer_json)
 
     # ------------------------------------------------------------------ cases
 
@@ -223,24 +238,34 @@ class IngestRepository:
         """True if this created the case; its row then stays locked until commit (events stay in order)."""
         return (await self.session.execute(_INSERT_CASE, values)).first() is not None
 
-    async def insert_case_with_entry(
-        self, values: dict[str, Any], event: Envelope, *, status_after: str | None
-    ) -> bool:
-        """`insert_case` and, only if that created the case, `add_timeline` of `event` (applied,
-        no status before), in one round trip. True if this created the case (its row then stays
-        locked until commit)."""
-        params = dict(values)
-        params.update(
-            entry_event_id=event.id,
-            entry_type=event.type,
-            entry_occurred_at=event.time,
-            entry_status_before=None,
-            entry_status_after=status_after,
-            entry_applied=True,
-            entry_summary=event.data.model_dump(mode="json", exclude_none=True, exclude={"dispute_id"}),
-        )
-        stmt = _insert_case_with_entry(tuple(values))
-        return (await self._core(stmt, params)).first() is not None
+    async def open_case(
+        self, values: dict[str, Any], event: Envelope, *, answer: tuple[str, str, str] | None = None
+    ) -> tuple[bool, bool]:
+        """Insert the case of `values` unless its dispute exists, and only then its first timeline row
+        (`event`, applied, status `received`), `event` in the outbox and, if given, the receipt's
+        answer (seller id, webhook-id, answer JSON): one round trip. Returns (created, facts are
+        parked for it). A created case stays locked until commit."""
+        row = _outbox.row(event)
+        summary = event.data.model_dump_json(exclude_none=True, exclude={"dispute_id"})
+        args = [
+            *values.values(),
+            event.id,
+            event.type,
+            event.time,
+            values["status"],
+            summary,
+            row["key"],
+            row["payload"],
+            json.dumps(row["headers"]),
+            _outbox.channel,
+        ]
+        if answer is not None:
+            args.extend(answer)
+        found = await (await self._driver()).fetchrow(_open_case(tuple(values), answer=answer is not None), *args)
+        if found is None:
+            return False, False
+        _outbox.mark_notified(self.session)  # a later event of this transaction needs no NOTIFY of its own
+        return True, found["parked"] > 0
 
     async def insert_cases(self, values: list[dict[str, Any]]) -> set[str]:
         """Insert many cases at once; the ids of those this created (the others existed)."""
@@ -374,6 +399,12 @@ class IngestRepository:
     async def knows_event(self, event_id: uuid.UUID) -> bool:
         t = models.case_events
         return (await self.session.execute(select(t.c.id).where(t.c.event_id == event_id))).first() is not None
+
+    async def known_events(self, event_ids: Sequence[uuid.UUID]) -> set[uuid.UUID]:
+        """Which of `event_ids` are in some case's timeline already (one round trip for a batch)."""
+        t = models.case_events
+        query = select(t.c.event_id).where(t.c.event_id == func.any(bindparam("ids", list(event_ids), _UUIDS)))
+        return set((await self.session.execute(query)).scalars())
 
     async def timeline(self, dispute_id: str) -> list[Row]:
         t = models.case_events

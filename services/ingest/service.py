@@ -6,6 +6,7 @@ Never commits (the request's scope does) and raises domain errors (errors.py), n
 from __future__ import annotations
 
 from collections.abc import AsyncIterator, Mapping
+from dataclasses import dataclass
 from datetime import datetime, timedelta
 from decimal import Decimal
 
@@ -208,17 +209,34 @@ async def receive_notice(
         first = await repo.receipt_answer(seller_id, webhook_id) or {"notice_id": None, "results": []}
         return NoticeAnswer.model_validate({**first, "replayed": True})
     notice = parse_notice(body)
+    receipt = _Receipt(seller_id, webhook_id)
     if isinstance(notice, OpenedNotice):
         auto_accept = SellerRules.model_validate(rules or {}).auto_accept
         auto = auto_accept.rule() if auto_accept is not None else None
-        results = await _open(repo, seller_id, notice, auto=auto, now=now)
+        results = await _open(repo, seller_id, notice, auto=auto, now=now, receipt=receipt)
     elif isinstance(notice, ClosedNotice):
         results = [await _close(repo, seller_id, d.dispute_id, d.outcome, d.amount, now=now) for d in notice.disputes]
     else:
         results = [await _update(repo, seller_id, d, now=now) for d in notice.disputes]
     answer = NoticeAnswer(notice_id=notice.notice_id, results=results)
-    await repo.set_receipt_answer(seller_id, webhook_id, answer.model_dump(mode="json", exclude={"replayed"}))
+    answer_json = _answer_json(answer)
+    if answer_json != receipt.written:  # not written with the case, or it turned out otherwise
+        await repo.set_receipt_answer(seller_id, webhook_id, answer_json)
     return answer
+
+
+@dataclass
+class _Receipt:
+    """A webhook-id's receipt, claimed by this transaction, and the answer written to it so far."""
+
+    seller_id: str
+    webhook_id: str
+    written: str | None = None
+
+
+def _answer_json(answer: NoticeAnswer) -> str:
+    """What a repeat of the webhook-id gets back (with `replayed` set then)."""
+    return answer.model_dump_json(exclude={"replayed"})
 
 
 def parse_notice(body: bytes) -> OpenedNotice | UpdatedNotice | ClosedNotice:
@@ -239,8 +257,17 @@ def _reason(reason_code: ReasonCode | None, raw: str | None) -> ReasonCode | Non
 
 
 async def _open(
-    repo: IngestRepository, seller_id: str, notice: OpenedNotice, *, auto: AutoAcceptRule | None, now: datetime
+    repo: IngestRepository,
+    seller_id: str,
+    notice: OpenedNotice,
+    *,
+    auto: AutoAcceptRule | None,
+    now: datetime,
+    receipt: _Receipt,
 ) -> list[DisputeResult]:
+    # A one-dispute notice's answer is known before its case statement runs, if the case is new:
+    # it goes with that statement (a round trip less per webhook), and is rewritten at the end if not.
+    single = receipt if len(notice.disputes) == 1 else None
     results: dict[int, DisputeResult] = {}
     seen: set[str] = set()
     # Insert in dispute-id order, so two notices sharing disputes never lock them in opposite orders.
@@ -249,7 +276,7 @@ async def _open(
             results[index] = DisputeResult(dispute_id=dispute.dispute_id, result="duplicate")
             continue
         seen.add(dispute.dispute_id)
-        results[index] = await _open_one(repo, seller_id, notice, dispute, auto=auto, now=now)
+        results[index] = await _open_one(repo, seller_id, notice, dispute, auto=auto, now=now, receipt=single)
     return [results[index] for index in range(len(notice.disputes))]
 
 
@@ -261,6 +288,7 @@ async def _open_one(
     *,
     auto: AutoAcceptRule | None,
     now: datetime,
+    receipt: _Receipt | None = None,
 ) -> DisputeResult:
     reason = _reason(dispute.reason_code, dispute.raw_reason_code)
     if reason is None:
@@ -285,16 +313,27 @@ async def _open_one(
     )
     event = new_event(data, source=SOURCE, seller_id=seller_id, time=now)
     values = case_values(data, source="webhook", status=CaseStatus.received, now=now)
-    # The case and its first timeline row in one statement; the row only if the case is new.
-    if not await repo.insert_case_with_entry(values, event, status_after="received"):
+    # The case, its timeline row and its event in the outbox in one statement; all but the case only if it is new.
+    answer = None
+    if receipt is not None:  # the notice's answer if this case is created (see `_open`)
+        action = auto.action_for(Decimal(data.amount.value), data.amount.currency) if auto is not None else None
+        status = CaseStatus.accepted if action is AutoAction.accept else CaseStatus.received
+        created_result = DisputeResult(dispute_id=dispute.dispute_id, result="created", status=status.value)
+        answer = _answer_json(NoticeAnswer(notice_id=notice.notice_id, results=[created_result]))
+    created, parked = await repo.open_case(
+        values, event, answer=(receipt.seller_id, receipt.webhook_id, answer) if receipt and answer else None
+    )
+    if created and receipt is not None:
+        receipt.written = answer
+    if not created:
         existing = await repo.case(dispute.dispute_id)
         if existing is not None and existing.seller_id != seller_id:
             return _error(dispute.dispute_id, "dispute_id_conflict", "This dispute id belongs to another case.")
         return DisputeResult(
             dispute_id=dispute.dispute_id, result="duplicate", status=existing.status if existing else None
         )
-    await repo.add_events(event)  # the new case row is locked by its INSERT until commit
-    await HANDLERS.release_parked(repo.session, dispute.dispute_id)  # facts that came before the case
+    if parked:  # facts that came before the case (the statement holds the dispute's parking lock)
+        await HANDLERS.release_parked(repo.session, dispute.dispute_id)
     if await apply_seller_rule(repo, dispute.dispute_id, data.amount, auto, now=now) is AutoAction.accept:
         return DisputeResult(dispute_id=dispute.dispute_id, result="created", status=CaseStatus.accepted.value)
     return DisputeResult(dispute_id=dispute.dispute_id, result="created", status=CaseStatus.received.value)

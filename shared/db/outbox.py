@@ -40,13 +40,23 @@ class Outbox:
         self._insert = text(insert)
         self._insert_and_notify = text(f"WITH added AS ({insert} RETURNING 1) SELECT pg_notify(:channel, '')")
 
+    def row(self, event: Envelope[Any]) -> dict[str, Any]:
+        """The outbox row of `event`: its id, topic, key, payload and the writer's trace headers."""
+        # The relay publishes later, in its own transaction: the writer's trace context
+        # travels with the row, and the relay continues that trace when it publishes.
+        return {
+            "event_id": event.id,
+            "topic": event.type,
+            "key": event.subject,
+            "payload": event.to_bytes(),
+            "headers": inject_headers(),
+        }
+
     async def add(self, session: AsyncSession, *events: Envelope[Any]) -> None:
         """Queue `events` for publication; they exist only if the caller's transaction commits."""
         if not events:
             return
-        # The relay publishes later, in its own transaction: the writer's trace context
-        # travels with the row, and the relay continues that trace when it publishes.
-        headers = json.dumps(inject_headers())
+        headers = json.dumps(inject_headers())  # the writer's trace context, as in `row()`
         rows = {
             "event_ids": [event.id for event in events],
             "topics": [event.type for event in events],
@@ -57,13 +67,24 @@ class Outbox:
         # NOTIFY is transactional: the relay wakes at commit, and never for a rollback. Once per
         # transaction is enough (PostgreSQL folds equal ones anyway): a consumer batch whose
         # handlers add one event each saves the work per event.
-        # Keyed by the innermost transaction: a NOTIFY inside a savepoint that rolls back is gone.
-        transaction = session.get_nested_transaction() or session.get_transaction()
-        notified = session.info.get(_NOTIFIED_KEY)
-        if notified is not None and notified[0] is transaction and self.channel in notified[1]:
+        if self.notified(session):
             await session.execute(self._insert, rows)
             return
         await session.execute(self._insert_and_notify, rows | {"channel": self.channel})
+        self.mark_notified(session)
+
+    def notified(self, session: AsyncSession) -> bool:
+        """Whether this transaction (or savepoint) has sent the relay's NOTIFY already."""
+        transaction = session.get_nested_transaction() or session.get_transaction()
+        notified = session.info.get(_NOTIFIED_KEY)
+        return notified is not None and notified[0] is transaction and self.channel in notified[1]
+
+    def mark_notified(self, session: AsyncSession) -> None:
+        """Record that the caller sent `pg_notify(self.channel, '')` itself in this transaction,
+        in a statement of its own that also wrote `row(event)`s (a hot path's single round trip)."""
+        # Keyed by the innermost transaction: a NOTIFY inside a savepoint that rolls back is gone.
+        transaction = session.get_nested_transaction() or session.get_transaction()
+        notified = session.info.get(_NOTIFIED_KEY)
         if notified is None or notified[0] is not transaction:
             notified = (transaction, set[str]())
             session.info[_NOTIFIED_KEY] = notified

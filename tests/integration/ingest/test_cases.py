@@ -248,3 +248,33 @@ async def test_a_redelivered_event_is_a_duplicate_and_leaves_one_timeline_entry(
     assert await ingest.deliver_events(event) == ["duplicate"]  # the inbox claim, as in the consumer
     timeline = (await show(ingest, seller_id, dispute_id))["timeline"]
     assert [entry["type"] for entry in timeline].count("deadline.scheduled") == 1
+
+
+async def test_a_batch_of_dispute_received_records_only_those_ingest_did_not_write_and_frees_their_parked_facts(
+    ingest: Ingest,
+):
+    """`dispute.received` is handled a fetched run at a time: ingest's own come back as no-ops, one
+    written elsewhere becomes a case (source `event`) and releases the facts parked for it."""
+    seller_id, own_id = await open_case(ingest)
+    own = parse_event(
+        await ingest.scalar(
+            select(models.outbox_table.c.payload).where(
+                models.outbox_table.c.key == own_id, models.outbox_table.c.topic == "dispute.received"
+            )
+        )
+    )
+    foreign_id = dispute()["dispute_id"]
+    await deliver_event(ingest, scheduled(foreign_id, T0 + timedelta(days=5)), at=T0)  # parked: no case yet
+    foreign = new_event(
+        own.data.model_copy(update={"dispute_id": foreign_id, "notice_id": "N-elsewhere"}),
+        source="elsewhere",
+        seller_id=seller_id,
+        time=T0,
+    )
+    assert await ingest.deliver_events(own, foreign, own) == ["handled", "handled", "duplicate"]
+    assert len((await show(ingest, seller_id, own_id))["timeline"]) == 1
+    case = await show(ingest, seller_id, foreign_id)
+    assert [entry["type"] for entry in case["timeline"]] == ["dispute.received", "deadline.scheduled"]
+    assert case["deadline"]["business_days"] == 5
+    sources = select(models.cases.c.source).where(models.cases.c.dispute_id == foreign_id)
+    assert await ingest.scalar(sources) == "event"

@@ -111,6 +111,41 @@ async def test_a_repeated_webhook_id_is_acknowledged_with_200_and_changes_nothin
     assert await ingest.outbox_count(body["disputes"][0]["dispute_id"]) == 1
 
 
+async def test_a_repeat_of_a_one_dispute_notice_gets_the_first_answer_whatever_that_answer_was(ingest: Ingest):
+    """A one-dispute notice's answer is written with its case when the case is new, and rewritten
+    when the dispute turned out otherwise: each kind of answer must come back on a repeat as sent."""
+    seller_id, secret = await ingest.onboard()
+    rules = {"auto_accept": {"below": {"value": "10000", "currency": "KRW"}, "mode": "accept"}}
+    put = await ingest.client.put(f"/v1/sellers/{seller_id}/rules", json=rules, headers=ingest.seller(seller_id))
+    assert put.status_code == 200
+    known = dispute()
+    await ingest.deliver(seller_id, secret, notice(known))
+    other_seller, other_secret = await ingest.onboard()
+    cases = {
+        "created": (seller_id, secret, dispute(), ("created", "received")),
+        "auto-accepted": (
+            seller_id,
+            secret,
+            dispute(amount={"value": "9900", "currency": "KRW"}),
+            ("created", "accepted"),
+        ),
+        "duplicate": (seller_id, secret, known, ("duplicate", "received")),
+        "another seller's": (other_seller, other_secret, known, ("error", None)),
+        "refused": (seller_id, secret, dispute(reason_code=None, raw_reason_code="99.9"), ("error", None)),
+    }
+    for name, (seller, key, item, (result, status)) in cases.items():
+        webhook_id = f"msg_{uuid.uuid4().hex}"
+        first = await ingest.deliver(seller, key, notice(item), webhook_id=webhook_id)
+        assert first.status_code == 202, (name, first.text)
+        assert (first.json()["results"][0]["result"], first.json()["results"][0].get("status")) == (result, status), (
+            name
+        )
+        again = await ingest.deliver(seller, key, notice(item), webhook_id=webhook_id)
+        assert again.status_code == 200 and again.json()["replayed"] is True, name
+        assert again.json()["results"] == first.json()["results"], name
+        assert again.json()["notice_id"] == first.json()["notice_id"], name
+
+
 async def test_a_dispute_seen_before_is_a_duplicate_in_a_later_notice(ingest: Ingest):
     seller_id, secret = await ingest.onboard()
     known = dispute()

@@ -1,4 +1,5 @@
-"""The pool's ping on checkout (shared/db/engine.py) across a real PostgreSQL restart."""
+"""The pool's checks on checkout (shared/db/engine.py): across a real PostgreSQL restart, a connection
+the server closed, one idle past the fresh window, one in use."""
 
 from __future__ import annotations
 
@@ -50,5 +51,40 @@ async def test_a_connection_idle_past_the_fresh_window_is_pinged_and_kept_when_a
         await asyncio.sleep(FRESH_S * 2)
         (second,) = await backend_pids(sessions, 1)
         assert second == first  # the ping answered: not replaced
+    finally:
+        await engine.dispose()
+
+
+async def test_a_connection_the_server_closed_is_replaced_at_checkout_without_a_failed_query(infra):
+    engine = create_engine(infra.database_url, pool_size=1, application_name="pool-test")
+    sessions = session_factory(engine)
+    try:
+        async with session_scope(sessions) as session:
+            pid = (await session.execute(text("SELECT pg_backend_pid()"))).scalar_one()
+        # The pooled connection (pool_size 1) is killed by the server, as a restart would.
+        admin = create_engine(infra.database_url, pool_size=1, application_name="pool-test-admin")
+        try:
+            async with admin.begin() as conn:
+                assert (await conn.execute(text("SELECT pg_terminate_backend(:pid)"), {"pid": pid})).scalar_one()
+        finally:
+            await admin.dispose()
+        await asyncio.sleep(0.2)  # the event loop reads the server's FATAL and EOF
+        for _ in range(3):  # every checkout works, none sees the dead connection
+            async with session_scope(sessions) as session:
+                new_pid = (await session.execute(text("SELECT pg_backend_pid()"))).scalar_one()
+            assert new_pid != pid
+    finally:
+        await engine.dispose()
+
+
+async def test_an_open_connection_is_reused(infra):
+    engine = create_engine(infra.database_url, pool_size=1, application_name="pool-test")
+    sessions = session_factory(engine)
+    try:
+        pids = set()
+        for _ in range(3):
+            async with session_scope(sessions) as session:
+                pids.add((await session.execute(text("SELECT pg_backend_pid()"))).scalar_one())
+        assert len(pids) == 1
     finally:
         await engine.dispose()
