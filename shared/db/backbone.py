@@ -109,6 +109,15 @@ END
 $fn$"""
 
 
+def qualified_name(table: Table) -> str:
+    """`"schema"."table"`, quoted, for the plain SQL the relay, inbox and outbox prepare once."""
+
+    def quote(name: str) -> str:
+        return '"' + name.replace('"', '""') + '"'
+
+    return f"{quote(table.schema)}.{quote(table.name)}" if table.schema else quote(table.name)
+
+
 def notify_channel(schema: str | None) -> str:
     """LISTEN/NOTIFY channel that wakes the relay of `schema`'s outbox."""
     return f"{schema or 'public'}_outbox"

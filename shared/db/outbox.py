@@ -11,12 +11,12 @@ from __future__ import annotations
 import json
 from typing import Any
 
-from sqlalchemy import Table, func, select, text
-from sqlalchemy.dialects import postgresql
+from sqlalchemy import Table, func, select
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from shared.contracts import Envelope
-from shared.db.backbone import notify_channel
+from shared.db.backbone import notify_channel, qualified_name
+from shared.db.session import driver_connection
 from shared.tracing import inject_headers
 
 # session.info key: (the transaction that sent NOTIFY, the channels it notified).
@@ -27,18 +27,17 @@ class Outbox:
     def __init__(self, table: Table) -> None:
         self.table = table
         self.channel = notify_channel(table.schema)
-        # Built once: building and keying a statement costs more CPU than its round trip. The
-        # rows go as arrays, so any number of events is one statement with the same text; the
-        # first insert of a transaction also sends the NOTIFY, in the same round trip.
-        target = postgresql.dialect().identifier_preparer.format_table(table)  # type: ignore[no-untyped-call]
+        # Plain SQL on the session's asyncpg connection, prepared once by asyncpg (SQLAlchemy's
+        # execution of a statement cost more CPU than its round trip). The rows go as arrays, so
+        # any number of events is one statement with the same text; the first insert of a
+        # transaction also sends the NOTIFY, in the same round trip.
         insert = (
-            f"INSERT INTO {target} (event_id, topic, key, payload, headers) "
-            "SELECT e, t, k, p, h FROM unnest(CAST(:event_ids AS uuid[]), CAST(:topics AS text[]), "
-            "CAST(:keys AS text[]), CAST(:payloads AS bytea[]), CAST(:headers AS jsonb[])) "
+            f"INSERT INTO {qualified_name(table)} (event_id, topic, key, payload, headers) "
+            "SELECT e, t, k, p, h FROM unnest($1::uuid[], $2::text[], $3::text[], $4::bytea[], $5::jsonb[]) "
             "WITH ORDINALITY AS u(e, t, k, p, h, n) ORDER BY n"  # ids in the order given: per-dispute order
         )
-        self._insert = text(insert)
-        self._insert_and_notify = text(f"WITH added AS ({insert} RETURNING 1) SELECT pg_notify(:channel, '')")
+        self._insert = insert
+        self._insert_and_notify = f"WITH added AS ({insert} RETURNING 1) SELECT pg_notify($6, '')"
 
     def row(self, event: Envelope[Any]) -> dict[str, Any]:
         """The outbox row of `event`: its id, topic, key, payload and the writer's trace headers."""
@@ -57,20 +56,21 @@ class Outbox:
         if not events:
             return
         headers = json.dumps(inject_headers())  # the writer's trace context, as in `row()`
-        rows = {
-            "event_ids": [event.id for event in events],
-            "topics": [event.type for event in events],
-            "keys": [event.subject for event in events],
-            "payloads": [event.to_bytes() for event in events],
-            "headers": [headers] * len(events),
-        }
+        columns = (
+            [event.id for event in events],
+            [event.type for event in events],
+            [event.subject for event in events],
+            [event.to_bytes() for event in events],
+            [headers] * len(events),
+        )
+        connection = await driver_connection(session)
         # NOTIFY is transactional: the relay wakes at commit, and never for a rollback. Once per
         # transaction is enough (PostgreSQL folds equal ones anyway): a consumer batch whose
         # handlers add one event each saves the work per event.
         if self.notified(session):
-            await session.execute(self._insert, rows)
+            await connection.execute(self._insert, *columns)
             return
-        await session.execute(self._insert_and_notify, rows | {"channel": self.channel})
+        await connection.execute(self._insert_and_notify, *columns, self.channel)
         self.mark_notified(session)
 
     def notified(self, session: AsyncSession) -> bool:

@@ -27,7 +27,7 @@ from sqlalchemy import Table, func, select
 from sqlalchemy.engine import make_url
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
-from shared.db.backbone import notify_channel
+from shared.db.backbone import notify_channel, qualified_name
 from shared.kafka.producer import KafkaProducer, kafka_headers
 from shared.metrics import BackboneMetrics
 from shared.settings import ServiceSettings
@@ -105,7 +105,7 @@ class OutboxRelay:
         self._conn: asyncpg.Connection | None = None  # claims, deletes and LISTEN, all on one connection
         self._full = False  # the last claim took a whole batch
         self._held_back = False  # the last claim left rows behind an earlier row another relay holds
-        self._table = _qualified(outbox_table)
+        self._table = qualified_name(outbox_table)
         self._claim_sql = _CLAIM_SQL.format(table=self._table)
         self.failures = 0  # consecutive failed attempts
         self.last_error: BaseException | None = None
@@ -270,13 +270,6 @@ SELECT claimed.id, claimed.topic, claimed.key, claimed.payload, claimed.headers,
 FROM claimed LEFT OUTER JOIN foreign_rows ON foreign_rows.key = claimed.key
 ORDER BY claimed.id
 """
-
-
-def _qualified(table: Table) -> str:
-    def quote(name: str) -> str:
-        return '"' + name.replace('"', '""') + '"'
-
-    return f"{quote(table.schema)}.{quote(table.name)}" if table.schema else quote(table.name)
 
 
 async def outbox_state(session: AsyncSession, outbox: Table) -> tuple[int, float]:

@@ -54,3 +54,19 @@ async def test_after_a_sqlalchemy_statement_the_driver_connection_joins_the_open
             await (await driver_connection(session)).execute(_insert(scratch), key)
             raise RuntimeError("refused")
     assert await _count(scratch, key) == 0
+
+
+@pytest.mark.parametrize("first", [True, False], ids=["savepoint_first", "savepoint_after_a_statement"])
+async def test_what_runs_on_the_driver_connection_in_a_savepoint_rolls_back_with_it(scratch: Scratch, first: bool):
+    # A parked handler runs in a SAVEPOINT and writes the outbox through the driver connection:
+    # when it defers, the savepoint's rollback must take that row with it, and keep the rest.
+    kept, undone = scratch.dispute_id(4 if first else 6), scratch.dispute_id(5 if first else 7)
+    async with session_scope(scratch.sessions) as session:
+        if not first:
+            await (await driver_connection(session)).execute(_insert(scratch), kept)
+        savepoint = await session.begin_nested()
+        await (await driver_connection(session)).execute(_insert(scratch), undone)
+        await savepoint.rollback()
+        if first:
+            await (await driver_connection(session)).execute(_insert(scratch), kept)
+    assert (await _count(scratch, kept), await _count(scratch, undone)) == (1, 0)
