@@ -20,9 +20,12 @@ import os
 import platform
 import time
 import uuid
+from collections.abc import Awaitable, Callable
 from datetime import UTC, datetime
 from pathlib import Path
+from typing import TypeVar
 
+import uvloop
 from aiokafka import AIOKafkaConsumer
 from sqlalchemy import func, select, text
 
@@ -39,6 +42,7 @@ from shared.settings import ServiceSettings
 from tests.conftest import scratch_tables
 from tests.support import dispute_received
 
+T = TypeVar("T")
 RESULTS = Path(__file__).with_name("RESULTS.md")
 TOPIC = topics.DISPUTE_RECEIVED
 
@@ -198,6 +202,35 @@ def cpu_seconds(pid: int) -> float:
     return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")  # utime + stime
 
 
+def on_bench_servers(work: Callable[[LocalInfra], Awaitable[T]], *, keep: bool = False) -> T:
+    """Run `work` on fresh bench servers (PostgreSQL and Kafka under `.local/bench`, DD_BENCH_* ports)
+    on the event loop the services run on (uvicorn picks uvloop); destroyed after unless `keep`."""
+    infra = bench_infra()
+    infra.destroy()
+    infra.up()
+    try:
+        return uvloop.run(work(infra))
+    finally:
+        if not keep:
+            infra.destroy()
+
+
+def record_report(text_: str, *, append: bool = True) -> None:
+    """Print a bench's report and (unless told not to) append it to bench/RESULTS.md."""
+    print(text_)
+    if append:
+        append_results(text_)
+
+
+def add_http_port_argument(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument(
+        "--port",
+        type=int,
+        default=int(os.environ.get("DD_BENCH_HTTP_PORT", "58201")),
+        help="first HTTP port of the servers the bench starts",
+    )
+
+
 def append_results(text_: str) -> None:
     if not RESULTS.exists():
         RESULTS.write_text("# Benchmark results\n\nAppended by `make bench` (bench/backbone.py).\n\n")
@@ -212,21 +245,14 @@ def main() -> None:
     parser.add_argument("--events", type=int, default=20_000)
     parser.add_argument("--no-hops", action="store_true", help="skip the hop-latency benchmark")
     args = parser.parse_args()
-    infra = bench_infra()
-    infra.destroy()
-    infra.up()
-    try:
-        rates = asyncio.run(run(args.events, infra))
-        hops = None if args.no_hops else asyncio.run(hop_latency.run(infra))
-    finally:
-        infra.destroy()
-    text_ = report(rates, args.events)
-    print(text_)
-    append_results(text_)
+
+    async def both(infra: LocalInfra) -> tuple[dict[str, float], list[tuple[hop_latency.Figures, int]] | None]:
+        return await run(args.events, infra), None if args.no_hops else await hop_latency.run(infra)
+
+    rates, hops = on_bench_servers(both)
+    record_report(report(rates, args.events))
     if hops is not None:
-        hop_text = hop_latency.report(hops)
-        print(hop_text)
-        append_results(hop_text)
+        record_report(hop_latency.report(hops))
 
 
 if __name__ == "__main__":

@@ -29,7 +29,7 @@ from datetime import UTC, datetime, timedelta
 
 from sqlalchemy import func, select, text
 
-from bench.backbone import append_results, bench_infra, cpu_seconds, inbox_consume
+from bench.backbone import add_http_port_argument, cpu_seconds, inbox_consume, on_bench_servers, record_report
 from deploy.local.infra import REPO, LocalInfra
 from services.deadline import models
 from services.deadline.main import DEFINITION
@@ -198,20 +198,13 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--events", type=int, default=50_000)
     parser.add_argument("--replicas", type=int, default=1, help="deadline processes sharing the consumer group")
-    parser.add_argument("--port", type=int, default=int(os.environ.get("DD_BENCH_HTTP_PORT", "58201")))
+    add_http_port_argument(parser)
     parser.add_argument("--keep", action="store_true", help="leave the servers running (and their data)")
     args = parser.parse_args()
-    infra = bench_infra()
-    infra.destroy()
-    infra.up()
-    try:
-        results = asyncio.run(run(args.events, infra, replicas=args.replicas, port=args.port))
-    finally:
-        if not args.keep:
-            infra.destroy()
-    text_ = report(results, args.events)
-    print(text_)
-    append_results(text_)
+    results = on_bench_servers(
+        lambda infra: run(args.events, infra, replicas=args.replicas, port=args.port), keep=args.keep
+    )
+    record_report(report(results, args.events))
 
 
 if __name__ == "__main__":

@@ -28,11 +28,11 @@ import sys
 import time
 import uuid
 from datetime import UTC, datetime
-from pathlib import Path
 
 import httpx
 from aiokafka import AIOKafkaConsumer
 
+from bench.backbone import add_http_port_argument, on_bench_servers, record_report
 from bench.checker import pdf, photo
 from deploy.local.infra import REPO, LocalInfra
 from services.evidence.main import DEFINITION
@@ -44,7 +44,6 @@ from shared.kafka.topics import ensure_topics
 from shared.settings import DEVELOPMENT_AUTH_SECRET
 from shared.web.auth import mint_token
 
-RESULTS = Path(__file__).with_name("RESULTS.md")
 ORDER = "3000987650001"
 SELLER = "VBENCH-EVIDENCE"
 GOAL_CHECK_MS = 200.0
@@ -296,23 +295,11 @@ def report(results: list[dict]) -> str:
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--runs", type=int, default=30)
-    parser.add_argument("--port", type=int, default=int(os.environ.get("DD_BENCH_HTTP_PORT", "58201")))
+    add_http_port_argument(parser)
     parser.add_argument("--no-record", action="store_true", help="print only; do not append to bench/RESULTS.md")
     args = parser.parse_args()
-    infra = LocalInfra.from_env(
-        root=REPO / ".local" / "bench", prefix="DD_BENCH_", pg_port=55452, kafka_port=59112, kafka_controller_port=59113
-    )
-    infra.destroy()
-    infra.up()
-    try:
-        results = asyncio.run(run(args.runs, infra, args.port))
-    finally:
-        infra.destroy()
-    text = report(results)
-    print(text)
-    if not args.no_record:
-        with RESULTS.open("a") as f:
-            f.write(text + "\n")
+    results = on_bench_servers(lambda infra: run(args.runs, infra, args.port))
+    record_report(report(results), append=not args.no_record)
 
 
 if __name__ == "__main__":

@@ -25,7 +25,6 @@ from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
 from datetime import UTC, datetime
 
-import uvloop
 from aiokafka import AIOKafkaConsumer
 from sqlalchemy import MetaData, text
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
@@ -345,19 +344,9 @@ def report(results: list[tuple[Figures, int]]) -> str:
 
 
 def main() -> None:
-    from bench.backbone import append_results, bench_infra
+    from bench.backbone import on_bench_servers, record_report
 
-    infra = bench_infra()
-    infra.destroy()
-    infra.up()
-    try:
-        # The event loop the services run on (uvicorn picks uvloop, installed with uvicorn[standard]).
-        results = uvloop.run(run(infra))
-    finally:
-        infra.destroy()
-    text_ = report(results)
-    print(text_)
-    append_results(text_)
+    record_report(report(on_bench_servers(run)))
 
 
 if __name__ == "__main__":

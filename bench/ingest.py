@@ -26,11 +26,11 @@ import sys
 import time
 import uuid
 from datetime import UTC, datetime
-from pathlib import Path
 
 import httpx
 from standardwebhooks import Webhook
 
+from bench.backbone import add_http_port_argument, cpu_seconds, on_bench_servers, record_report
 from deploy.local.infra import REPO, LocalInfra
 from services.ingest.main import DEFINITION
 from shared.db.migrations import upgrade
@@ -38,7 +38,6 @@ from shared.kafka.topics import ensure_topics
 from shared.settings import DEVELOPMENT_AUTH_SECRET
 from shared.web.auth import mint_token
 
-RESULTS = Path(__file__).with_name("RESULTS.md")
 CONCURRENCY = 50
 
 
@@ -128,15 +127,6 @@ class Connection:
 
     def close(self) -> None:
         self.writer.close()
-
-
-def cpu_seconds(pid: int) -> float | None:
-    """User + system CPU time of process `pid` so far (Linux /proc), None elsewhere."""
-    try:
-        fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
-    except OSError:
-        return None
-    return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
 
 
 async def load(url: str, path: str, requests: list[tuple[bytes, dict[str, str]]], pid: int | None = None) -> dict:
@@ -247,21 +237,10 @@ def report(results: dict[str, dict], n: int) -> str:
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--requests", type=int, default=3000)
-    parser.add_argument("--port", type=int, default=int(os.environ.get("DD_BENCH_HTTP_PORT", "58201")))
+    add_http_port_argument(parser)
     args = parser.parse_args()
-    infra = LocalInfra.from_env(
-        root=REPO / ".local" / "bench", prefix="DD_BENCH_", pg_port=55452, kafka_port=59112, kafka_controller_port=59113
-    )
-    infra.destroy()
-    infra.up()
-    try:
-        results = asyncio.run(run(args.requests, infra, args.port))
-    finally:
-        infra.destroy()
-    text = report(results, args.requests)
-    print(text)
-    with RESULTS.open("a") as f:
-        f.write(text + "\n")
+    results = on_bench_servers(lambda infra: run(args.requests, infra, args.port))
+    record_report(report(results, args.requests))
 
 
 if __name__ == "__main__":
