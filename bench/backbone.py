@@ -75,7 +75,7 @@ async def relay_rate(bootstrap: str, database_url: str, sessions, outbox_table, 
     producer = KafkaProducer.from_settings(settings, client_id="bench-relay")
     await producer.start()
     try:
-        relay = OutboxRelay(sessions=sessions, outbox_table=outbox_table, producer=producer, settings=settings)
+        relay = OutboxRelay(outbox_table=outbox_table, producer=producer, settings=settings)
         started = time.perf_counter()
         published = 0
         while n := await relay.publish_batch():

@@ -228,7 +228,7 @@ async def hops(infra: LocalInfra, rate: int) -> tuple[Figures, Figures, Figures]
             await producer.start()
             producers.append(producer)
             s = services[name]
-            s.relay = OutboxRelay(sessions=sessions, outbox_table=s.outbox.table, producer=producer, settings=settings)
+            s.relay = OutboxRelay(outbox_table=s.outbox.table, producer=producer, settings=settings)
             tasks.append(asyncio.create_task(s.relay.run()))
         for name, topic, handler in (("a", HOP1_TOPIC, handle_a), ("b", HOP2_TOPIC, handle_b)):
             consumer = EventConsumer(

@@ -120,7 +120,6 @@ class ServiceRuntime:
         )
         self.producer = producer
         relay = OutboxRelay(
-            sessions=self.sessions,
             outbox_table=self.definition.outbox_table,
             producer=producer,
             settings=s,

@@ -25,7 +25,7 @@ import structlog
 from aiokafka.structs import RecordMetadata
 from sqlalchemy import Table, func, select
 from sqlalchemy.engine import make_url
-from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
+from sqlalchemy.ext.asyncio import AsyncSession
 
 from shared.db.backbone import notify_channel, qualified_name
 from shared.kafka.producer import KafkaProducer, kafka_headers
@@ -76,7 +76,6 @@ class OutboxRelay:
     def __init__(
         self,
         *,
-        sessions: async_sessionmaker[AsyncSession],
         outbox_table: Table,
         producer: KafkaProducer,
         settings: ServiceSettings,
@@ -87,9 +86,8 @@ class OutboxRelay:
         The relay claims, deletes and listens on one asyncpg connection of its own (plain SQL,
         prepared once): through a pooled SQLAlchemy session a cycle cost ~2 ms of CPU and five
         round trips, which with one writer commit per event put the relay on every hop's
-        critical path. `sessions` is the service's, kept for callers that share one factory.
+        critical path.
         """
-        self._sessions = sessions
         self._outbox = outbox_table
         self._producer = producer
         self._dsn = asyncpg_dsn(settings.database_url)

@@ -42,7 +42,7 @@ async def main(schema: str, prefix: str, total: int, group: str) -> None:
     settings = ServiceSettings(database_url=database_url, kafka_bootstrap_servers=bootstrap, kafka_max_poll_records=50)
     producer = KafkaProducer.from_settings(settings, client_id="worker")
     await producer.start()
-    relay = OutboxRelay(sessions=sessions, outbox_table=outbox_table, producer=producer, settings=settings)
+    relay = OutboxRelay(outbox_table=outbox_table, producer=producer, settings=settings)
     consumer = EventConsumer(
         service="worker",
         group_id=group,

@@ -70,7 +70,6 @@ async def test_relay_and_dlq_recover_after_kafka_stops_gracefully_for_longer_tha
     producer = KafkaProducer.from_settings(settings, client_id="test-outage", metrics=metrics)
     await producer.start()
     relay = OutboxRelay(
-        sessions=scratch.sessions,
         outbox_table=scratch.outbox_table,
         producer=producer,
         settings=settings,

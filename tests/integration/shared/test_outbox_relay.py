@@ -31,9 +31,7 @@ async def _relay(scratch, infra, kafka, **settings):
     config = ServiceSettings(database_url=infra.database_url, kafka_bootstrap_servers=kafka, **settings)
     producer = KafkaProducer.from_settings(config, client_id="test-relay")
     await producer.start()
-    relay = OutboxRelay(
-        sessions=scratch.sessions, outbox_table=scratch.outbox_table, producer=producer, settings=config
-    )
+    relay = OutboxRelay(outbox_table=scratch.outbox_table, producer=producer, settings=config)
     return relay, producer
 
 

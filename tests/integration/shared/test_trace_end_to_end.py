@@ -121,9 +121,7 @@ async def test_one_trace_runs_from_the_request_through_outbox_kafka_and_consumer
         bootstrap_servers=kafka,
         settings=settings,
     )
-    relay = OutboxRelay(
-        sessions=scratch.sessions, outbox_table=scratch.outbox_table, producer=producer, settings=settings
-    )
+    relay = OutboxRelay(outbox_table=scratch.outbox_table, producer=producer, settings=settings)
     await consumer.start()
     consumer_task = asyncio.create_task(consumer.run())
     try:
