@@ -35,7 +35,7 @@ test-unit: install
 	$(PY) -m pytest tests/unit $(PYTEST_ARGS)
 
 ## mypy --strict (settings in pyproject.toml) on shared/ and the services' domain modules; only paths that exist.
-TYPED := $(wildcard shared services/*/domain services/evidence/checker services/evidence/intake.py services/evidence/blobs.py)
+TYPED := $(wildcard shared services/*/domain services/evidence/checker services/evidence/intake.py services/evidence/media.py services/evidence/errors.py services/evidence/blobs.py)
 typecheck: install
 	$(VENV)/bin/mypy $(TYPED)
 

@@ -1,15 +1,69 @@
 """What the evidence use cases refuse, and how each refusal answers over HTTP (`ERRORS`).
 
 The upload's own refusals (413 over the limit, 415 type not allowed or not matching, 400 broken
-multipart or a body that is neither multipart nor JSON) come from `intake.py` with their table
-`INTAKE_PROBLEMS`, merged in here.
+multipart or a body that is neither multipart nor JSON) are raised by `intake.py` and `media.py`;
+their table `INTAKE_PROBLEMS` is merged into `ERRORS`.
 """
 
 from __future__ import annotations
 
-from services.evidence.intake import INTAKE_PROBLEMS
 from shared.errors import DomainError
 from shared.web.problems import Problem, ProblemTable
+
+# ---- the upload's own refusals (intake.py, media.py); the staged file is gone when one is raised
+
+
+class IntakeError(DomainError):
+    """Base of every refusal of an upload; the staged file is gone when one is raised."""
+
+    code = "malformed_multipart"
+
+
+class MalformedMultipart(IntakeError):
+    code = "malformed_multipart"
+
+
+class PartHeadersTooLarge(IntakeError):
+    code = "part_headers_too_large"
+
+
+class MetaNotUtf8(IntakeError):
+    code = "meta_not_utf8"
+
+
+class PayloadTooLarge(IntakeError):
+    code = "payload_too_large"
+
+
+class MetaTooLarge(IntakeError):
+    code = "meta_too_large"
+
+
+class UnsupportedMediaType(IntakeError):
+    code = "unsupported_media_type"
+
+
+class MediaTypeMismatch(IntakeError):
+    code = "media_type_mismatch"
+
+
+class EmptyFile(IntakeError):
+    code = "empty_file"
+
+
+INTAKE_PROBLEMS: ProblemTable = {
+    MalformedMultipart: Problem(400, "malformed_multipart", "Malformed upload"),
+    PartHeadersTooLarge: Problem(400, "part_headers_too_large", "Part headers too large"),
+    MetaNotUtf8: Problem(400, "meta_not_utf8", "Meta is not UTF-8 text"),
+    PayloadTooLarge: Problem(413, "payload_too_large", "Payload too large"),
+    MetaTooLarge: Problem(413, "meta_too_large", "Meta too large"),
+    UnsupportedMediaType: Problem(415, "unsupported_media_type", "Unsupported media type"),
+    MediaTypeMismatch: Problem(415, "media_type_mismatch", "Media type does not match the content"),
+    EmptyFile: Problem(422, "empty_file", "Empty file"),
+}
+
+
+# ---- the use cases' refusals
 
 
 class CaseNotFound(DomainError):

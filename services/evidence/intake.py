@@ -5,13 +5,10 @@ The body is never held in memory: `request.stream()` feeds python-multipart's st
 (same filesystem as the blob store, so storing it is a rename) with a running sha256 and
 size. Every refusal deletes the staged file, so a rejected upload leaves nothing behind.
 
-The type is what the bytes are, not what the caller says: magic bytes for PDF, JPEG, PNG and
-WebP; valid UTF-8 without NUL or other control bytes for text. A declared type or file
-extension that names a different type is refused (`media_type_mismatch`), so a PNG named
-`.pdf` never reaches the PDF extractor. Whether a PDF or image really opens is the
-extractor's job (a `file_unreadable` finding), not this module's.
+The type is what the bytes are (`media.py` sniffs it and names the file safely). Whether a PDF
+or image really opens is the extractor's job (a `file_unreadable` finding), not this module's.
 
-Stable codes (`INTAKE_PROBLEMS`):
+Stable codes (`INTAKE_PROBLEMS` in `errors.py`):
 
 =====  ===========================  ===================================================
 400    malformed_multipart          not multipart/form-data or JSON, a bad or missing
@@ -35,11 +32,9 @@ from __future__ import annotations
 import codecs
 import hashlib
 import json
-import re
-import unicodedata
 import uuid
 from dataclasses import dataclass, field
-from pathlib import Path, PurePosixPath
+from pathlib import Path
 from typing import Any, BinaryIO
 
 import anyio
@@ -48,140 +43,32 @@ from python_multipart.exceptions import FormParserError
 from python_multipart.multipart import MultipartParser, parse_options_header
 from starlette.requests import Request
 
-from shared.errors import DomainError
-from shared.web.problems import Problem, ProblemTable
+from services.evidence.errors import (
+    EmptyFile,
+    MalformedMultipart,
+    MetaNotUtf8,
+    MetaTooLarge,
+    PartHeadersTooLarge,
+    PayloadTooLarge,
+    UnsupportedMediaType,
+)
+from services.evidence.media import (
+    BAD_TEXT_BYTES,
+    JSON,
+    TEXT,
+    extension_type,
+    normalise_type,
+    resolve_media_type,
+    sanitize_filename,
+    sniff_media_type,
+)
 
-__all__ = [
-    "INTAKE_PROBLEMS",
-    "EmptyFile",
-    "EvidenceUpload",
-    "IntakeError",
-    "MalformedMultipart",
-    "MediaTypeMismatch",
-    "MetaNotUtf8",
-    "MetaTooLarge",
-    "PartHeadersTooLarge",
-    "PayloadTooLarge",
-    "StagedFile",
-    "UnsupportedMediaType",
-    "read_evidence_upload",
-    "sanitize_filename",
-    "sniff_media_type",
-]
+__all__ = ["EvidenceUpload", "StagedFile", "read_evidence_upload"]
 
 MAX_PART_HEADER_BYTES = 16 * 1024  # one part's header block (and any one line of it)
 MAX_PART_HEADERS = 32
 MAX_BOUNDARY_LENGTH = 70  # RFC 2046 section 5.1.1
-MAX_FILENAME_CHARS = 128
 _MULTIPART_OVERHEAD = 64 * 1024  # boundaries and part headers beside the file and meta
-
-PDF = "application/pdf"
-JPEG = "image/jpeg"
-PNG = "image/png"
-WEBP = "image/webp"
-TEXT = "text/plain"
-CSV = "text/csv"
-JSON = "application/json"
-
-_TEXT_TYPES = frozenset({TEXT, CSV, JSON})
-
-# What a declared Content-Type or an extension names. Types we refuse are listed too, so that a
-# PDF named `.zip` is a mismatch rather than silently accepted.
-_TYPE_ALIASES = {
-    "image/jpg": JPEG,
-    "image/pjpeg": JPEG,
-    "application/x-pdf": PDF,
-    "text/comma-separated-values": CSV,
-    "application/csv": CSV,
-    "text/json": JSON,
-}
-_NEUTRAL_TYPES = frozenset({"", "application/octet-stream", "binary/octet-stream"})
-_EXTENSIONS = {
-    ".pdf": PDF,
-    ".jpg": JPEG,
-    ".jpeg": JPEG,
-    ".jpe": JPEG,
-    ".png": PNG,
-    ".webp": WEBP,
-    ".txt": TEXT,
-    ".text": TEXT,
-    ".log": TEXT,
-    ".csv": CSV,
-    ".json": JSON,
-    ".zip": "application/zip",
-    ".gz": "application/gzip",
-    ".exe": "application/vnd.microsoft.portable-executable",
-    ".gif": "image/gif",
-    ".heic": "image/heic",
-    ".heif": "image/heif",
-    ".tif": "image/tiff",
-    ".tiff": "image/tiff",
-    ".bmp": "image/bmp",
-    ".html": "text/html",
-    ".htm": "text/html",
-    ".xml": "application/xml",
-    ".svg": "image/svg+xml",
-    ".doc": "application/msword",
-    ".docx": "application/vnd.openxmlformats-officedocument.wordprocessingml.document",
-}
-_EXTENSION_FOR = {PDF: ".pdf", JPEG: ".jpg", PNG: ".png", WEBP: ".webp", TEXT: ".txt", CSV: ".csv", JSON: ".json"}
-
-# Control bytes a text file may hold: TAB, LF, FF, CR. Anything else below 0x20 (NUL above all)
-# means binary data, whatever decodes as UTF-8.
-_BAD_TEXT_BYTES = re.compile(rb"[\x00-\x08\x0b\x0e-\x1f\x7f]")
-
-
-# ---- errors -----------------------------------------------------------------------------
-
-
-class IntakeError(DomainError):
-    """Base of every refusal of an upload; the staged file is gone when one is raised."""
-
-    code = "malformed_multipart"
-
-
-class MalformedMultipart(IntakeError):
-    code = "malformed_multipart"
-
-
-class PartHeadersTooLarge(IntakeError):
-    code = "part_headers_too_large"
-
-
-class MetaNotUtf8(IntakeError):
-    code = "meta_not_utf8"
-
-
-class PayloadTooLarge(IntakeError):
-    code = "payload_too_large"
-
-
-class MetaTooLarge(IntakeError):
-    code = "meta_too_large"
-
-
-class UnsupportedMediaType(IntakeError):
-    code = "unsupported_media_type"
-
-
-class MediaTypeMismatch(IntakeError):
-    code = "media_type_mismatch"
-
-
-class EmptyFile(IntakeError):
-    code = "empty_file"
-
-
-INTAKE_PROBLEMS: ProblemTable = {
-    MalformedMultipart: Problem(400, "malformed_multipart", "Malformed upload"),
-    PartHeadersTooLarge: Problem(400, "part_headers_too_large", "Part headers too large"),
-    MetaNotUtf8: Problem(400, "meta_not_utf8", "Meta is not UTF-8 text"),
-    PayloadTooLarge: Problem(413, "payload_too_large", "Payload too large"),
-    MetaTooLarge: Problem(413, "meta_too_large", "Meta too large"),
-    UnsupportedMediaType: Problem(415, "unsupported_media_type", "Unsupported media type"),
-    MediaTypeMismatch: Problem(415, "media_type_mismatch", "Media type does not match the content"),
-    EmptyFile: Problem(422, "empty_file", "Empty file"),
-}
 
 
 # ---- results ----------------------------------------------------------------------------
@@ -203,97 +90,6 @@ class StagedFile:
 class EvidenceUpload:
     meta_text: str | None  # as sent (UTF-8); parsing it is the caller's job
     file: StagedFile | None
-
-
-# ---- sniffing and names ------------------------------------------------------------------
-
-
-def sniff_media_type(head: bytes) -> str | None:
-    """The type the first bytes of a file show, or None when it is none we accept.
-
-    Binary types by magic number; anything else is text/plain when `head` is UTF-8 (a
-    multi-byte character cut at the end of `head` is allowed) without control bytes. CSV and
-    JSON are told from plain text by the declared type and name (see `read_evidence_upload`).
-    """
-    if head.startswith(b"%PDF-"):
-        return PDF
-    if head.startswith(b"\xff\xd8\xff"):
-        return JPEG
-    if head.startswith(b"\x89PNG\r\n\x1a\n"):
-        return PNG
-    if len(head) >= 12 and head[:4] == b"RIFF" and head[8:12] == b"WEBP":
-        return WEBP
-    if not head or _BAD_TEXT_BYTES.search(head):
-        return None
-    try:
-        codecs.getincrementaldecoder("utf-8")().decode(head, final=False)
-    except UnicodeDecodeError:
-        return None
-    return TEXT
-
-
-_PATH_SEPARATORS = re.compile(r"[/\\]")
-_BIDI_CONTROLS = frozenset("\u202a\u202b\u202c\u202d\u202e\u2066\u2067\u2068\u2069\u200e\u200f\u061c")
-_WHITESPACE = re.compile(r"\s+")
-_LAYOUT_CONTROLS = re.compile(r"[\t\n\v\f\r]")
-
-
-def sanitize_filename(name: str | None, *, media_type: str | None = None) -> str:
-    """A name safe to store and show: the last path segment only, NFC, no control or bidi
-    characters, whitespace collapsed, at most 128 characters with the extension kept.
-
-    An empty result becomes ``upload`` plus the extension of `media_type` (the sniffed type).
-    """
-    text = unicodedata.normalize("NFC", name or "")
-    text = _PATH_SEPARATORS.split(text)[-1]
-    text = _LAYOUT_CONTROLS.sub(" ", text)  # before controls go: a tab or newline still separates words
-    text = "".join(ch for ch in text if unicodedata.category(ch) not in ("Cc", "Cs") and ch not in _BIDI_CONTROLS)
-    text = _WHITESPACE.sub(" ", text).strip(" .")  # no "..", no hidden or trailing-dot names
-    if not text:
-        return "upload" + _EXTENSION_FOR.get(media_type or "", "")
-    if len(text) > MAX_FILENAME_CHARS:
-        suffix = PurePosixPath(text).suffix
-        if len(suffix) > 16:  # not an extension worth keeping
-            suffix = ""
-        text = text[: MAX_FILENAME_CHARS - len(suffix)].rstrip(" .") + suffix
-    return unicodedata.normalize("NFC", text)
-
-
-def _normalise_type(value: str | None) -> str:
-    """`image/JPG; charset=x` → ``image/jpeg``; empty when absent."""
-    if not value:
-        return ""
-    media = value.split(";", 1)[0].strip().lower()
-    return _TYPE_ALIASES.get(media, media)
-
-
-def _resolve_media_type(sniffed: str, declared: str, extension_type: str | None, *, json_parses: bool) -> str:
-    """The stored type: the sniffed one, refined for text, refused when a claim contradicts it."""
-    claims = {t for t in (declared, extension_type or "") if t not in _NEUTRAL_TYPES}
-    if sniffed not in _TEXT_TYPES:
-        if claims - {sniffed}:
-            raise MediaTypeMismatch(
-                "The declared type or file extension names another type than the content.", sniffed=sniffed
-            )
-        return sniffed
-    # Text: the claims choose between plain text, CSV and JSON, and may not name anything else.
-    if claims - _TEXT_TYPES:
-        raise MediaTypeMismatch(
-            "The declared type or file extension names another type than the content.", sniffed=TEXT
-        )
-    if JSON in claims and CSV in claims:
-        raise MediaTypeMismatch("The declared type and file extension disagree (JSON or CSV).", sniffed=TEXT)
-    if JSON in claims:
-        if not json_parses:
-            raise MediaTypeMismatch("Declared JSON, but the content is not valid JSON.", sniffed=TEXT)
-        return JSON
-    if CSV in claims:
-        return CSV
-    return TEXT
-
-
-def _extension_type(filename: str) -> str | None:
-    return _EXTENSIONS.get(PurePosixPath(filename).suffix.lower())
 
 
 # ---- streaming ---------------------------------------------------------------------------
@@ -331,7 +127,7 @@ class _Staging:
             # Decoding only checks; the text itself is dropped at once.
             try:
                 self.decoder.decode(data, final=False)
-                self.text_ok = _BAD_TEXT_BYTES.search(data) is None
+                self.text_ok = BAD_TEXT_BYTES.search(data) is None
             except UnicodeDecodeError:
                 self.text_ok = False
 
@@ -565,14 +361,14 @@ async def _finish_file(part: _Part, staging: _Staging) -> StagedFile:
     sniffed = sniff_media_type(staging.head)
     if sniffed is None or (sniffed == TEXT and not staging.text_ok):
         raise UnsupportedMediaType("Accepted: PDF, JPEG, PNG, WebP, UTF-8 text, CSV or JSON.")
-    declared = _normalise_type(part.content_type)
-    extension_type = _extension_type(sanitize_filename(part.filename))
+    declared = normalise_type(part.content_type)
+    named = extension_type(sanitize_filename(part.filename))
     path = staging.path
     # Only a text file that claims to be JSON is parsed (in a thread; `json.load` holds that
     # one file in memory, at most `max_bytes`).
-    claims_json = sniffed == TEXT and JSON in {declared, extension_type}
+    claims_json = sniffed == TEXT and JSON in {declared, named}
     json_parses = claims_json and await anyio.to_thread.run_sync(_json_parses, path)
-    media_type = _resolve_media_type(sniffed, declared, extension_type, json_parses=json_parses)
+    media_type = resolve_media_type(sniffed, declared, named, json_parses=json_parses)
     return StagedFile(
         path=path,
         sha256=staging.digest.hexdigest(),

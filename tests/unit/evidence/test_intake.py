@@ -22,13 +22,9 @@ import httpx
 import pytest
 from fastapi import FastAPI, Request
 
-from services.evidence.intake import (
-    INTAKE_PROBLEMS,
-    EvidenceUpload,
-    read_evidence_upload,
-    sanitize_filename,
-    sniff_media_type,
-)
+from services.evidence.errors import INTAKE_PROBLEMS
+from services.evidence.intake import EvidenceUpload, read_evidence_upload
+from services.evidence.media import sanitize_filename, sniff_media_type
 from shared.web.problems import install_problem_handlers
 
 MB = 1024 * 1024
