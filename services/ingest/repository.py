@@ -11,14 +11,14 @@ from decimal import Decimal
 from typing import Any
 
 import asyncpg
-from sqlalchemy import Row, Table, and_, bindparam, delete, func, insert, or_, select, tuple_, update
+from sqlalchemy import Row, and_, bindparam, delete, func, insert, or_, select, tuple_, update
 from sqlalchemy.dialects.postgresql import ARRAY, UUID
 from sqlalchemy.dialects.postgresql import insert as pg_insert
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from services.ingest import models
 from shared.contracts import Envelope
-from shared.db.backbone import parked_of_function
+from shared.db.backbone import parked_of_function, qualified_name
 from shared.db.outbox import Outbox
 from shared.db.session import driver_connection
 
@@ -34,26 +34,22 @@ _INSERT_CASE = pg_insert(_c).on_conflict_do_nothing(index_elements=["dispute_id"
 _ADD_TIMELINE = pg_insert(_e).on_conflict_do_nothing(index_elements=["event_id"]).returning(_e.c.id)
 
 
-def _name(table: Table) -> str:
-    return f'"{table.schema}"."{table.name}"'
-
-
 # The seller's live secrets and rules, and the webhook-id's receipt claimed, in one round trip (a
 # data-modifying CTE). The claim is made before the signature is checked, but a refused notice
 # rolls its transaction back, so nothing of it stays; a concurrent twin of the same webhook-id
 # waits on the claim until the first one commits, and then finds it taken.
 _CONTEXT_AND_CLAIM = f"""
 WITH claim AS (
-    INSERT INTO {_name(_r)} (seller_id, webhook_id) VALUES ($1, $2)
+    INSERT INTO {qualified_name(_r)} (seller_id, webhook_id) VALUES ($1, $2)
     ON CONFLICT (seller_id, webhook_id) DO NOTHING
     RETURNING webhook_id
 )
 SELECT w.secret_encrypted, s.rules, (SELECT count(*) FROM claim) AS claimed
-FROM {_name(_w)} AS w JOIN {_name(_s)} AS s ON s.seller_id = w.seller_id
+FROM {qualified_name(_w)} AS w JOIN {qualified_name(_s)} AS s ON s.seller_id = w.seller_id
 WHERE w.seller_id = $1 AND (w.expires_at IS NULL OR w.expires_at > $3)
 ORDER BY w.id DESC"""
 
-_SET_RECEIPT_ANSWER = f"UPDATE {_name(_r)} SET answer = $3::jsonb WHERE seller_id = $1 AND webhook_id = $2"
+_SET_RECEIPT_ANSWER = f"UPDATE {qualified_name(_r)} SET answer = $3::jsonb WHERE seller_id = $1 AND webhook_id = $2"
 
 # A new case with everything its creation writes, in one round trip: the case row (which stays
 # locked by its INSERT until commit, so the dispute's later events queue behind this one), its
@@ -76,20 +72,21 @@ def _open_case(columns: tuple[str, ...], *, answer: bool) -> str:
         seller_id, webhook_id, answer_json = (f"${n + i}" for i in range(10, 13))
         answered = f"""
 ), answered AS (
-    UPDATE {_name(_r)} SET answer = {answer_json}::jsonb
+    UPDATE {qualified_name(_r)} SET answer = {answer_json}::jsonb
     WHERE seller_id = {seller_id}::text AND webhook_id = {webhook_id}::text AND EXISTS (SELECT FROM new_case)"""
         sql = _open_case_sql[(columns, answer)] = f"""
 WITH new_case AS (
-    INSERT INTO {_name(_c)} ({", ".join(columns)}) VALUES ({", ".join(f"${i}" for i in range(1, n + 1))})
+    INSERT INTO {qualified_name(_c)} ({", ".join(columns)}) VALUES ({", ".join(f"${i}" for i in range(1, n + 1))})
     ON CONFLICT (dispute_id) DO NOTHING
     RETURNING dispute_id
 ), new_entry AS (
-    INSERT INTO {_name(_e)} (dispute_id, event_id, "type", occurred_at, status_before, status_after, applied, summary)
+    INSERT INTO {qualified_name(_e)}
+        (dispute_id, event_id, "type", occurred_at, status_before, status_after, applied, summary)
     SELECT dispute_id, {event_id}::uuid, {type_}::text, {time}::timestamptz, NULL, {status}::text, true,
            {summary}::jsonb
     FROM new_case
 ), queued AS (
-    INSERT INTO {_name(_outbox.table)} (event_id, topic, "key", payload, headers)
+    INSERT INTO {qualified_name(_outbox.table)} (event_id, topic, "key", payload, headers)
     SELECT {event_id}::uuid, {type_}::text, {key}::text, {payload}::bytea, {headers}::jsonb FROM new_case
     RETURNING id{answered if answer else ""}
 )
