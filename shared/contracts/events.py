@@ -115,6 +115,9 @@ class DisputeReceivedV1(EventData):
     notified_at: AwareDatetime
     # A date alone means 23:59:59 KST of that date (SPEC section 6); the deadline service decides.
     respond_by: AwareDatetime | date | None = None
+    # Added compatibly: the seller's default language (ingest's seller rules) when the dispute
+    # arrived, so services that render for the seller default to it (`?lang=` still wins).
+    language: Literal["zh", "ko", "en"] | None = None
 
 
 class DisputeUpdatedV1(EventData):
@@ -126,6 +129,9 @@ class DisputeUpdatedV1(EventData):
     change: DisputeChange
     respond_by: AwareDatetime | date | None = None
     amount: Money | None = None
+    # Added compatibly: an amended order id. The webhook refuses to change it (`field_immutable`),
+    # but a consumer that keeps case facts applies it when another producer sends one.
+    order_id: str | None = Field(default=None, min_length=1, max_length=64)
     reason_code: ReasonCode | None = None
     raw_reason_code: str | None = None
     reason_text: str | None = None
