@@ -8,7 +8,7 @@ import signal
 import sys
 from datetime import UTC, datetime, timedelta
 
-from sqlalchemy import func, select
+from sqlalchemy import func, select, text
 
 from services.deadline import models, scheduler
 from services.deadline.clock import ManualClock
@@ -65,6 +65,11 @@ async def test_two_scheduler_replicas_fire_every_reminder_of_a_burst_exactly_onc
                 return fired
 
     try:
+        # Connect both replicas first: on a loaded machine the second engine's first connection
+        # took longer than the first replica needed to drain a whole step alone.
+        for engine in engines:
+            async with engine.connect() as connection:
+                await connection.execute(text("select 1"))
         per_replica = []
         for at in (due - timedelta(hours=h) for h in (72, 24, 6, 1)):
             clock.set(at + timedelta(seconds=1))
