@@ -13,7 +13,7 @@ from datetime import UTC, date, datetime, timedelta
 
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
-from services.deadline.clock import Clock, SystemClock
+from shared.clock import Clock, SystemClock
 from services.deadline.domain import BusinessCalendar, Override
 from services.deadline.settings import Settings
 from shared.db.session import call_after_commit

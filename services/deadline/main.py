@@ -7,7 +7,7 @@ from pathlib import Path
 from fastapi import FastAPI
 
 from services.deadline import api, models
-from services.deadline.clock import Clock, SystemClock
+from shared.clock import Clock, SystemClock
 from services.deadline.context import DeadlineContext, attach
 from services.deadline.errors import ERRORS
 from services.deadline.handlers import HANDLERS

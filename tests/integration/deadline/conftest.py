@@ -17,7 +17,7 @@ from sqlalchemy import select
 
 import services.deadline.main
 from services.deadline import models, scheduler
-from services.deadline.clock import ManualClock
+from shared.clock import ManualClock
 from services.deadline.context import DeadlineContext
 from shared.contracts import (
     CaseSubmittedV1,

@@ -8,7 +8,7 @@ from datetime import timedelta
 from aiokafka import AIOKafkaConsumer
 
 import services.deadline.main
-from services.deadline.clock import ManualClock
+from shared.clock import ManualClock
 from services.deadline.settings import Settings
 from shared.contracts import parse_event, topics
 from shared.kafka.metadata import topic_partitions

@@ -11,7 +11,7 @@ from datetime import UTC, datetime, timedelta
 from sqlalchemy import func, select, text
 
 from services.deadline import models, scheduler
-from services.deadline.clock import ManualClock
+from shared.clock import ManualClock
 from services.deadline.context import DeadlineContext
 from services.deadline.settings import Settings
 from shared.contracts import parse_event

@@ -1,4 +1,4 @@
-"""Time as a dependency: the service asks `clock.now()`, tests give it a clock they move."""
+"""Time as a dependency: every service asks `clock.now()`; tests give it a clock they move (`ManualClock`)."""
 
 from __future__ import annotations
 
