@@ -62,7 +62,7 @@ _UPLOAD_BODY = {
 async def upload_evidence(
     dispute_id: PathId, request: Request, session: DbSession, principal: PrincipalDep
 ) -> EvidenceOut:
-    """multipart/form-data (`file` and `meta`), or an application/json body that is the meta alone."""
+    """multipart/form-data (`file`, `meta`, `kind`), or an application/json body that is the meta alone."""
     settings = _settings(request)
     await uploads.check_access(session, principal, dispute_id)  # 404 before a byte of the body is read
     upload = await read_evidence_upload(
@@ -76,6 +76,7 @@ async def upload_evidence(
         principal,
         dispute_id,
         meta_text=upload.meta_text,
+        kind_text=upload.kind_text,
         file=upload.file,
         rules=request.app.state.upload_rules,
         now=_utcnow(),

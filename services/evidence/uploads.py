@@ -72,10 +72,14 @@ async def add_evidence(
     file: StagedFile | None,
     rules: UploadRules,
     now: datetime,
+    kind_text: str | None = None,
 ) -> Row:
-    """Store one item (the staged file is moved into the blob store or deleted, whatever happens)."""
+    """Store one item (the staged file is moved into the blob store or deleted, whatever happens).
+
+    `kind_text` is the upload's `kind` form part, if any (`meta.parse_meta` reconciles the two).
+    """
     try:
-        meta = parse_meta(meta_text, has_file=file is not None, max_messages=rules.max_messages)
+        meta = parse_meta(meta_text, has_file=file is not None, max_messages=rules.max_messages, kind_part=kind_text)
         facts = await _extract(file, rules.extract_slots) if file is not None else None
         if file is not None:
             await rules.blobs.put(file.path, file.sha256)  # before the row: a row always has its blob
