@@ -23,7 +23,13 @@ from shared.web.db import DbSession
 router = APIRouter(prefix="/v1", tags=["evidence"])
 
 PathId = Annotated[str, Path(max_length=64, pattern=ID_PATTERN)]
-Lang = Annotated[str, Query(max_length=8, description="zh | ko | en")]
+Lang = Annotated[
+    str | None,
+    Query(
+        max_length=8,
+        description="zh | ko | en; by default the seller's default language (from the case's dispute), else zh",
+    ),
+]
 
 
 def _settings(request: Request) -> Settings:
@@ -62,7 +68,7 @@ _UPLOAD_BODY = {
 async def upload_evidence(
     dispute_id: PathId, request: Request, session: DbSession, principal: PrincipalDep
 ) -> EvidenceOut:
-    """multipart/form-data (`file` and `meta`), or an application/json body that is the meta alone."""
+    """multipart/form-data (`file`, `meta`, `kind`), or an application/json body that is the meta alone."""
     settings = _settings(request)
     await uploads.check_access(session, principal, dispute_id)  # 404 before a byte of the body is read
     upload = await read_evidence_upload(
@@ -76,6 +82,7 @@ async def upload_evidence(
         principal,
         dispute_id,
         meta_text=upload.meta_text,
+        kind_text=upload.kind_text,
         file=upload.file,
         rules=request.app.state.upload_rules,
         now=_utcnow(),
@@ -133,20 +140,21 @@ async def delete_evidence(
 
 @router.post("/cases/{dispute_id}/evidence/check")
 async def check_evidence(
-    dispute_id: PathId, session: DbSession, principal: PrincipalDep, lang: Lang = "zh"
+    dispute_id: PathId, session: DbSession, principal: PrincipalDep, lang: Lang = None
 ) -> ReportOut:
     return ReportOut.model_validate(await reports.check_now(session, principal, dispute_id, lang, now=_utcnow()))
 
 
 @router.get("/cases/{dispute_id}/report")
-async def get_report(dispute_id: PathId, session: DbSession, principal: PrincipalDep, lang: Lang = "zh") -> ReportOut:
+async def get_report(dispute_id: PathId, session: DbSession, principal: PrincipalDep, lang: Lang = None) -> ReportOut:
     return ReportOut.model_validate(await reports.latest_report(session, principal, dispute_id, lang))
 
 
 @router.get("/templates")
 async def get_templates(
-    _: PrincipalDep,
+    principal: PrincipalDep,
+    session: DbSession,
     reason_code: Annotated[str, Query(max_length=32)],
-    lang: Lang = "zh",
+    lang: Lang = None,
 ) -> TemplatesOut:
-    return TemplatesOut.model_validate(reports.templates(reason_code, lang))
+    return TemplatesOut.model_validate(await reports.templates(session, principal, reason_code, lang))

@@ -104,6 +104,18 @@ class UnknownKind(MetaInvalid):
     code = "unknown_kind"
 
 
+class KindMismatch(MetaInvalid):
+    """The upload's `kind` part and meta's `kind` both came and name different kinds."""
+
+    code = "kind_mismatch"
+
+
+class CaseClosed(DomainError):
+    """The case was accepted or closed (`dispute.updated`): its evidence set takes no more changes."""
+
+    code = "case_closed"
+
+
 class FileRequired(MetaInvalid):
     """A kind that is a file by nature (a photo, a listing, a label) came without one."""
 
@@ -135,9 +147,11 @@ ERRORS: ProblemTable = {
     MetaMalformed: Problem(400, "malformed_meta", "meta is not a JSON object"),
     MetaMissing: Problem(422, "meta_required", "meta is required"),
     UnknownKind: Problem(422, "unknown_kind", "Unknown evidence kind"),
+    KindMismatch: Problem(422, "kind_mismatch", "The kind part and meta's kind differ"),
     FileRequired: Problem(422, "file_required", "This kind needs a file"),
     TooManyMessages: Problem(422, "too_many_messages", "Too many messages in one log"),
     MetaInvalid: Problem(422, "invalid_meta", "Invalid meta"),
+    CaseClosed: Problem(409, "case_closed", "The case was accepted or closed: its evidence can no longer change"),
     CaseSubmitted: Problem(409, "case_submitted", "The case was submitted: its evidence can no longer be deleted"),
     UnsupportedLanguage: Problem(422, "unsupported_language", "Language must be zh, ko or en"),
     UnknownReasonCode: Problem(422, "unknown_reason_code", "Unknown reason code"),

@@ -1,9 +1,11 @@
 """Handlers of the events the evidence service consumes (SPEC section 2): `dispute.received`
-(the case the checker reads), `deadline.scheduled` (its due time) and `case.submitted` (after
-which an item can no longer be deleted: SPEC section 5, a topic added to the section 2 table).
+(the case the checker reads), `dispute.updated` (amended facts, or the case accepted or closed),
+`deadline.scheduled` (its due time) and `case.submitted` (after which an item can no longer be
+deleted: SPEC section 5, a topic added to the section 2 table).
 
-Each runs inside the consumer's transaction (with the inbox claim) and never commits. A deadline
-that arrives before its dispute is parked (`Deferred`) and applied once the case is recorded.
+Each runs inside the consumer's transaction (with the inbox claim) and never commits. An update,
+deadline or submission that arrives before its dispute is parked (`Deferred`) and applied once
+the case is recorded.
 """
 
 from __future__ import annotations
@@ -11,12 +13,16 @@ from __future__ import annotations
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from services.evidence import cases, models
-from shared.contracts import CaseSubmittedV1, DeadlineScheduledV1, DisputeReceivedV1, Envelope
+from shared.contracts import CaseSubmittedV1, DeadlineScheduledV1, DisputeReceivedV1, DisputeUpdatedV1, Envelope
 from shared.kafka.handlers import handler_map
 
 
 async def on_dispute_received(session: AsyncSession, event: Envelope[DisputeReceivedV1]) -> None:
     await cases.record_case(session, event)
+
+
+async def on_dispute_updated(session: AsyncSession, event: Envelope[DisputeUpdatedV1]) -> None:
+    await cases.record_update(session, event)
 
 
 async def on_case_submitted(session: AsyncSession, event: Envelope[CaseSubmittedV1]) -> None:
@@ -30,6 +36,7 @@ async def on_deadline_scheduled(session: AsyncSession, event: Envelope[DeadlineS
 HANDLERS = handler_map(
     {
         DisputeReceivedV1: on_dispute_received,
+        DisputeUpdatedV1: on_dispute_updated,
         DeadlineScheduledV1: on_deadline_scheduled,
         CaseSubmittedV1: on_case_submitted,
     },

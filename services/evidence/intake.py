@@ -14,7 +14,8 @@ Stable codes (`INTAKE_PROBLEMS` in `errors.py`):
 400    malformed_multipart          not multipart/form-data or JSON, a bad or missing
                                     boundary (over 70 chars), a body without its closing
                                     boundary, a part without a name, an unknown field,
-                                    two `file` or two `meta` parts, nothing at all
+                                    two `file`, two `meta` or two `kind` parts, nothing
+                                    at all
 400    part_headers_too_large       one part's header block over 16 KB, or over 32 lines
 400    meta_not_utf8                `meta` is not UTF-8 text (whether it is JSON is the
                                     caller's question)
@@ -24,7 +25,12 @@ Stable codes (`INTAKE_PROBLEMS` in `errors.py`):
 415    unsupported_media_type       none of PDF, JPEG, PNG, WebP, UTF-8 text/CSV/JSON
 415    media_type_mismatch          declared type or extension names another type
 422    empty_file                   a `file` part with no bytes
+422    unknown_kind                 a `kind` part over 64 bytes (no kind is that long;
+                                    whether a shorter one is a kind is `meta.py`'s call)
 =====  ===========================  ===================================================
+
+The `kind` part (SPEC section 5: `kind` is a field of `meta` or its own part beside it) is
+returned as text; `meta.parse_meta` reconciles it with `meta`.
 """
 
 from __future__ import annotations
@@ -50,6 +56,7 @@ from services.evidence.errors import (
     MetaTooLarge,
     PartHeadersTooLarge,
     PayloadTooLarge,
+    UnknownKind,
     UnsupportedMediaType,
 )
 from services.evidence.media import (
@@ -62,12 +69,14 @@ from services.evidence.media import (
     sanitize_filename,
     sniff_media_type,
 )
+from shared.contracts import EvidenceKind
 
 __all__ = ["EvidenceUpload", "StagedFile", "read_evidence_upload"]
 
 MAX_PART_HEADER_BYTES = 16 * 1024  # one part's header block (and any one line of it)
 MAX_PART_HEADERS = 32
 MAX_BOUNDARY_LENGTH = 70  # RFC 2046 section 5.1.1
+MAX_KIND_BYTES = 64  # the `kind` part: the longest kind is 17 characters
 _MULTIPART_OVERHEAD = 64 * 1024  # boundaries and part headers beside the file and meta
 
 
@@ -90,6 +99,7 @@ class StagedFile:
 class EvidenceUpload:
     meta_text: str | None  # as sent (UTF-8); parsing it is the caller's job
     file: StagedFile | None
+    kind_text: str | None = None  # the `kind` part as sent, if any (never from a JSON body)
 
 
 # ---- streaming ---------------------------------------------------------------------------
@@ -159,11 +169,12 @@ class _MultipartReader:
         self.header_field = bytearray()
         self.header_value = bytearray()
         self.header_bytes = 0
-        self.current: str | None = None  # "file" | "meta" while inside that part's data
+        self.current: str | None = None  # "file" | "meta" | "kind" while inside that part's data
         self.file_part: _Part | None = None
         self.file_size = 0
         self.pending: list[bytes] = []  # file bytes of the last chunk, not yet on disk
         self.meta: bytearray | None = None
+        self.kind: bytearray | None = None
         self.ended = False
 
     def callbacks(self) -> dict[str, Any]:
@@ -225,10 +236,17 @@ class _MultipartReader:
                 raise MalformedMultipart("At most one meta field per upload.")
             self.meta = bytearray()
             self.current = "meta"
+        elif self.part.name == "kind":
+            if self.kind is not None:
+                raise MalformedMultipart("At most one kind field per upload.")
+            self.kind = bytearray()
+            self.current = "kind"
         elif self.part.name is None:
             raise MalformedMultipart("A part has no name.")
         else:
-            raise MalformedMultipart("Unknown field; only 'file' and 'meta' are accepted.", field=self.part.name[:64])
+            raise MalformedMultipart(
+                "Unknown field; only 'file', 'meta' and 'kind' are accepted.", field=self.part.name[:64]
+            )
 
     def on_part_data(self, data: bytes, start: int, end: int) -> None:
         n = end - start
@@ -242,6 +260,12 @@ class _MultipartReader:
             if len(self.meta) + n > self.max_meta_bytes:
                 raise MetaTooLarge("meta is over its limit.", limit=self.max_meta_bytes)
             self.meta += data[start:end]
+        elif self.current == "kind":
+            assert self.kind is not None
+            if len(self.kind) + n > MAX_KIND_BYTES:
+                kinds = [k.value for k in EvidenceKind]
+                raise UnknownKind(f"The `kind` part must be one of {', '.join(kinds)}.", part="kind", kinds=kinds)
+            self.kind += data[start:end]
 
     def on_part_end(self) -> None:
         self.current = None
@@ -292,7 +316,7 @@ def _json_parses(path: Path) -> bool:
 async def read_evidence_upload(
     request: Request, *, staging_dir: Path, max_bytes: int, max_meta_bytes: int = 262144
 ) -> EvidenceUpload:
-    """Read one upload: multipart `file` (at most one) and `meta`, or a JSON body as `meta` alone.
+    """Read one upload: multipart `file` (at most one), `meta` and `kind`, or a JSON body as `meta` alone.
 
     Raises an `IntakeError` (see `INTAKE_PROBLEMS`) for anything it refuses; then no staged
     file is left. On success the `StagedFile`, if any, belongs to the caller.
@@ -342,12 +366,14 @@ async def read_evidence_upload(
             raise MalformedMultipart("The multipart body ends before its closing boundary.")
         await anyio.to_thread.run_sync(staging.finish)
         meta_text = _decode_meta(reader.meta) if reader.meta is not None else None
+        # Not UTF-8 cannot be a kind; `replace` keeps it text, so `parse_meta` refuses it as unknown.
+        kind_text = bytes(reader.kind).decode("utf-8", "replace") if reader.kind is not None else None
         if reader.file_part is None:
-            if meta_text is None:
-                raise MalformedMultipart("Nothing uploaded: send a 'file', a 'meta', or both.")
-            return EvidenceUpload(meta_text=meta_text, file=None)
+            if meta_text is None and kind_text is None:
+                raise MalformedMultipart("Nothing uploaded: send a 'file', a 'meta' (or 'kind'), or both.")
+            return EvidenceUpload(meta_text=meta_text, file=None, kind_text=kind_text)
         staged = await _finish_file(reader.file_part, staging)
-        return EvidenceUpload(meta_text=meta_text, file=staged)
+        return EvidenceUpload(meta_text=meta_text, file=staged, kind_text=kind_text)
     except BaseException:
         with anyio.CancelScope(shield=True):  # a cancelled request still leaves no staged file
             await anyio.to_thread.run_sync(staging.discard)

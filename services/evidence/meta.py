@@ -13,7 +13,15 @@ from typing import Annotated, Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, TypeAdapter, ValidationError
 
-from services.evidence.errors import FileRequired, MetaInvalid, MetaMalformed, MetaMissing, TooManyMessages, UnknownKind
+from services.evidence.errors import (
+    FileRequired,
+    KindMismatch,
+    MetaInvalid,
+    MetaMalformed,
+    MetaMissing,
+    TooManyMessages,
+    UnknownKind,
+)
 from shared.contracts import EvidenceKind
 
 Short = Annotated[str, Field(max_length=200, pattern=r"^[^\x00-\x08\x0b\x0c\x0e-\x1f\x7f]*$")]
@@ -112,8 +120,19 @@ _ADAPTER: TypeAdapter[Any] = TypeAdapter(EvidenceMeta)
 _KINDS = [k.value for k in EvidenceKind]
 
 
-def parse_meta(raw: str | None, *, has_file: bool, max_messages: int) -> dict[str, Any]:
-    """The validated meta (what the seller sent, minus nothing) or a refusal with a stable code."""
+def parse_meta(raw: str | None, *, has_file: bool, max_messages: int, kind_part: str | None = None) -> dict[str, Any]:
+    """The validated meta (what the seller sent, minus nothing) or a refusal with a stable code.
+
+    `kind_part` is the upload's own `kind` form part, if it came (SPEC section 5): it must be a
+    known kind; it supplies `kind` when meta has none, and must equal meta's when both have one.
+    With a `kind` part, `meta` may be left out (or empty): it is then `{}`.
+    """
+    if kind_part is not None:
+        kind_part = kind_part.strip()
+        if kind_part not in _KINDS:
+            raise UnknownKind(f"The `kind` part must be one of {', '.join(_KINDS)}.", part="kind", kinds=_KINDS)
+        if raw is None or not raw.strip():
+            raw = "{}"
     if raw is None or not raw.strip():
         raise MetaMissing("Send `meta`, a JSON object with at least `kind`.", kinds=_KINDS)
     if "\x00" in raw or "\\u0000" in raw.lower():
@@ -128,6 +147,8 @@ def parse_meta(raw: str | None, *, has_file: bool, max_messages: int) -> dict[st
         json.dumps(value, ensure_ascii=False).encode("utf-8")
     except UnicodeEncodeError:
         raise MetaMalformed("`meta` holds an unpaired surrogate escape (not valid Unicode).") from None
+    if kind_part is not None:
+        value = _with_kind_part(value, kind_part)
     kind = value.get("kind")
     if kind not in _KINDS:
         raise UnknownKind(f"`kind` must be one of {', '.join(_KINDS)}.", kinds=_KINDS)
@@ -149,3 +170,18 @@ def parse_meta(raw: str | None, *, has_file: bool, max_messages: int) -> dict[st
     if not has_file and kind in ("statement", "translation") and not value.get("text"):
         raise FileRequired(f"An item of kind {kind} needs its `text` in meta, or a file.", kind=kind)
     return dict(model.model_dump(mode="json", exclude_none=True))
+
+
+def _with_kind_part(value: dict[str, Any], kind_part: str) -> dict[str, Any]:
+    """meta with the `kind` part's kind: supplied when meta has none (or null), else it must be the same."""
+    meta_kind = value.get("kind")
+    if meta_kind is None:
+        return {**value, "kind": kind_part}
+    if meta_kind != kind_part:
+        shown = meta_kind if isinstance(meta_kind, str) else json.dumps(meta_kind, ensure_ascii=False)
+        raise KindMismatch(
+            f"The `kind` part ({kind_part}) and meta's `kind` ({shown[:64]}) differ; send one, or the same in both.",
+            part_kind=kind_part,
+            meta_kind=shown[:64],
+        )
+    return value

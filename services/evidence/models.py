@@ -54,7 +54,15 @@ cases = Table(
     Column("received_at", DateTime(timezone=True), nullable=False, server_default=func.now()),
     # From `case.submitted`: after it, an item can no longer be deleted (SPEC section 5).
     Column("submitted_at", DateTime(timezone=True), nullable=True),
+    # The seller's default language when the dispute arrived (`dispute.received`): zh | ko | en.
+    Column("language", String(2), nullable=True),
+    # From `dispute.updated` of change `accepted` | `closed`: no uploads or deletes after it.
+    Column("closed_at", DateTime(timezone=True), nullable=True),
+    Column("closed_as", String(16), nullable=True),
+    # Bumped by every amended amount, reason code or order id (`dispute.updated`); reports pin it.
+    Column("facts_version", BigInteger, nullable=False, server_default="0"),
     Index("ix_cases_check_due", "check_due_at", postgresql_where=text("check_due_at IS NOT NULL")),
+    Index("ix_cases_seller_received", "seller_id", "received_at"),
 )
 
 # One uploaded item: its declared meta, the provenance of its file and the facts extracted from it once.
@@ -95,6 +103,7 @@ reports = Table(
     Column("legal_basis", JSONB, nullable=False, server_default="[]"),
     Column("trigger", String(16), nullable=False),  # debounce | request
     Column("checked_at", DateTime(timezone=True), nullable=False),
+    Column("facts_version", BigInteger, nullable=False, server_default="0"),  # the case facts it read
     Index("ix_reports_dispute", "dispute_id", "checked_at"),
 )
 

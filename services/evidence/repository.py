@@ -42,6 +42,30 @@ class EvidenceRepository:
         stmt = update(_c).where(_c.c.dispute_id == dispute_id, _c.c.submitted_at.is_(None))
         await self.session.execute(stmt.values(submitted_at=submitted_at))
 
+    async def amend_case(self, dispute_id: str, values: dict[str, Any]) -> None:
+        """Amended facts of the case (`dispute.updated`); its facts version moves on, so reports read
+        before it are stale. An amended order id also moves to the case's tracking-index rows."""
+        stmt = update(_c).where(_c.c.dispute_id == dispute_id)
+        await self.session.execute(stmt.values(**values, facts_version=_c.c.facts_version + 1))
+        if "order_id" in values:
+            stmt = update(_t).where(_t.c.dispute_id == dispute_id).values(order_id=values["order_id"])
+            await self.session.execute(stmt)
+
+    async def close_case(self, dispute_id: str, *, at: datetime, closed_as: str) -> None:
+        """The case was accepted or closed (the first time is kept): no more uploads or deletes."""
+        stmt = update(_c).where(_c.c.dispute_id == dispute_id, _c.c.closed_at.is_(None))
+        await self.session.execute(stmt.values(closed_at=at, closed_as=closed_as))
+
+    async def latest_language(self, seller_id: str) -> str | None:
+        """The language of the seller's latest received dispute that carried one."""
+        query = (
+            select(_c.c.language)
+            .where(_c.c.seller_id == seller_id, _c.c.language.is_not(None))
+            .order_by(_c.c.received_at.desc(), _c.c.dispute_id.desc())
+            .limit(1)
+        )
+        return (await self.session.execute(query)).scalar()
+
     async def set_deadline(self, dispute_id: str, due_at: datetime, event_at: datetime) -> None:
         """Keep the deadline of the latest `deadline.scheduled` (an older one changes nothing)."""
         stmt = (
@@ -81,6 +105,16 @@ class EvidenceRepository:
 
     async def next_check_due(self) -> datetime | None:
         return (await self.session.execute(select(func.min(_c.c.check_due_at)))).scalar()
+
+    async def schedule_check(self, dispute_id: str, *, now: datetime) -> None:
+        """A check due now, unless one is already scheduled (a pending debounced run reads the new facts)."""
+        stmt = update(_c).where(_c.c.dispute_id == dispute_id)
+        await self.session.execute(
+            stmt.values(
+                check_due_at=func.coalesce(_c.c.check_due_at, now),
+                check_pending_since=func.coalesce(_c.c.check_pending_since, now),
+            )
+        )
 
     async def set_check_due(self, dispute_id: str, at: datetime) -> None:
         """Try the check again at `at` (after a failed run)."""

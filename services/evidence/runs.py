@@ -109,6 +109,7 @@ def _report_values(case: Row, report: Report, *, trigger: str) -> dict[str, Any]
         "id": uuid.uuid4(),
         "dispute_id": case.dispute_id,
         "set_version": case.set_version,
+        "facts_version": case.facts_version,
         "evidence_set": set_json(report.evidence_set),
         "ruleset_version": report.ruleset_version,
         "reason_code": str(report.reason_code),

@@ -22,7 +22,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from services.evidence import runs
 from services.evidence.blobs import BlobStore
-from services.evidence.cases import case_of, uploader_of
+from services.evidence.cases import case_of, ensure_open, uploader_of
 from services.evidence.checker import (
     ExtractedFacts,
     extract,
@@ -54,12 +54,13 @@ class UploadRules:
 
 
 async def check_access(session: AsyncSession, principal: Principal, dispute_id: str) -> None:
-    """404 for an unknown or another seller's case, before the body is read.
+    """404 for an unknown or another seller's case, 409 for an accepted or closed one, before the
+    body is read (`add_evidence` asks again under the case lock).
 
     Ends the read-only transaction at once, so the connection goes back to the pool while a
     large body streams in (nothing was written: this is no commit).
     """
-    await case_of(session, principal, dispute_id)
+    ensure_open(await case_of(session, principal, dispute_id))
     await session.rollback()
 
 
@@ -72,10 +73,14 @@ async def add_evidence(
     file: StagedFile | None,
     rules: UploadRules,
     now: datetime,
+    kind_text: str | None = None,
 ) -> Row:
-    """Store one item (the staged file is moved into the blob store or deleted, whatever happens)."""
+    """Store one item (the staged file is moved into the blob store or deleted, whatever happens).
+
+    `kind_text` is the upload's `kind` form part, if any (`meta.parse_meta` reconciles the two).
+    """
     try:
-        meta = parse_meta(meta_text, has_file=file is not None, max_messages=rules.max_messages)
+        meta = parse_meta(meta_text, has_file=file is not None, max_messages=rules.max_messages, kind_part=kind_text)
         facts = await _extract(file, rules.extract_slots) if file is not None else None
         if file is not None:
             await rules.blobs.put(file.path, file.sha256)  # before the row: a row always has its blob
@@ -86,6 +91,7 @@ async def add_evidence(
             Path(file.path).unlink(missing_ok=True)  # noqa: ASYNC240
     repo = EvidenceRepository(session)
     case = await case_of(session, principal, dispute_id, lock=True)  # events of one dispute stay in order
+    ensure_open(case)  # closed while the body streamed in: the stored blob is harmless (no row names it)
     item = await repo.insert_item(_item_values(case, principal, meta, file, facts, now))
     tracking = _tracking_rows(case, item)
     await repo.index_tracking(tracking)
@@ -112,6 +118,7 @@ async def delete_evidence(
         raise EvidenceNotFound("No evidence item with this id in this case.", evidence_id=str(evidence_id))
     if case.submitted_at is not None:
         raise CaseSubmitted("The case was submitted; its evidence set is what the portal received.")
+    ensure_open(case)
     await repo.mark_deleted(evidence_id, at=now, by=uploader_of(principal))
     await repo.unindex_tracking(evidence_id)
     await repo.evidence_changed(dispute_id, now=now, delay=debounce.delay, max_wait=debounce.max_wait)

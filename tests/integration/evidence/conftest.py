@@ -53,6 +53,7 @@ class Evidence(ServiceHarness):
             amount=Money(value=fields.get("amount", "32900"), currency="KRW"),
             reason_code=reason_code,
             notified_at=datetime(2026, 11, 2, 0, 40, tzinfo=UTC),
+            language=fields.get("language"),
         )
         await self.deliver_events(new_event(data, source="tests", seller_id=seller_id))
         return seller_id, dispute_id
