@@ -161,7 +161,14 @@ class OpenedDispute(Request):
 
 
 class UpdatedDispute(Request):
+    """The dispute as an update sends it: the changed fields only, or the whole object (as providers
+    send it). A field left out or null is not a change. `kind`, `order_id` and `buyer_id` may come
+    along but never change (`field_immutable`)."""
+
     dispute_id: Id
+    kind: DisputeKind | None = None
+    order_id: Id | None = None
+    buyer_id: Id | None = None
     amount: MoneyIn | None = None
     reason_code: ReasonCode | None = None
     raw_reason_code: Text(16) | None = None

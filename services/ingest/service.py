@@ -345,6 +345,9 @@ async def _update(repo: IngestRepository, seller_id: str, dispute: UpdatedDisput
         return _error(dispute.dispute_id, "case_not_found", "No case of this seller has this dispute id.")
     if is_decided(case.status):
         return _error(dispute.dispute_id, "case_not_open", f"The case is already {case.status}.")
+    if immutable := _immutable_changes(case, dispute):  # nothing of this dispute changes then
+        names = ", ".join(immutable)
+        return _error(dispute.dispute_id, "field_immutable", f"{names} cannot change once a dispute is opened.")
     changed: dict = {}
     if dispute.respond_by is not None and dispute.respond_by.isoformat() != case.respond_by:
         changed["respond_by"] = dispute.respond_by
@@ -367,6 +370,19 @@ async def _update(repo: IngestRepository, seller_id: str, dispute: UpdatedDisput
     data = DisputeUpdatedV1(dispute_id=dispute.dispute_id, seller_id=seller_id, change=DisputeChange.updated, **changed)
     await _emit_update(repo, case, data, status=CaseStatus(case.status), now=now)
     return DisputeResult(dispute_id=dispute.dispute_id, result="updated", status=case.status)
+
+
+IMMUTABLE = ("kind", "order_id", "buyer_id")
+
+
+def _immutable_changes(case, dispute: UpdatedDispute) -> list[str]:
+    """The immutable fields the update sends with another value than the case's (a field equal to it is fine)."""
+    sent = {
+        "kind": dispute.kind.value if dispute.kind else None,
+        "order_id": dispute.order_id,
+        "buyer_id": dispute.buyer_id,
+    }
+    return [name for name in IMMUTABLE if sent[name] is not None and sent[name] != getattr(case, name)]
 
 
 async def _close(
