@@ -181,9 +181,18 @@ async def import_disputes(
     seller = await repo.seller(seller_id)
     if seller is None:
         raise SellerNotFound("No seller with this id.", seller_id=seller_id)
-    auto_accept = SellerRules.model_validate(seller.rules or {}).auto_accept
-    auto = auto_accept.rule() if auto_accept is not None else None
-    return await import_csv(repo, seller_id, chunks, declared_charset=declared_charset, limit=limit, auto=auto, now=now)
+    rules = SellerRules.model_validate(seller.rules or {})
+    auto = rules.auto_accept.rule() if rules.auto_accept is not None else None
+    return await import_csv(
+        repo,
+        seller_id,
+        chunks,
+        declared_charset=declared_charset,
+        limit=limit,
+        auto=auto,
+        language=rules.language,
+        now=now,
+    )
 
 
 # --------------------------------------------------------------------------- notices
@@ -211,9 +220,11 @@ async def receive_notice(
     notice = parse_notice(body)
     receipt = _Receipt(seller_id, webhook_id)
     if isinstance(notice, OpenedNotice):
-        auto_accept = SellerRules.model_validate(rules or {}).auto_accept
-        auto = auto_accept.rule() if auto_accept is not None else None
-        results = await _open(repo, seller_id, notice, auto=auto, now=now, receipt=receipt)
+        seller_rules = SellerRules.model_validate(rules or {})
+        auto = seller_rules.auto_accept.rule() if seller_rules.auto_accept is not None else None
+        results = await _open(
+            repo, seller_id, notice, auto=auto, language=seller_rules.language, now=now, receipt=receipt
+        )
     elif isinstance(notice, ClosedNotice):
         results = [await _close(repo, seller_id, d.dispute_id, d.outcome, d.amount, now=now) for d in notice.disputes]
     else:
@@ -262,6 +273,7 @@ async def _open(
     notice: OpenedNotice,
     *,
     auto: AutoAcceptRule | None,
+    language: str,
     now: datetime,
     receipt: _Receipt,
 ) -> list[DisputeResult]:
@@ -276,7 +288,9 @@ async def _open(
             results[index] = DisputeResult(dispute_id=dispute.dispute_id, result="duplicate")
             continue
         seen.add(dispute.dispute_id)
-        results[index] = await _open_one(repo, seller_id, notice, dispute, auto=auto, now=now, receipt=single)
+        results[index] = await _open_one(
+            repo, seller_id, notice, dispute, auto=auto, language=language, now=now, receipt=single
+        )
     return [results[index] for index in range(len(notice.disputes))]
 
 
@@ -287,6 +301,7 @@ async def _open_one(
     dispute: OpenedDispute,
     *,
     auto: AutoAcceptRule | None,
+    language: str,
     now: datetime,
     receipt: _Receipt | None = None,
 ) -> DisputeResult:
@@ -310,6 +325,7 @@ async def _open_one(
         buyer_id=dispute.buyer_id,
         notified_at=notice.notified_at,
         respond_by=dispute.respond_by,
+        language=language,  # the seller's default when the dispute arrived (README, Decisions)
     )
     event = new_event(data, source=SOURCE, seller_id=seller_id, time=now)
     values = case_values(data, source="webhook", status=CaseStatus.received, now=now)
