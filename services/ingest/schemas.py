@@ -428,7 +428,8 @@ class PlanIn(Request):
     commission_rate: NonNegativeDecimal  # 0.03 to 0.05
     commission_cap: NonNegativeDecimal  # per case, in the plan currency
     currency: Currency = "CNY"
-    logistics: Logistics = Logistics.international  # the seller's usual route: which per-case fee applies
+    # The seller's usual route: the per-case fee of a case whose tracking evidence names no carrier.
+    logistics: Logistics = Logistics.international
 
     def plan(self) -> Plan:
         return Plan(
