@@ -9,6 +9,7 @@ from fastapi import APIRouter, Path, Query, Request, Response
 from pydantic import AwareDatetime
 
 from services.ingest import billing, cases, service
+from services.ingest.csv_upload import read_csv_upload
 from services.ingest.domain.risk import RiskRule
 from services.ingest.errors import MissingSeller, PayloadTooLarge, SellerNotFound
 from services.ingest.repository import CaseFilter
@@ -227,18 +228,14 @@ async def import_disputes(
     seller_id: Annotated[str | None, Query(max_length=64, pattern=ID_PATTERN)] = None,
     charset: Annotated[str | None, Query(max_length=40, pattern=r"^[A-Za-z0-9._-]+$")] = None,
 ) -> ImportAnswer:
-    """The body is the CSV itself (`text/csv`, optionally `; charset=...`); answers per row."""
+    """The CSV as the body (`text/csv`) or as the `file` part of a multipart upload; answers per row."""
     owner = seller_filter(principal, seller_id)
     if owner is None:
         raise MissingSeller("An operator names the seller: ?seller_id=...")
-    declared = charset or _charset_of(request.headers.get("content-type", ""))
+    limit = _settings(request).import_max_body_bytes
+    upload = await read_csv_upload(request, charset=charset, limit=limit)
     result = await service.import_disputes(
-        session,
-        owner,
-        request.stream(),
-        declared_charset=declared,
-        limit=_settings(request).import_max_body_bytes,
-        now=_utcnow(),
+        session, owner, upload.chunks, declared_charset=upload.charset, limit=limit, now=_utcnow()
     )
     return ImportAnswer(
         seller_id=owner,
@@ -248,14 +245,6 @@ async def import_disputes(
         errors=result.counts["error"],
         results=result.results,
     )
-
-
-def _charset_of(content_type: str) -> str | None:
-    for part in content_type.split(";")[1:]:
-        key, _, value = part.strip().partition("=")
-        if key.lower() == "charset" and value.strip('" '):
-            return value.strip('" ')
-    return None
 
 
 # --------------------------------------------------------------------------- cases

@@ -1,7 +1,8 @@
 """Use cases of fee plans, the month's exchange rates and the fee statement (SPEC section 4).
 
 What a case did in a month, as far as fees go: submitted in the month (a per-case fee, by the
-plan's logistics route), and a verdict won (or partly won) in the month through the system
+case's own logistics route: `domain.fees.case_logistics` over the carriers its tracking evidence
+named, the plan's `logistics` when none is known), and a verdict won (or partly won) in the month through the system
 (a success commission on the amount won: the verdict's amount, else the case amount for a full
 win). Imported history and disputes closed outside the system earn no commission. Months are
 calendar months in KST.
@@ -16,7 +17,7 @@ from zoneinfo import ZoneInfo
 from sqlalchemy import Row
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from services.ingest.domain.fees import CaseActivity, FeeError, build_statement
+from services.ingest.domain.fees import CaseActivity, FeeError, build_statement, case_logistics
 from services.ingest.errors import ExchangeRateMissing, InvalidPlan, PlanNotSet, SellerNotFound
 from services.ingest.repository import IngestRepository
 from services.ingest.schemas import PlanIn, RatesIn, RatesOut, StatementLineOut, StatementOut
@@ -105,7 +106,8 @@ def _activity(row: Row, body: PlanIn, start: datetime, end: datetime) -> CaseAct
             won_value, won_currency = Decimal(amount["value"]), amount["currency"]
         elif row.status == "won":
             won_value, won_currency = row.amount_value, row.amount_currency
-    return CaseActivity(row.dispute_id, body.logistics, submitted, won_value, won_currency)
+    logistics = case_logistics((row.tracking_carriers or {}).values(), body.logistics)
+    return CaseActivity(row.dispute_id, logistics, submitted, won_value, won_currency)
 
 
 def _text(value: Decimal) -> str:

@@ -117,8 +117,13 @@ def _facts(case: Row, event: Envelope) -> tuple[dict[str, Any], bool]:
             }
             return values, True
         case "evidence.uploaded":
+            tracking = dict(case.tracking_carriers or {})
+            item = str(data.evidence_id)
             if data.carrier is not None and data.change == "added":
-                return {"carrier": data.carrier}, True
+                return {"carrier": data.carrier, "tracking_carriers": {**tracking, item: data.carrier}}, True
+            if data.change == "deleted" and item in tracking:  # `carrier` (the stats') stays as it was
+                del tracking[item]
+                return {"tracking_carriers": tracking}, True
             return {}, True
         case "case.submitted":
             return {"receipt_id": data.receipt_id, "submitted_at": data.submitted_at}, True

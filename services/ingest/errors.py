@@ -84,6 +84,36 @@ class CsvNotText(InvalidCsv):
     code = "csv_not_text"
 
 
+class UnsupportedContentType(DomainError):
+    """The import's body is neither CSV text nor a multipart upload."""
+
+    code = "unsupported_content_type"
+
+
+class MalformedMultipart(DomainError):
+    """A multipart body that cannot be read: no usable boundary, cut short, a part with no name."""
+
+    code = "malformed_multipart"
+
+
+class UploadPartsInvalid(DomainError):
+    """A well-formed multipart upload with the wrong parts (the CSV is its one `file` part)."""
+
+    code = "upload_parts_invalid"
+
+
+class CsvFileMissing(UploadPartsInvalid):
+    code = "csv_file_missing"
+
+
+class TooManyFiles(UploadPartsInvalid):
+    code = "too_many_files"
+
+
+class UnexpectedPart(UploadPartsInvalid):
+    code = "unexpected_part"
+
+
 ERRORS: ProblemTable = {
     SellerExists: Problem(409, "seller_exists", "Seller already onboarded"),
     SellerNotFound: Problem(404, "seller_not_found", "Seller not found"),
@@ -103,4 +133,10 @@ ERRORS: ProblemTable = {
     CsvHeaderInvalid: Problem(422, "csv_header_invalid", "CSV header not as expected"),
     CsvNotText: Problem(415, "csv_not_text", "Not a CSV text file"),
     InvalidCsv: Problem(422, "invalid_csv", "Invalid CSV"),
+    UnsupportedContentType: Problem(415, "unsupported_content_type", "Send text/csv or multipart/form-data"),
+    MalformedMultipart: Problem(400, "malformed_multipart", "Malformed multipart body"),
+    CsvFileMissing: Problem(422, "csv_file_missing", "No file part in the upload"),
+    TooManyFiles: Problem(422, "too_many_files", "More than one file in the upload"),
+    UnexpectedPart: Problem(422, "unexpected_part", "Unexpected part in the upload"),
+    UploadPartsInvalid: Problem(422, "upload_parts_invalid", "Upload parts not as expected"),
 }

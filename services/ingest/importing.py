@@ -208,6 +208,7 @@ async def import_csv(
     declared_charset: str | None,
     limit: int,
     auto: AutoAcceptRule | None = None,
+    language: str | None = None,
     now: datetime,
 ) -> ImportResult:
     result = ImportResult()
@@ -229,7 +230,7 @@ async def import_csv(
             else:
                 seen.add(row.dispute_id)
                 good.append((line, row, reason))
-        await _store(repo, seller_id, good, result, auto=auto, now=now)
+        await _store(repo, seller_id, good, result, auto=auto, language=language, now=now)
     if names is None:
         raise CsvHeaderInvalid("The upload has no header line.")
     result.results.sort(key=lambda item: item["line"])
@@ -250,12 +251,13 @@ async def _store(
     result: ImportResult,
     *,
     auto: AutoAcceptRule | None,
+    language: str | None,
     now: datetime,
 ) -> None:
     if not good:
         return
     good.sort(key=lambda item: item[1].dispute_id)  # one lock order for concurrent imports
-    data = {row.dispute_id: _received(seller_id, row, reason) for _, row, reason in good}
+    data = {row.dispute_id: _received(seller_id, row, reason, language) for _, row, reason in good}
     values = []
     for _, row, _reason in good:
         value = case_values(data[row.dispute_id], source="import", status=row.status, now=now)
@@ -287,7 +289,7 @@ async def _store(
         await apply_seller_rule(repo, event.data.dispute_id, event.data.amount, auto, now=now)
 
 
-def _received(seller_id: str, row: CsvRow, reason: ReasonCode) -> DisputeReceivedV1:
+def _received(seller_id: str, row: CsvRow, reason: ReasonCode, language: str | None) -> DisputeReceivedV1:
     return DisputeReceivedV1(
         dispute_id=row.dispute_id,
         seller_id=seller_id,
@@ -301,4 +303,5 @@ def _received(seller_id: str, row: CsvRow, reason: ReasonCode) -> DisputeReceive
         buyer_id=row.buyer_id,
         notified_at=row.notified_at,
         respond_by=row.respond_by,
+        language=language,  # the seller's default language at the import
     )

@@ -21,6 +21,7 @@ from sqlalchemy import (
     Text,
     Uuid,
     func,
+    text,
 )
 from sqlalchemy.dialects.postgresql import JSONB
 
@@ -116,6 +117,8 @@ cases = Table(
     Column("verdict", JSONB, nullable=True),
     Column("flagged", Boolean, nullable=False, server_default="false"),
     Column("carrier", String(32), nullable=True),  # from the latest evidence.uploaded naming one
+    # {evidence_id: carrier} of the case's tracking items still there: the fee statement's per-case logistics.
+    Column("tracking_carriers", JSONB, nullable=False, server_default=text("'{}'::jsonb")),
     Column("created_at", DateTime(timezone=True), nullable=False, server_default=func.now()),
     Column("updated_at", DateTime(timezone=True), nullable=False, server_default=func.now()),
     Index("ix_cases_seller_urgency", "seller_id", "urgency", "due_key", "dispute_id"),

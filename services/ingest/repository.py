@@ -188,6 +188,7 @@ class IngestRepository:
                 t.c.verdict,
                 t.c.amount_value,
                 t.c.amount_currency,
+                t.c.tracking_carriers,
             )
             .where(t.c.seller_id == seller_id, or_(submitted, decided))
             .order_by(t.c.dispute_id)

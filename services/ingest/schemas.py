@@ -161,7 +161,14 @@ class OpenedDispute(Request):
 
 
 class UpdatedDispute(Request):
+    """The dispute as an update sends it: the changed fields only, or the whole object (as providers
+    send it). A field left out or null is not a change. `kind`, `order_id` and `buyer_id` may come
+    along but never change (`field_immutable`)."""
+
     dispute_id: Id
+    kind: DisputeKind | None = None
+    order_id: Id | None = None
+    buyer_id: Id | None = None
     amount: MoneyIn | None = None
     reason_code: ReasonCode | None = None
     raw_reason_code: Text(16) | None = None
@@ -421,7 +428,8 @@ class PlanIn(Request):
     commission_rate: NonNegativeDecimal  # 0.03 to 0.05
     commission_cap: NonNegativeDecimal  # per case, in the plan currency
     currency: Currency = "CNY"
-    logistics: Logistics = Logistics.international  # the seller's usual route: which per-case fee applies
+    # The seller's usual route: the per-case fee of a case whose tracking evidence names no carrier.
+    logistics: Logistics = Logistics.international
 
     def plan(self) -> Plan:
         return Plan(

@@ -181,9 +181,18 @@ async def import_disputes(
     seller = await repo.seller(seller_id)
     if seller is None:
         raise SellerNotFound("No seller with this id.", seller_id=seller_id)
-    auto_accept = SellerRules.model_validate(seller.rules or {}).auto_accept
-    auto = auto_accept.rule() if auto_accept is not None else None
-    return await import_csv(repo, seller_id, chunks, declared_charset=declared_charset, limit=limit, auto=auto, now=now)
+    rules = SellerRules.model_validate(seller.rules or {})
+    auto = rules.auto_accept.rule() if rules.auto_accept is not None else None
+    return await import_csv(
+        repo,
+        seller_id,
+        chunks,
+        declared_charset=declared_charset,
+        limit=limit,
+        auto=auto,
+        language=rules.language,
+        now=now,
+    )
 
 
 # --------------------------------------------------------------------------- notices
@@ -211,9 +220,11 @@ async def receive_notice(
     notice = parse_notice(body)
     receipt = _Receipt(seller_id, webhook_id)
     if isinstance(notice, OpenedNotice):
-        auto_accept = SellerRules.model_validate(rules or {}).auto_accept
-        auto = auto_accept.rule() if auto_accept is not None else None
-        results = await _open(repo, seller_id, notice, auto=auto, now=now, receipt=receipt)
+        seller_rules = SellerRules.model_validate(rules or {})
+        auto = seller_rules.auto_accept.rule() if seller_rules.auto_accept is not None else None
+        results = await _open(
+            repo, seller_id, notice, auto=auto, language=seller_rules.language, now=now, receipt=receipt
+        )
     elif isinstance(notice, ClosedNotice):
         results = [await _close(repo, seller_id, d.dispute_id, d.outcome, d.amount, now=now) for d in notice.disputes]
     else:
@@ -262,6 +273,7 @@ async def _open(
     notice: OpenedNotice,
     *,
     auto: AutoAcceptRule | None,
+    language: str,
     now: datetime,
     receipt: _Receipt,
 ) -> list[DisputeResult]:
@@ -276,7 +288,9 @@ async def _open(
             results[index] = DisputeResult(dispute_id=dispute.dispute_id, result="duplicate")
             continue
         seen.add(dispute.dispute_id)
-        results[index] = await _open_one(repo, seller_id, notice, dispute, auto=auto, now=now, receipt=single)
+        results[index] = await _open_one(
+            repo, seller_id, notice, dispute, auto=auto, language=language, now=now, receipt=single
+        )
     return [results[index] for index in range(len(notice.disputes))]
 
 
@@ -287,6 +301,7 @@ async def _open_one(
     dispute: OpenedDispute,
     *,
     auto: AutoAcceptRule | None,
+    language: str,
     now: datetime,
     receipt: _Receipt | None = None,
 ) -> DisputeResult:
@@ -310,6 +325,7 @@ async def _open_one(
         buyer_id=dispute.buyer_id,
         notified_at=notice.notified_at,
         respond_by=dispute.respond_by,
+        language=language,  # the seller's default when the dispute arrived (README, Decisions)
     )
     event = new_event(data, source=SOURCE, seller_id=seller_id, time=now)
     values = case_values(data, source="webhook", status=CaseStatus.received, now=now)
@@ -345,6 +361,9 @@ async def _update(repo: IngestRepository, seller_id: str, dispute: UpdatedDisput
         return _error(dispute.dispute_id, "case_not_found", "No case of this seller has this dispute id.")
     if is_decided(case.status):
         return _error(dispute.dispute_id, "case_not_open", f"The case is already {case.status}.")
+    if immutable := _immutable_changes(case, dispute):  # nothing of this dispute changes then
+        names = ", ".join(immutable)
+        return _error(dispute.dispute_id, "field_immutable", f"{names} cannot change once a dispute is opened.")
     changed: dict = {}
     if dispute.respond_by is not None and dispute.respond_by.isoformat() != case.respond_by:
         changed["respond_by"] = dispute.respond_by
@@ -367,6 +386,19 @@ async def _update(repo: IngestRepository, seller_id: str, dispute: UpdatedDisput
     data = DisputeUpdatedV1(dispute_id=dispute.dispute_id, seller_id=seller_id, change=DisputeChange.updated, **changed)
     await _emit_update(repo, case, data, status=CaseStatus(case.status), now=now)
     return DisputeResult(dispute_id=dispute.dispute_id, result="updated", status=case.status)
+
+
+IMMUTABLE = ("kind", "order_id", "buyer_id")
+
+
+def _immutable_changes(case, dispute: UpdatedDispute) -> list[str]:
+    """The immutable fields the update sends with another value than the case's (a field equal to it is fine)."""
+    sent = {
+        "kind": dispute.kind.value if dispute.kind else None,
+        "order_id": dispute.order_id,
+        "buyer_id": dispute.buyer_id,
+    }
+    return [name for name in IMMUTABLE if sent[name] is not None and sent[name] != getattr(case, name)]
 
 
 async def _close(

@@ -24,8 +24,9 @@ class Settings(ServiceSettings):
     webhook_secret_grace_s: int = Field(default=24 * 3600, ge=0)
     # Signed webhook bodies larger than this are refused (413) before anything is verified.
     webhook_max_body_bytes: int = Field(default=1024 * 1024, ge=1024)
-    # A CSV import larger than this is refused (413); it is streamed, never held whole in memory.
-    import_max_body_bytes: int = Field(default=64 * 1024 * 1024, ge=1024)
+    # A CSV import (the raw body, or the multipart upload's file) larger than this is refused (413);
+    # it is streamed, never held whole in memory. 20 MiB, like an evidence file: some 250,000 rows.
+    import_max_body_bytes: int = Field(default=20 * 1024 * 1024, ge=1024)
     # Buyer risk: this many disputes or more within this many days is abnormal.
     risk_window_days: int = Field(default=90, ge=1)
     risk_min_disputes: int = Field(default=3, ge=2)

@@ -2,7 +2,9 @@
 
 - a base monthly fee by tier (Lite / Pro / Enterprise);
 - a per-case fee by logistics complexity (one domestic carrier, or an international leg), for
-  each case submitted in the month;
+  each case submitted in the month, decided per case by `case_logistics`: any carrier that is not
+  a Korean last-mile carrier among the case's tracking evidence means an international leg; only
+  Korean carriers, domestic; no carrier known, the plan's `logistics` (the seller's usual route);
 - a success commission (3–5 %) of the amount won in the month, converted from the dispute's
   currency at the month's rate the operator set, capped per case.
 
@@ -26,6 +28,40 @@ class Tier(StrEnum):
 class Logistics(StrEnum):
     domestic = "domestic"  # one Korean carrier end to end
     international = "international"  # an international leg before the Korean last mile
+
+
+# The Korean last-mile carriers, by the canonical ids `evidence.uploaded` names (the evidence
+# ruleset's accepted carriers). Any other id (a Chinese domestic or cross-border carrier, a
+# marketplace waybill) is a leg outside Korea.
+KOREAN_CARRIERS: frozenset[str] = frozenset(
+    {
+        "cj",  # CJ대한통운
+        "logen",  # 로젠택배
+        "hanjin",  # 한진택배
+        "lotte",  # 롯데택배
+        "epost",  # 우체국택배
+        "kgb",  # KGB택배
+        "coupang",  # Coupang Logistics (로켓배송)
+        "kdexp",  # 경동택배
+        "daesin",  # 대신택배
+        "ilyang",  # 일양로지스
+        "chunil",  # 천일택배
+        "hapdong",  # 합동택배
+        "cvsnet",  # CVSnet 편의점택배
+    }
+)
+
+
+def case_logistics(carriers: Iterable[str], plan_default: Logistics) -> Logistics:
+    """The logistics route of one case from the carriers its tracking evidence named.
+
+    Any non-Korean carrier: international (the parcel crossed a border before the last mile);
+    only Korean carriers: domestic; none known: the plan's default route.
+    """
+    known = {carrier.strip().lower() for carrier in carriers if carrier and carrier.strip()}
+    if not known:
+        return plan_default
+    return Logistics.domestic if known <= KOREAN_CARRIERS else Logistics.international
 
 
 class FeeError(ValueError):

@@ -278,3 +278,52 @@ async def test_a_batch_of_dispute_received_records_only_those_ingest_did_not_wri
     assert case["deadline"]["business_days"] == 5
     sources = select(models.cases.c.source).where(models.cases.c.dispute_id == foreign_id)
     assert await ingest.scalar(sources) == "event"
+
+
+def missed(dispute_id: str, due_at: datetime) -> DeadlineAlertedV1:
+    return DeadlineAlertedV1(dispute_id=dispute_id, alert="missed", due_at=due_at, hours_left=0)
+
+
+async def test_a_case_left_open_past_its_deadline_expires_through_the_consumers_handler(ingest: Ingest):
+    seller_id, dispute_id = await open_case(ingest)
+    due = T0 + timedelta(days=5)
+    await deliver_event(ingest, scheduled(dispute_id, due), at=T0)
+    await deliver_event(ingest, validated(dispute_id, "needs_fix", "carrier_not_accepted"), at=T0 + timedelta(days=1))
+    reminder = DeadlineAlertedV1(dispute_id=dispute_id, alert="reminder", due_at=due, hours_left=6)
+    event = new_event(reminder, source="deadline", seller_id=seller_id, time=due - timedelta(hours=6))
+    alert = new_event(missed(dispute_id, due), source="deadline", seller_id=seller_id, time=due + timedelta(seconds=1))
+    # The consumer's own claim-and-handle step (inbox claim + handler in one transaction).
+    assert await ingest.deliver_events(event, alert) == ["handled", "handled"]
+
+    case = await show(ingest, seller_id, dispute_id)
+    assert case["status"] == "expired" and case["deadline"]["due_at_utc"].startswith("2026-11-07")
+    last = case["timeline"][-1]
+    assert (last["type"], last["status_before"], last["status_after"], last["applied"]) == (
+        "deadline.alerted",
+        "needs_fix",
+        "expired",
+        True,
+    )
+    assert case["timeline"][-2]["status_after"] == "needs_fix"  # a reminder moves nothing
+    assert await ingest.deliver_events(alert) == ["duplicate"]  # redelivered: once
+    accept = await ingest.client.post(f"/v1/cases/{dispute_id}/accept", headers=ingest.seller(seller_id))
+    assert (accept.status_code, accept.json()["code"]) == (409, "case_not_open")
+    listed = await ingest.client.get("/v1/cases", params={"status": "expired"}, headers=ingest.seller(seller_id))
+    assert [item["dispute_id"] for item in listed.json()["items"]] == [dispute_id]
+
+
+async def test_a_missed_alert_does_not_move_a_submitted_or_decided_case_back(ingest: Ingest):
+    seller_id, secret = await ingest.onboard()
+    _, submitted = await open_case(ingest, seller_id, secret)
+    _, decided = await open_case(ingest, seller_id, secret)
+    receipt = CaseSubmittedV1(
+        dispute_id=submitted, receipt_id="RCPT-1", adapter="manual", submitted_at=T0, package_sha256="c" * 64
+    )
+    await deliver_event(ingest, receipt, at=T0)
+    await deliver_event(ingest, VerdictReturnedV1(dispute_id=decided, outcome="won"), at=T0)
+    for dispute_id, status in ((submitted, "submitted"), (decided, "won")):
+        await deliver_event(ingest, missed(dispute_id, T0), at=T0 + timedelta(days=1))
+        case = await show(ingest, seller_id, dispute_id)
+        assert case["status"] == status, dispute_id
+        last = case["timeline"][-1]
+        assert (last["type"], last["status_after"], last["applied"]) == ("deadline.alerted", status, False)

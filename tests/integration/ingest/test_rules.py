@@ -100,3 +100,41 @@ async def test_auto_accept_applies_to_open_rows_of_a_csv_import_but_not_to_histo
     rows = await _rows(ingest, select(t.c.topic).where(t.c.key == f"{prefix}-1").order_by(t.c.id))
     assert [topic for (topic,) in rows] == ["dispute.received", "dispute.updated"]
     assert await ingest.outbox_count(f"{prefix}-3") == 0
+
+
+async def received_language(ingest: Ingest, dispute_id: str) -> str | None:
+    t = models.outbox_table
+    query = select(t.c.payload).where(t.c.key == dispute_id, t.c.topic == "dispute.received")
+    return json.loads(await ingest.scalar(query))["data"]["language"]
+
+
+async def test_dispute_received_carries_the_sellers_language_at_arrival_from_webhook_and_import(ingest: Ingest):
+    seller_id, secret = await ingest.onboard()
+    url = f"/v1/sellers/{seller_id}/rules"
+    untouched = dispute()
+    await ingest.deliver(seller_id, secret, notice(untouched))
+    assert await received_language(ingest, untouched["dispute_id"]) == "zh"  # the default of the rules
+
+    put = await ingest.client.put(url, json={"language": "ko"}, headers=ingest.seller(seller_id))
+    assert put.status_code == 200
+    one, two, three = dispute(), dispute(), dispute()
+    await ingest.deliver(seller_id, secret, notice(one))  # the one-dispute fast path
+    await ingest.deliver(seller_id, secret, notice(two, three))
+    header = "dispute_id,kind,order_id,amount,currency,reason_code,notified_at,status\n"
+    imported = f"CD-IMP-{one['dispute_id'][3:]}"
+    row = f"{imported},chargeback,3001,45000,KRW,NOT_RECEIVED,2026-11-01T10:00:00+09:00,received\n"
+    answer = await ingest.client.post(
+        "/v1/disputes/import",
+        content=(header + row).encode(),
+        headers={**ingest.seller(seller_id), "content-type": "text/csv"},
+    )
+    assert answer.json()["created"] == 1, answer.text
+    for dispute_id in (one["dispute_id"], two["dispute_id"], three["dispute_id"], imported):
+        assert await received_language(ingest, dispute_id) == "ko", dispute_id
+
+    # A later change applies to later disputes; the earlier events keep what they said.
+    await ingest.client.put(url, json={"language": "en"}, headers=ingest.seller(seller_id))
+    later = dispute()
+    await ingest.deliver(seller_id, secret, notice(later))
+    assert await received_language(ingest, later["dispute_id"]) == "en"
+    assert await received_language(ingest, one["dispute_id"]) == "ko"

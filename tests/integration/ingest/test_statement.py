@@ -2,11 +2,12 @@
 
 from __future__ import annotations
 
+import uuid
 from datetime import datetime
 from decimal import Decimal
 from zoneinfo import ZoneInfo
 
-from shared.contracts import CaseSubmittedV1, Money, VerdictReturnedV1
+from shared.contracts import CaseSubmittedV1, EvidenceUploadedV1, Money, VerdictReturnedV1
 from tests.integration.ingest.conftest import Ingest, deliver_event, dispute, notice
 
 KST = ZoneInfo("Asia/Seoul")
@@ -114,3 +115,44 @@ async def test_plans_are_set_by_operators_within_the_commission_range(ingest: In
         url.replace("plan", "statement"), params={"month": "2027-01"}, headers=ingest.operator()
     )
     assert (missing.status_code, missing.json()["code"]) == (409, "exchange_rate_missing")
+
+
+async def tracking(ingest: Ingest, dispute_id: str, carrier: str, *, when: str = "2026-11-03T10:00:00") -> uuid.UUID:
+    evidence_id = uuid.uuid4()
+    data = EvidenceUploadedV1(dispute_id=dispute_id, evidence_id=evidence_id, kind="tracking_record", carrier=carrier)
+    await deliver_event(ingest, data, at=kst(when))
+    return evidence_id
+
+
+async def test_each_case_fee_follows_the_carriers_of_its_own_tracking_evidence(ingest: Ingest):
+    seller_id, secret = await ingest.onboard()
+    base = dispute()["dispute_id"]
+    ids = {name: f"{base}-{name}" for name in "ABCDE"}
+    await ingest.deliver(seller_id, secret, notice(*(dispute(i) for i in ids.values())))
+    plan = PLAN | {"logistics": "domestic"}  # the fallback for a case with no carrier known
+    assert (await ingest.client.put(f"/v1/sellers/{seller_id}/plan", json=plan, headers=ingest.operator())).is_success
+
+    await tracking(ingest, ids["A"], "cj")  # one Korean carrier: domestic
+    await tracking(ingest, ids["B"], "zto")  # a Chinese first leg and the Korean last mile: international
+    await tracking(ingest, ids["B"], "cj")
+    await tracking(ingest, ids["D"], "sf")  # only a Chinese carrier: international
+    wrong = await tracking(ingest, ids["E"], "taobao")  # a Taobao waybill uploaded by mistake, then deleted
+    await tracking(ingest, ids["E"], "logen")
+    removed = EvidenceUploadedV1(dispute_id=ids["E"], evidence_id=wrong, kind="tracking_record", change="deleted")
+    await deliver_event(ingest, removed, at=kst("2026-11-04T10:00:00"))
+    for name in "ABCDE":  # C has no tracking evidence: the plan's route
+        await submit(ingest, ids[name], "2026-11-10T10:00:00")
+
+    answer = await ingest.client.get(
+        f"/v1/sellers/{seller_id}/statement", params={"month": "2026-11"}, headers=ingest.seller(seller_id)
+    )
+    assert answer.status_code == 200, answer.text
+    fees = [(line["dispute_id"][-1], line["amount"], line["description"]) for line in answer.json()["lines"][1:]]
+    assert fees == [
+        ("A", "80.00", "case fee (domestic)"),
+        ("B", "150.00", "case fee (international)"),
+        ("C", "80.00", "case fee (domestic)"),
+        ("D", "150.00", "case fee (international)"),
+        ("E", "80.00", "case fee (domestic)"),
+    ]
+    assert answer.json()["total"] == "1530.00"  # 990 + 3 x 80 + 2 x 150

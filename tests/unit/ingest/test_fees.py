@@ -1,8 +1,19 @@
+import json
 from decimal import Decimal as D
+from pathlib import Path
 
 import pytest
 
-from services.ingest.domain.fees import CaseActivity, FeeError, Logistics, Plan, Tier, build_statement
+from services.ingest.domain.fees import (
+    KOREAN_CARRIERS,
+    CaseActivity,
+    FeeError,
+    Logistics,
+    Plan,
+    Tier,
+    build_statement,
+    case_logistics,
+)
 
 PRO = Plan(
     tier=Tier.pro,
@@ -58,3 +69,43 @@ def test_half_cents_round_up():
 def test_commission_outside_three_to_five_percent_is_refused(rate):
     with pytest.raises(FeeError):
         Plan(Tier.pro, D("1"), D("80"), D("150"), rate, D("2000"))
+
+
+@pytest.mark.parametrize(
+    ("carriers", "default", "expected"),
+    [
+        (["cj"], Logistics.international, Logistics.domestic),  # one Korean carrier end to end
+        (["cj", "epost", "coupang"], Logistics.international, Logistics.domestic),  # all Korean
+        (["zto", "cj"], Logistics.domestic, Logistics.international),  # a Chinese first leg, then CJ
+        (["sf"], Logistics.domestic, Logistics.international),
+        (["taobao"], Logistics.domestic, Logistics.international),  # a marketplace waybill
+        (["some-new-forwarder"], Logistics.domestic, Logistics.international),  # not known as Korean
+        ([], Logistics.domestic, Logistics.domestic),  # nothing known: the plan's route
+        ([], Logistics.international, Logistics.international),
+        (["", "  "], Logistics.domestic, Logistics.domestic),
+        ([" CJ "], Logistics.international, Logistics.domestic),
+    ],
+)
+def test_a_cases_logistics_follow_the_carriers_of_its_tracking_evidence(carriers, default, expected):
+    assert case_logistics(carriers, default) is expected
+
+
+def test_every_korean_last_mile_carrier_of_the_evidence_ruleset_counts_as_domestic():
+    ruleset = Path(__file__).parents[3] / "services" / "evidence" / "checker" / "ruleset" / "carriers.json"
+    data = json.loads(ruleset.read_text())
+    assert {carrier["id"] for carrier in data["accepted"]} == KOREAN_CARRIERS
+    assert not {carrier["id"] for carrier in data["rejected"]} & KOREAN_CARRIERS
+
+
+def test_each_case_fee_follows_its_own_logistics():
+    cases = [
+        CaseActivity("CD-1", case_logistics(["cj"], Logistics.international), submitted_in_month=True),
+        CaseActivity("CD-2", case_logistics(["yto", "hanjin"], Logistics.domestic), submitted_in_month=True),
+        CaseActivity("CD-3", case_logistics([], Logistics.domestic), submitted_in_month=True),
+    ]
+    lines = build_statement("2026-10", PRO, cases, RATES).lines[1:]
+    assert [(line.dispute_id, line.amount, line.description) for line in lines] == [
+        ("CD-1", D("80.00"), "case fee (domestic)"),
+        ("CD-2", D("150.00"), "case fee (international)"),
+        ("CD-3", D("80.00"), "case fee (domestic)"),
+    ]
