@@ -9,16 +9,12 @@ from __future__ import annotations
 
 from services.deadline.domain import DeadlineError
 from shared.contracts import EventParseError
-from shared.errors import DomainError
+from shared.errors import DomainError, NotFound
 from shared.web.problems import Problem, ProblemTable
 
 
-class DeadlineNotFound(DomainError):
+class DeadlineNotFound(NotFound):
     code = "deadline_not_found"
-
-
-class InvalidCursor(DomainError):
-    code = "invalid_cursor"
 
 
 class InvalidDuration(DomainError):
@@ -67,7 +63,6 @@ class RejectedEvent(EventParseError):
 
 ERRORS: ProblemTable = {
     DeadlineNotFound: Problem(404, "deadline_not_found", "Deadline not found"),
-    InvalidCursor: Problem(400, "invalid_cursor", "Invalid cursor"),
     InvalidDuration: Problem(422, "invalid_duration", "Not a duration"),
     InvalidOverrideDate: Problem(422, "invalid_override_date", "Not a date (YYYY-MM-DD)"),
     InvalidOverride: Problem(422, "invalid_override", "Invalid calendar override"),
