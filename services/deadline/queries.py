@@ -7,6 +7,7 @@ from typing import Any
 
 from sqlalchemy.ext.asyncio import AsyncSession
 
+from services.deadline.domain import parse_duration
 from services.deadline.errors import DeadlineNotFound
 from services.deadline.repository import DeadlineRepository
 from shared.cursor import decode_cursor, encode_cursor
@@ -22,8 +23,17 @@ async def get_deadline(session: AsyncSession, principal: Principal, dispute_id: 
 
 
 async def at_risk(
-    session: AsyncSession, *, seller_id: str | None, due_before: datetime | None, cursor: str | None, limit: int
+    session: AsyncSession,
+    *,
+    seller_id: str | None,
+    due_within: str | None,
+    now: datetime,
+    cursor: str | None,
+    limit: int,
 ) -> tuple[list[Any], str | None]:
+    """Open deadlines, most urgent first; with `due_within` (24h, 90m, 2d; `InvalidDuration` otherwise)
+    only those due by `now` plus that long."""
+    due_before = now + parse_duration(due_within) if due_within is not None else None
     rows = await DeadlineRepository(session).at_risk(
         seller_id=seller_id, due_before=due_before, after=decode_cursor(cursor, datetime, str), limit=limit + 1
     )  # the sort key: due_at, dispute_id
