@@ -18,7 +18,7 @@ from __future__ import annotations
 
 from typing import Any, ClassVar
 
-__all__ = ["DomainError"]
+__all__ = ["DomainError", "InvalidCursor", "NotFound"]
 
 
 class DomainError(Exception):
@@ -33,3 +33,20 @@ class DomainError(Exception):
 
     def __repr__(self) -> str:
         return f"{type(self).__name__}(code={self.code!r}, detail={self.detail!r})"
+
+
+class NotFound(DomainError):
+    """No such thing for this caller: unknown, or another seller's (`Principal.can_see` said no).
+
+    One answer for both, 404 `not_found`, because a 403 would confirm that the id exists. A
+    service's own not-found errors subclass it and keep their codes (`CaseNotFound`,
+    `DeadlineNotFound`, ...); every service's problem table maps this base (shared/web/problems.py).
+    """
+
+    code = "not_found"
+
+
+class InvalidCursor(DomainError):
+    """A list's `cursor` is not one the API gave out (`shared.cursor.decode_cursor`): 400 `invalid_cursor`."""
+
+    code = "invalid_cursor"

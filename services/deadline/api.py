@@ -8,8 +8,6 @@ from fastapi import APIRouter, Path, Query, Request
 
 from services.deadline import overrides, queries
 from services.deadline.context import DeadlineContext
-from services.deadline.domain import DeadlineError, parse_duration
-from services.deadline.errors import refused
 from services.deadline.schemas import (
     ID_PATTERN,
     DeadlineList,
@@ -51,12 +49,13 @@ async def list_deadlines(
 ) -> DeadlineList:
     """Open deadlines, most urgent first; with `due_within` (24h, 90m, 2d) only those due that soon."""
     now = _context(request).clock.now()
-    try:
-        due_before = now + parse_duration(due_within) if due_within is not None else None
-    except DeadlineError as exc:
-        raise refused(exc) from exc
     rows, next_cursor = await queries.at_risk(
-        session, seller_id=seller_filter(principal, seller_id), due_before=due_before, cursor=cursor, limit=limit
+        session,
+        seller_id=seller_filter(principal, seller_id),
+        due_within=due_within,
+        now=now,
+        cursor=cursor,
+        limit=limit,
     )
     return DeadlineList(items=[DeadlineOut.of(row, now) for row in rows], next_cursor=next_cursor)
 

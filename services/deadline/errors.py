@@ -1,56 +1,32 @@
 """What the deadline use cases refuse, and how each refusal answers over HTTP (`ERRORS`).
 
-The clock's own errors (`domain.DeadlineError`, each with a stable `code`) become these
-`DomainError`s at the edge: over HTTP a problem with that code; in a Kafka handler a
-`RejectedEvent`, which the consumer treats as permanent and dead-letters at once with the code.
+The clock's own errors (`domain.DeadlineError` and its subclasses, each with a stable `code`)
+are `DomainError`s already: over HTTP they answer through the rows below; in a Kafka handler
+they become a `RejectedEvent`, which the consumer treats as permanent and dead-letters at once
+with the code. The refusals that only a use case knows (a missing deadline, a duplicate date)
+are defined here.
 """
 
 from __future__ import annotations
 
-from services.deadline.domain import DeadlineError
+from services.deadline.domain import (
+    CalendarExhausted,
+    DeadlineError,
+    InvalidDuration,
+    InvalidOverride,
+    InvalidOverrideDate,
+)
 from shared.contracts import EventParseError
-from shared.errors import DomainError
+from shared.errors import DomainError, NotFound
 from shared.web.problems import Problem, ProblemTable
 
 
-class DeadlineNotFound(DomainError):
+class DeadlineNotFound(NotFound):
     code = "deadline_not_found"
-
-
-class InvalidCursor(DomainError):
-    code = "invalid_cursor"
-
-
-class InvalidDuration(DomainError):
-    code = "invalid_duration"
-
-
-class InvalidOverrideDate(DomainError):
-    code = "invalid_override_date"
-
-
-class InvalidOverride(DomainError):
-    code = "invalid_override"
 
 
 class DuplicateOverrideDate(DomainError):
     code = "duplicate_override_date"
-
-
-class CalendarRefused(DomainError):
-    """An override set that would leave some open deadline with no business day to count."""
-
-    code = "calendar_exhausted"
-
-
-_BY_CODE: dict[str, type[DomainError]] = {
-    cls.code: cls for cls in (InvalidDuration, InvalidOverrideDate, InvalidOverride, CalendarRefused)
-}
-
-
-def refused(exc: DeadlineError) -> DomainError:
-    """The HTTP refusal for a clock error met while serving a request."""
-    return _BY_CODE.get(exc.code, InvalidOverride)(exc.detail)
 
 
 class RejectedEvent(EventParseError):
@@ -67,10 +43,9 @@ class RejectedEvent(EventParseError):
 
 ERRORS: ProblemTable = {
     DeadlineNotFound: Problem(404, "deadline_not_found", "Deadline not found"),
-    InvalidCursor: Problem(400, "invalid_cursor", "Invalid cursor"),
     InvalidDuration: Problem(422, "invalid_duration", "Not a duration"),
     InvalidOverrideDate: Problem(422, "invalid_override_date", "Not a date (YYYY-MM-DD)"),
     InvalidOverride: Problem(422, "invalid_override", "Invalid calendar override"),
     DuplicateOverrideDate: Problem(422, "duplicate_override_date", "Two overrides for one date"),
-    CalendarRefused: Problem(409, "calendar_exhausted", "No business day left to count"),
+    CalendarExhausted: Problem(409, "calendar_exhausted", "No business day left to count"),
 }

@@ -10,8 +10,15 @@ import structlog
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from services.deadline.context import context_of
-from services.deadline.domain import KST, BusinessCalendar, DeadlineError, compute_deadline, parse_override
-from services.deadline.errors import CalendarRefused, DuplicateOverrideDate, refused
+from services.deadline.domain import (
+    KST,
+    BusinessCalendar,
+    CalendarExhausted,
+    DeadlineError,
+    compute_deadline,
+    parse_override,
+)
+from services.deadline.errors import DuplicateOverrideDate
 from services.deadline.repository import DeadlineRepository
 from services.deadline.scheduling import reschedule
 
@@ -30,10 +37,7 @@ async def replace_overrides(
 
     Returns the new set and the disputes rescheduled.
     """
-    try:
-        new = [parse_override(item["date"], item["state"], item.get("note", "")) for item in items]
-    except DeadlineError as exc:
-        raise refused(exc) from exc
+    new = [parse_override(item["date"], item["state"], item.get("note", "")) for item in items]  # InvalidOverride*
     days = [o.day for o in new]
     if len(set(days)) != len(days):
         raise DuplicateOverrideDate("Each date may have one override only.")
@@ -67,8 +71,8 @@ async def replace_overrides(
                 deadline = compute_deadline(
                     row.notified_at, row.kind, calendar=calendar, business_days=ctx.settings.business_days
                 )
-            except DeadlineError as exc:
-                raise CalendarRefused(f"{row.dispute_id}: {exc.detail}", dispute_id=row.dispute_id) from exc
+            except DeadlineError as exc:  # an override set that leaves this deadline no business day to count
+                raise CalendarExhausted(f"{row.dispute_id}: {exc.detail}", dispute_id=row.dispute_id) from exc
             if await reschedule(repo, ctx, row, deadline, names):
                 moved.append(row.dispute_id)
     log.info("calendar_overrides_replaced", overrides=len(items), changed=len(changed), rescheduled=len(moved))

@@ -13,16 +13,22 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from services.deadline import models
 from shared.contracts import Envelope
+from shared.db.backbone import qualified_name
 from shared.db.outbox import Outbox
 
 _outbox = Outbox(models.outbox_table)
-_d, _r, _o, _g = models.deadlines, models.reminders, models.calendar_overrides, models.calendar_generation
+_deadlines, _reminders, _overrides, _generation = (
+    models.deadlines,
+    models.reminders,
+    models.calendar_overrides,
+    models.calendar_generation,
+)
 
 # Many rows in one statement through unnest: a fixed number of array parameters whatever the batch
 # size, compiled once (a multi-row VALUES would compile and bind per row).
 _INSERT_DEADLINES = text(
-    """
-    INSERT INTO deadline.deadlines
+    f"""
+    INSERT INTO {qualified_name(_deadlines)}
         (dispute_id, seller_id, kind, notified_at, respond_by, due_at, rule, business_days, skipped, state, version)
     SELECT d, s, k, n, r, due, rule, days, CAST(skipped AS jsonb), 'open', 1
     FROM unnest(CAST(:d AS text[]), CAST(:s AS text[]), CAST(:k AS text[]), CAST(:n AS timestamptz[]),
@@ -34,8 +40,8 @@ _INSERT_DEADLINES = text(
 )
 # Each deadline's reminders expanded in SQL (deadlines x offsets): arrays per deadline, not per reminder.
 _INSERT_REMINDERS = text(
-    """
-    INSERT INTO deadline.reminders (dispute_id, version, offset_minutes, fire_at, state)
+    f"""
+    INSERT INTO {qualified_name(_reminders)} (dispute_id, version, offset_minutes, fire_at, state)
     SELECT t.d, t.v, o.m, t.due - make_interval(mins => o.m),
            CASE WHEN t.due - make_interval(mins => o.m) >= CAST(:now AS timestamptz) THEN 'pending' ELSE 'skipped' END
     FROM unnest(CAST(:d AS text[]), CAST(:v AS int[]), CAST(:due AS timestamptz[])) AS t(d, v, due)
@@ -85,35 +91,45 @@ class DeadlineRepository:
         return set((await self.session.execute(_INSERT_DEADLINES, params)).scalars())
 
     async def deadline(self, dispute_id: str, *, lock: bool = False) -> Row[Any] | None:
-        query = select(_d).where(_d.c.dispute_id == dispute_id)
+        query = select(_deadlines).where(_deadlines.c.dispute_id == dispute_id)
         if lock:
             query = query.with_for_update()
         return (await self.session.execute(query)).first()
 
     async def update_deadline(self, dispute_id: str, values: dict[str, Any]) -> None:
         await self.session.execute(
-            update(_d).where(_d.c.dispute_id == dispute_id).values(**values, updated_at=func.now())
+            update(_deadlines).where(_deadlines.c.dispute_id == dispute_id).values(**values, updated_at=func.now())
         )
 
     async def at_risk(
         self, *, seller_id: str | None, due_before: datetime | None, after: tuple[datetime, str] | None, limit: int
     ) -> list[Row[Any]]:
         """Open deadlines, nearest first (due_at, dispute_id), optionally due before a moment."""
-        query = select(_d).where(_d.c.state == "open").order_by(_d.c.due_at, _d.c.dispute_id).limit(limit)
+        query = (
+            select(_deadlines)
+            .where(_deadlines.c.state == "open")
+            .order_by(_deadlines.c.due_at, _deadlines.c.dispute_id)
+            .limit(limit)
+        )
         if seller_id is not None:
-            query = query.where(_d.c.seller_id == seller_id)
+            query = query.where(_deadlines.c.seller_id == seller_id)
         if due_before is not None:
-            query = query.where(_d.c.due_at <= due_before)
+            query = query.where(_deadlines.c.due_at <= due_before)
         if after is not None:
-            query = query.where(tuple_(_d.c.due_at, _d.c.dispute_id) > tuple_(*after))
+            query = query.where(tuple_(_deadlines.c.due_at, _deadlines.c.dispute_id) > tuple_(*after))
         return list(await self.session.execute(query))
 
     async def open_computed_between(self, first_day: datetime, last_day: datetime) -> list[Row[Any]]:
         """Open, computed deadlines whose window (notice, due] may include a day in [first_day, last_day], locked."""
         query = (
-            select(_d)
-            .where(_d.c.state == "open", _d.c.rule == "computed", _d.c.notified_at < last_day, _d.c.due_at >= first_day)
-            .order_by(_d.c.dispute_id)
+            select(_deadlines)
+            .where(
+                _deadlines.c.state == "open",
+                _deadlines.c.rule == "computed",
+                _deadlines.c.notified_at < last_day,
+                _deadlines.c.due_at >= first_day,
+            )
+            .order_by(_deadlines.c.dispute_id)
             .with_for_update()
         )
         return list(await self.session.execute(query))
@@ -137,15 +153,19 @@ class DeadlineRepository:
 
     async def cancel_pending(self, dispute_id: str) -> int:
         stmt = (
-            update(_r)
-            .where(_r.c.dispute_id == dispute_id, _r.c.state == "pending")
+            update(_reminders)
+            .where(_reminders.c.dispute_id == dispute_id, _reminders.c.state == "pending")
             .values(state="cancelled")
-            .returning(_r.c.offset_minutes)
+            .returning(_reminders.c.offset_minutes)
         )
         return len((await self.session.execute(stmt)).all())
 
     async def reminders_of(self, dispute_id: str) -> list[Row[Any]]:
-        query = select(_r).where(_r.c.dispute_id == dispute_id).order_by(_r.c.version, _r.c.fire_at)
+        query = (
+            select(_reminders)
+            .where(_reminders.c.dispute_id == dispute_id)
+            .order_by(_reminders.c.version, _reminders.c.fire_at)
+        )
         return list(await self.session.execute(query))
 
     async def claim_due_reminders(self, now: datetime, limit: int) -> list[Row[Any]]:
@@ -157,15 +177,15 @@ class DeadlineRepository:
         pending fire_at; a window wider than `limit` lets a second replica take the next ones.
         """
         candidates = (
-            select(_r.c.dispute_id)
-            .where(_r.c.state == "pending", _r.c.fire_at <= now)
-            .order_by(_r.c.fire_at)
+            select(_reminders.c.dispute_id)
+            .where(_reminders.c.state == "pending", _reminders.c.fire_at <= now)
+            .order_by(_reminders.c.fire_at)
             .limit(limit * 4)
         )
         locked = (
-            select(_d.c.dispute_id)
-            .where(_d.c.state == "open", _d.c.dispute_id.in_(candidates))
-            .order_by(_d.c.due_at)
+            select(_deadlines.c.dispute_id)
+            .where(_deadlines.c.state == "open", _deadlines.c.dispute_id.in_(candidates))
+            .order_by(_deadlines.c.due_at)
             .limit(limit)
             .with_for_update(skip_locked=True)
         )
@@ -174,10 +194,25 @@ class DeadlineRepository:
             return []
         # A new statement, a new snapshot: what another replica fired meanwhile is no longer pending.
         query = (
-            select(_r.c.dispute_id, _r.c.version, _r.c.offset_minutes, _r.c.fire_at, _d.c.due_at, _d.c.seller_id)
-            .join(_d, and_(_d.c.dispute_id == _r.c.dispute_id, _d.c.version == _r.c.version))
-            .where(_r.c.dispute_id.in_(ids), _r.c.state == "pending", _r.c.fire_at <= now, _d.c.state == "open")
-            .order_by(_r.c.fire_at)
+            select(
+                _reminders.c.dispute_id,
+                _reminders.c.version,
+                _reminders.c.offset_minutes,
+                _reminders.c.fire_at,
+                _deadlines.c.due_at,
+                _deadlines.c.seller_id,
+            )
+            .join(
+                _deadlines,
+                and_(_deadlines.c.dispute_id == _reminders.c.dispute_id, _deadlines.c.version == _reminders.c.version),
+            )
+            .where(
+                _reminders.c.dispute_id.in_(ids),
+                _reminders.c.state == "pending",
+                _reminders.c.fire_at <= now,
+                _deadlines.c.state == "open",
+            )
+            .order_by(_reminders.c.fire_at)
         )
         return list(await self.session.execute(query))
 
@@ -192,8 +227,12 @@ class DeadlineRepository:
             func.unnest(bindparam("offsets", offsets, ARRAY(Integer))).label("o"),
         ).subquery()
         stmt = (
-            update(_r)
-            .where(_r.c.dispute_id == target.c.d, _r.c.version == target.c.v, _r.c.offset_minutes == target.c.o)
+            update(_reminders)
+            .where(
+                _reminders.c.dispute_id == target.c.d,
+                _reminders.c.version == target.c.v,
+                _reminders.c.offset_minutes == target.c.o,
+            )
             .values(state=state, fired_at=at)
         )
         await self.session.execute(stmt)
@@ -201,9 +240,9 @@ class DeadlineRepository:
     async def claim_missed(self, now: datetime, limit: int) -> list[Row[Any]]:
         """Open deadlines whose due_at has passed, locked (SKIP LOCKED)."""
         query = (
-            select(_d.c.dispute_id, _d.c.seller_id, _d.c.due_at, _d.c.version)
-            .where(_d.c.state == "open", _d.c.due_at <= now)
-            .order_by(_d.c.due_at)
+            select(_deadlines.c.dispute_id, _deadlines.c.seller_id, _deadlines.c.due_at, _deadlines.c.version)
+            .where(_deadlines.c.state == "open", _deadlines.c.due_at <= now)
+            .order_by(_deadlines.c.due_at)
             .limit(limit)
             .with_for_update(skip_locked=True)
         )
@@ -214,33 +253,42 @@ class DeadlineRepository:
             return
         ids = bindparam("ids", list(dispute_ids), ARRAY(Text))
         await self.session.execute(
-            update(_d).where(_d.c.dispute_id == func.any(ids)).values(state="missed", missed_at=now, updated_at=now)
+            update(_deadlines)
+            .where(_deadlines.c.dispute_id == func.any(ids))
+            .values(state="missed", missed_at=now, updated_at=now)
         )
         await self.session.execute(
-            update(_r).where(_r.c.dispute_id == func.any(ids), _r.c.state == "pending").values(state="cancelled")
+            update(_reminders)
+            .where(_reminders.c.dispute_id == func.any(ids), _reminders.c.state == "pending")
+            .values(state="cancelled")
         )
 
     async def next_due(self) -> datetime | None:
         """The earliest pending fire_at or open due_at: when the scheduler has something to do."""
-        fire = select(func.min(_r.c.fire_at)).where(_r.c.state == "pending").scalar_subquery()
-        due = select(func.min(_d.c.due_at)).where(_d.c.state == "open").scalar_subquery()
+        fire = select(func.min(_reminders.c.fire_at)).where(_reminders.c.state == "pending").scalar_subquery()
+        due = select(func.min(_deadlines.c.due_at)).where(_deadlines.c.state == "open").scalar_subquery()
         return (await self.session.execute(select(func.least(fire, due)))).scalar()
 
     # ------------------------------------------------------------------ calendar overrides
 
     async def generation(self) -> int:
-        return (await self.session.execute(select(_g.c.generation).where(_g.c.id == 1))).scalar_one()
+        return (await self.session.execute(select(_generation.c.generation).where(_generation.c.id == 1))).scalar_one()
 
     async def overrides(self) -> list[Row[Any]]:
-        return list(await self.session.execute(select(_o).order_by(_o.c.day)))
+        return list(await self.session.execute(select(_overrides).order_by(_overrides.c.day)))
 
     async def replace_overrides(self, rows: Sequence[dict[str, Any]]) -> int:
         """The whole set replaced; the generation bumped (and the table locked meanwhile). Returns it."""
-        bumped = update(_g).where(_g.c.id == 1).values(generation=_g.c.generation + 1).returning(_g.c.generation)
+        bumped = (
+            update(_generation)
+            .where(_generation.c.id == 1)
+            .values(generation=_generation.c.generation + 1)
+            .returning(_generation.c.generation)
+        )
         generation = (await self.session.execute(bumped)).scalar_one()  # serialises concurrent PUTs
-        await self.session.execute(_o.delete())
+        await self.session.execute(_overrides.delete())
         if rows:
-            await self.session.execute(insert(_o).values(list(rows)))
+            await self.session.execute(insert(_overrides).values(list(rows)))
         return generation
 
     # ------------------------------------------------------------------ outbox

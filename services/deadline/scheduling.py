@@ -16,7 +16,7 @@ import structlog
 from sqlalchemy import Row
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from services.deadline.calendar import current_calendar, skipped_json
+from services.deadline.calendar_cache import current_calendar, skipped_json
 from services.deadline.context import DeadlineContext, context_of
 from services.deadline.domain import BusinessCalendar, Deadline, DeadlineError, compute_deadline
 from services.deadline.errors import RejectedEvent

@@ -18,7 +18,7 @@ from services.evidence.intake import read_evidence_upload
 from services.evidence.schemas import ID_PATTERN, EvidenceList, EvidenceOut, ReportOut, TemplatesOut
 from services.evidence.settings import Settings
 from shared.web.auth import PrincipalDep
-from shared.web.db import DbSession
+from shared.web.db import DbSession, read_and_release
 
 router = APIRouter(prefix="/v1", tags=["evidence"])
 
@@ -70,7 +70,8 @@ async def upload_evidence(
 ) -> EvidenceOut:
     """multipart/form-data (`file`, `meta`, `kind`), or an application/json body that is the meta alone."""
     settings = _settings(request)
-    await uploads.check_access(session, principal, dispute_id)  # 404 before a byte of the body is read
+    async with read_and_release(session):  # the connection is not held while the body streams in
+        await uploads.check_access(session, principal, dispute_id)  # 404 before a byte of the body is read
     upload = await read_evidence_upload(
         request,
         staging_dir=_blobs(request).staging_dir,

@@ -103,7 +103,7 @@ async def record_submission(session: AsyncSession, event: Envelope[CaseSubmitted
 async def case_of(session: AsyncSession, principal: Principal, dispute_id: str, *, lock: bool = False) -> Row:
     """The case if `principal` may see it (its seller, or an operator); 404 otherwise, also for another seller's."""
     case = await EvidenceRepository(session).case(dispute_id, lock=lock)
-    if case is None or not (principal.is_operator or principal.seller_id == case.seller_id):
+    if case is None or not principal.can_see(case.seller_id):
         raise CaseNotFound("No case with this id.", dispute_id=dispute_id)
     return case
 

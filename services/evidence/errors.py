@@ -7,7 +7,7 @@ their table `INTAKE_PROBLEMS` is merged into `ERRORS`.
 
 from __future__ import annotations
 
-from shared.errors import DomainError
+from shared.errors import DomainError, NotFound
 from shared.web.problems import Problem, ProblemTable
 
 # ---- the upload's own refusals (intake.py, media.py); the staged file is gone when one is raised
@@ -66,13 +66,13 @@ INTAKE_PROBLEMS: ProblemTable = {
 # ---- the use cases' refusals
 
 
-class CaseNotFound(DomainError):
+class CaseNotFound(NotFound):
     """Unknown dispute, or another seller's (404 either way: a 403 would confirm it exists)."""
 
     code = "case_not_found"
 
 
-class EvidenceNotFound(DomainError):
+class EvidenceNotFound(NotFound):
     code = "evidence_not_found"
 
 
@@ -82,7 +82,7 @@ class NoContent(DomainError):
     code = "evidence_has_no_file"
 
 
-class ReportNotFound(DomainError):
+class ReportNotFound(NotFound):
     code = "report_not_found"
 
 

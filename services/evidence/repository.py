@@ -16,7 +16,7 @@ from shared.contracts import Envelope
 from shared.db.outbox import Outbox
 
 _outbox = Outbox(models.outbox_table)
-_c, _i, _r, _t = models.cases, models.evidence_items, models.reports, models.tracking_index
+_cases, _items, _reports, _tracking = models.cases, models.evidence_items, models.reports, models.tracking_index
 
 
 class EvidenceRepository:
@@ -27,41 +27,41 @@ class EvidenceRepository:
 
     async def insert_case(self, values: dict[str, Any]) -> bool:
         """A new case from `dispute.received`; False when the dispute is known already."""
-        stmt = pg_insert(_c).values(**values).on_conflict_do_nothing(index_elements=["dispute_id"])
-        return bool((await self.session.execute(stmt.returning(_c.c.dispute_id))).first())
+        stmt = pg_insert(_cases).values(**values).on_conflict_do_nothing(index_elements=["dispute_id"])
+        return bool((await self.session.execute(stmt.returning(_cases.c.dispute_id))).first())
 
     async def case(self, dispute_id: str, *, lock: bool = False) -> Row | None:
         """The case; `lock` takes its row FOR UPDATE (one dispute's writes and events stay in order)."""
-        query = select(_c).where(_c.c.dispute_id == dispute_id)
+        query = select(_cases).where(_cases.c.dispute_id == dispute_id)
         if lock:
             query = query.with_for_update()
         return (await self.session.execute(query)).first()
 
     async def set_submitted(self, dispute_id: str, submitted_at: datetime) -> None:
         """Mark the case submitted (the first submission's time is kept)."""
-        stmt = update(_c).where(_c.c.dispute_id == dispute_id, _c.c.submitted_at.is_(None))
+        stmt = update(_cases).where(_cases.c.dispute_id == dispute_id, _cases.c.submitted_at.is_(None))
         await self.session.execute(stmt.values(submitted_at=submitted_at))
 
     async def amend_case(self, dispute_id: str, values: dict[str, Any]) -> None:
         """Amended facts of the case (`dispute.updated`); its facts version moves on, so reports read
         before it are stale. An amended order id also moves to the case's tracking-index rows."""
-        stmt = update(_c).where(_c.c.dispute_id == dispute_id)
-        await self.session.execute(stmt.values(**values, facts_version=_c.c.facts_version + 1))
+        stmt = update(_cases).where(_cases.c.dispute_id == dispute_id)
+        await self.session.execute(stmt.values(**values, facts_version=_cases.c.facts_version + 1))
         if "order_id" in values:
-            stmt = update(_t).where(_t.c.dispute_id == dispute_id).values(order_id=values["order_id"])
+            stmt = update(_tracking).where(_tracking.c.dispute_id == dispute_id).values(order_id=values["order_id"])
             await self.session.execute(stmt)
 
     async def close_case(self, dispute_id: str, *, at: datetime, closed_as: str) -> None:
         """The case was accepted or closed (the first time is kept): no more uploads or deletes."""
-        stmt = update(_c).where(_c.c.dispute_id == dispute_id, _c.c.closed_at.is_(None))
+        stmt = update(_cases).where(_cases.c.dispute_id == dispute_id, _cases.c.closed_at.is_(None))
         await self.session.execute(stmt.values(closed_at=at, closed_as=closed_as))
 
     async def latest_language(self, seller_id: str) -> str | None:
         """The language of the seller's latest received dispute that carried one."""
         query = (
-            select(_c.c.language)
-            .where(_c.c.seller_id == seller_id, _c.c.language.is_not(None))
-            .order_by(_c.c.received_at.desc(), _c.c.dispute_id.desc())
+            select(_cases.c.language)
+            .where(_cases.c.seller_id == seller_id, _cases.c.language.is_not(None))
+            .order_by(_cases.c.received_at.desc(), _cases.c.dispute_id.desc())
             .limit(1)
         )
         return (await self.session.execute(query)).scalar()
@@ -69,9 +69,9 @@ class EvidenceRepository:
     async def set_deadline(self, dispute_id: str, due_at: datetime, event_at: datetime) -> None:
         """Keep the deadline of the latest `deadline.scheduled` (an older one changes nothing)."""
         stmt = (
-            update(_c)
-            .where(_c.c.dispute_id == dispute_id)
-            .where((_c.c.deadline_event_at.is_(None)) | (_c.c.deadline_event_at <= event_at))
+            update(_cases)
+            .where(_cases.c.dispute_id == dispute_id)
+            .where((_cases.c.deadline_event_at.is_(None)) | (_cases.c.deadline_event_at <= event_at))
             .values(due_at=due_at, deadline_event_at=event_at)
         )
         await self.session.execute(stmt)
@@ -79,108 +79,121 @@ class EvidenceRepository:
     async def evidence_changed(self, dispute_id: str, *, now: datetime, delay: timedelta, max_wait: timedelta) -> int:
         """A new evidence set: its version bumped and its check due `delay` from now, but no later than
         `max_wait` after the first change not yet checked. Returns the set's version."""
-        pending = func.coalesce(_c.c.check_pending_since, now)
+        pending = func.coalesce(_cases.c.check_pending_since, now)
         stmt = (
-            update(_c)
-            .where(_c.c.dispute_id == dispute_id)
+            update(_cases)
+            .where(_cases.c.dispute_id == dispute_id)
             .values(
-                set_version=_c.c.set_version + 1,
+                set_version=_cases.c.set_version + 1,
                 check_pending_since=pending,
                 check_due_at=func.least(now + delay, pending + max_wait),
             )
-            .returning(_c.c.set_version)
+            .returning(_cases.c.set_version)
         )
         return int((await self.session.execute(stmt)).scalar_one())
 
     async def claim_due_case(self, now: datetime) -> Row | None:
         """One case whose check is due, locked; cases another worker holds are skipped."""
         query = (
-            select(_c)
-            .where(_c.c.check_due_at.is_not(None), _c.c.check_due_at <= now)
-            .order_by(_c.c.check_due_at)
+            select(_cases)
+            .where(_cases.c.check_due_at.is_not(None), _cases.c.check_due_at <= now)
+            .order_by(_cases.c.check_due_at)
             .limit(1)
             .with_for_update(skip_locked=True)
         )
         return (await self.session.execute(query)).first()
 
     async def next_check_due(self) -> datetime | None:
-        return (await self.session.execute(select(func.min(_c.c.check_due_at)))).scalar()
+        return (await self.session.execute(select(func.min(_cases.c.check_due_at)))).scalar()
 
     async def schedule_check(self, dispute_id: str, *, now: datetime) -> None:
         """A check due now, unless one is already scheduled (a pending debounced run reads the new facts)."""
-        stmt = update(_c).where(_c.c.dispute_id == dispute_id)
+        stmt = update(_cases).where(_cases.c.dispute_id == dispute_id)
         await self.session.execute(
             stmt.values(
-                check_due_at=func.coalesce(_c.c.check_due_at, now),
-                check_pending_since=func.coalesce(_c.c.check_pending_since, now),
+                check_due_at=func.coalesce(_cases.c.check_due_at, now),
+                check_pending_since=func.coalesce(_cases.c.check_pending_since, now),
             )
         )
 
     async def set_check_due(self, dispute_id: str, at: datetime) -> None:
         """Try the check again at `at` (after a failed run)."""
-        await self.session.execute(update(_c).where(_c.c.dispute_id == dispute_id).values(check_due_at=at))
+        await self.session.execute(update(_cases).where(_cases.c.dispute_id == dispute_id).values(check_due_at=at))
 
     async def checked(self, dispute_id: str) -> None:
         """The current set has a report: nothing is due any more."""
-        stmt = update(_c).where(_c.c.dispute_id == dispute_id).values(check_due_at=None, check_pending_since=None)
+        stmt = (
+            update(_cases).where(_cases.c.dispute_id == dispute_id).values(check_due_at=None, check_pending_since=None)
+        )
         await self.session.execute(stmt)
 
     # ------------------------------------------------------------------ evidence items
 
     async def insert_item(self, values: dict[str, Any]) -> Row:
-        return (await self.session.execute(insert(_i).values(**values).returning(*_i.c))).one()
+        return (await self.session.execute(insert(_items).values(**values).returning(*_items.c))).one()
 
     async def item(self, dispute_id: str, evidence_id: uuid.UUID, *, include_deleted: bool = False) -> Row | None:
-        query = select(_i).where(_i.c.dispute_id == dispute_id, _i.c.id == evidence_id)
+        query = select(_items).where(_items.c.dispute_id == dispute_id, _items.c.id == evidence_id)
         if not include_deleted:
-            query = query.where(_i.c.deleted_at.is_(None))
+            query = query.where(_items.c.deleted_at.is_(None))
         return (await self.session.execute(query)).first()
 
     async def items(self, dispute_id: str, *, include_deleted: bool = False, with_facts: bool = True) -> list[Row]:
         """The case's items in upload order (the evidence set when deleted ones are left out)."""
-        columns = list(_i.c) if with_facts else [c for c in _i.c if c.name != "facts"]
-        query = select(*columns).where(_i.c.dispute_id == dispute_id).order_by(_i.c.uploaded_at, _i.c.id)
+        columns = list(_items.c) if with_facts else [c for c in _items.c if c.name != "facts"]
+        query = select(*columns).where(_items.c.dispute_id == dispute_id).order_by(_items.c.uploaded_at, _items.c.id)
         if not include_deleted:
-            query = query.where(_i.c.deleted_at.is_(None))
+            query = query.where(_items.c.deleted_at.is_(None))
         return list(await self.session.execute(query))
 
     async def current_set(self, dispute_id: str) -> list[Row]:
         """(id, kind, sha256) of the live items, in upload order."""
         query = (
-            select(_i.c.id, _i.c.kind, _i.c.sha256)
-            .where(_i.c.dispute_id == dispute_id, _i.c.deleted_at.is_(None))
-            .order_by(_i.c.uploaded_at, _i.c.id)
+            select(_items.c.id, _items.c.kind, _items.c.sha256)
+            .where(_items.c.dispute_id == dispute_id, _items.c.deleted_at.is_(None))
+            .order_by(_items.c.uploaded_at, _items.c.id)
         )
         return list(await self.session.execute(query))
 
     async def mark_deleted(self, evidence_id: uuid.UUID, *, at: datetime, by: str) -> None:
-        await self.session.execute(update(_i).where(_i.c.id == evidence_id).values(deleted_at=at, deleted_by=by))
+        await self.session.execute(
+            update(_items).where(_items.c.id == evidence_id).values(deleted_at=at, deleted_by=by)
+        )
 
     # ------------------------------------------------------------------ tracking index
 
     async def index_tracking(self, rows: Sequence[dict[str, Any]]) -> None:
         if rows:
-            await self.session.execute(insert(_t), list(rows))
+            await self.session.execute(insert(_tracking), list(rows))
 
     async def unindex_tracking(self, evidence_id: uuid.UUID) -> None:
-        await self.session.execute(delete(_t).where(_t.c.evidence_id == evidence_id))
+        await self.session.execute(delete(_tracking).where(_tracking.c.evidence_id == evidence_id))
 
     async def tracking_matches(self, seller_id: str, dispute_id: str, number_keys: Sequence[str]) -> list[Row]:
         """The seller's other cases' tracking rows that share a number with this case."""
         if not number_keys:
             return []
-        query = select(_t.c.carrier, _t.c.tracking_number, _t.c.order_id, _t.c.dispute_id).where(
-            _t.c.seller_id == seller_id, _t.c.number_key.in_(list(number_keys)), _t.c.dispute_id != dispute_id
+        query = select(
+            _tracking.c.carrier, _tracking.c.tracking_number, _tracking.c.order_id, _tracking.c.dispute_id
+        ).where(
+            _tracking.c.seller_id == seller_id,
+            _tracking.c.number_key.in_(list(number_keys)),
+            _tracking.c.dispute_id != dispute_id,
         )
         return list(await self.session.execute(query))
 
     # ------------------------------------------------------------------ reports
 
     async def insert_report(self, values: dict[str, Any]) -> Row:
-        return (await self.session.execute(insert(_r).values(**values).returning(*_r.c))).one()
+        return (await self.session.execute(insert(_reports).values(**values).returning(*_reports.c))).one()
 
     async def latest_report(self, dispute_id: str) -> Row | None:
-        query = select(_r).where(_r.c.dispute_id == dispute_id).order_by(_r.c.checked_at.desc(), _r.c.id).limit(1)
+        query = (
+            select(_reports)
+            .where(_reports.c.dispute_id == dispute_id)
+            .order_by(_reports.c.checked_at.desc(), _reports.c.id)
+            .limit(1)
+        )
         return (await self.session.execute(query)).first()
 
     # ------------------------------------------------------------------ outbox

@@ -57,11 +57,10 @@ async def check_access(session: AsyncSession, principal: Principal, dispute_id: 
     """404 for an unknown or another seller's case, 409 for an accepted or closed one, before the
     body is read (`add_evidence` asks again under the case lock).
 
-    Ends the read-only transaction at once, so the connection goes back to the pool while a
-    large body streams in (nothing was written: this is no commit).
+    Only reads: the route runs it in `shared.web.db.read_and_release`, so the connection goes back
+    to the pool while a large body streams in.
     """
     ensure_open(await case_of(session, principal, dispute_id))
-    await session.rollback()
 
 
 async def add_evidence(

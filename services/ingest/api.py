@@ -61,7 +61,7 @@ def _utcnow() -> datetime:
 
 
 def _own_seller(principal: Principal, seller_id: str) -> None:
-    if not principal.is_operator and principal.seller_id != seller_id:
+    if not principal.can_see(seller_id):
         raise SellerNotFound("No seller with this id.", seller_id=seller_id)  # not 403: that would confirm it exists
 
 

@@ -8,9 +8,6 @@ are no-ops when they come back from Kafka.
 
 from __future__ import annotations
 
-import base64
-import binascii
-import json
 from datetime import UTC, datetime
 from decimal import Decimal
 from typing import Any
@@ -20,9 +17,10 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from services.ingest.domain.rules import AutoAcceptRule, AutoAction
 from services.ingest.domain.status import DECIDED, CaseStatus, advance, can_accept, proposed_by, urgency
-from services.ingest.errors import CaseNotFound, CaseNotOpen, InvalidCursor
+from services.ingest.errors import CaseNotFound, CaseNotOpen
 from services.ingest.repository import CaseCursor, CaseFilter, IngestRepository
 from shared.contracts import DisputeChange, DisputeReceivedV1, DisputeUpdatedV1, Envelope, Money, new_event
+from shared.cursor import decode_cursor, encode_cursor
 from shared.kafka.handlers import Deferred
 from shared.web.auth import Principal
 
@@ -158,7 +156,7 @@ def updated_fields(data: DisputeUpdatedV1) -> dict[str, Any]:
 async def get_case(session: AsyncSession, principal: Principal, dispute_id: str) -> tuple[Row, list[Row]]:
     repo = IngestRepository(session)
     case = await repo.case(dispute_id)
-    if case is None or not (principal.is_operator or principal.seller_id == case.seller_id):
+    if case is None or not principal.can_see(case.seller_id):
         raise CaseNotFound("No case with this dispute id.", dispute_id=dispute_id)  # another seller's: 404 too
     return case, await repo.timeline(dispute_id)
 
@@ -166,17 +164,20 @@ async def get_case(session: AsyncSession, principal: Principal, dispute_id: str)
 async def list_cases(
     session: AsyncSession, where: CaseFilter, *, cursor: str | None, limit: int
 ) -> tuple[list[Row], str | None]:
-    rows = await IngestRepository(session).cases(where, after=decode_cursor(cursor), limit=limit + 1)
+    after = decode_cursor(cursor, int, datetime, str)  # the sort key: urgency, due_key, dispute_id
+    rows = await IngestRepository(session).cases(
+        where, after=CaseCursor(*after) if after is not None else None, limit=limit + 1
+    )
     more = len(rows) > limit
     rows = rows[:limit]
-    return rows, encode_cursor(rows[-1]) if more else None
+    return rows, encode_cursor(rows[-1].urgency, rows[-1].due_key, rows[-1].dispute_id) if more else None
 
 
 async def accept_case(session: AsyncSession, principal: Principal, dispute_id: str, *, now: datetime) -> Row:
     """The seller concedes: status `accepted`, and `dispute.updated` (change `accepted`) in the outbox."""
     repo = IngestRepository(session)
     case = await repo.case(dispute_id, lock=True)  # the lock keeps this case's events in order
-    if case is None or not (principal.is_operator or principal.seller_id == case.seller_id):
+    if case is None or not principal.can_see(case.seller_id):
         raise CaseNotFound("No case with this dispute id.", dispute_id=dispute_id)
     current = CaseStatus(case.status)
     if not can_accept(current):
@@ -219,24 +220,3 @@ async def apply_seller_rule(
 
 def is_decided(status: str) -> bool:
     return CaseStatus(status) in DECIDED
-
-
-# --------------------------------------------------------------------------- cursors
-
-
-def encode_cursor(row: Row) -> str:
-    raw = json.dumps([row.urgency, row.due_key.isoformat(), row.dispute_id]).encode()
-    return base64.urlsafe_b64encode(raw).decode().rstrip("=")
-
-
-def decode_cursor(cursor: str | None) -> CaseCursor | None:
-    if not cursor:
-        return None
-    try:
-        rank, due_key, dispute_id = json.loads(base64.urlsafe_b64decode(cursor + "=" * (-len(cursor) % 4)))
-        due = datetime.fromisoformat(due_key)
-        if not isinstance(rank, int) or not isinstance(dispute_id, str) or due.tzinfo is None:
-            raise ValueError("bad cursor")
-        return CaseCursor(rank, due, dispute_id)
-    except (ValueError, TypeError, binascii.Error, UnicodeDecodeError):
-        raise InvalidCursor("The cursor is not one this API gave out.") from None

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from shared.errors import DomainError
+from shared.errors import DomainError, NotFound
 from shared.web.problems import Problem, ProblemTable
 
 
@@ -10,7 +10,7 @@ class SellerExists(DomainError):
     code = "seller_exists"
 
 
-class SellerNotFound(DomainError):
+class SellerNotFound(NotFound):
     code = "seller_not_found"
 
 
@@ -44,7 +44,7 @@ class MissingSeller(DomainError):
     code = "seller_id_required"
 
 
-class BuyerNotFound(DomainError):
+class BuyerNotFound(NotFound):
     code = "buyer_not_found"
 
 
@@ -60,16 +60,12 @@ class ExchangeRateMissing(DomainError):
     code = "exchange_rate_missing"
 
 
-class CaseNotFound(DomainError):
+class CaseNotFound(NotFound):
     code = "case_not_found"
 
 
 class CaseNotOpen(DomainError):
     code = "case_not_open"
-
-
-class InvalidCursor(DomainError):
-    code = "invalid_cursor"
 
 
 class InvalidCsv(DomainError):
@@ -129,7 +125,6 @@ ERRORS: ProblemTable = {
     ExchangeRateMissing: Problem(409, "exchange_rate_missing", "Exchange rate missing"),
     CaseNotFound: Problem(404, "case_not_found", "Case not found"),
     CaseNotOpen: Problem(409, "case_not_open", "Case is not open"),
-    InvalidCursor: Problem(400, "invalid_cursor", "Invalid cursor"),
     CsvHeaderInvalid: Problem(422, "csv_header_invalid", "CSV header not as expected"),
     CsvNotText: Problem(415, "csv_not_text", "Not a CSV text file"),
     InvalidCsv: Problem(422, "invalid_csv", "Invalid CSV"),

@@ -8,8 +8,10 @@ Claims (SPEC section 3): `role`, `seller_id` (sellers) and `exp` are required an
 other systems mint their own tokens; `iat`, `sub` and the rest are optional, but an `iat` in
 the future is refused (no clock-skew allowance, as the SPEC says).
 
-A seller asking for another seller's dispute gets 404, not 403: a 403 would confirm that
-the dispute id exists.
+The one access rule is `Principal.can_see(seller_id)`: the owner or an operator, nobody else.
+Whoever is refused gets the same answer as for an unknown id, `shared.errors.NotFound` or a
+service's subclass of it (404, not 403: a 403 would confirm that the id exists). Both are
+plain Python, so a use case applies the rule the same way behind a route or a Kafka handler.
 """
 
 from __future__ import annotations
@@ -23,6 +25,7 @@ from typing import Annotated, Any
 import jwt
 from fastapi import Depends, Request
 
+from shared.errors import NotFound
 from shared.web.problems import ProblemError
 
 __all__ = [
@@ -33,7 +36,6 @@ __all__ = [
     "Role",
     "current_principal",
     "decode_token",
-    "ensure_seller_access",
     "mint_token",
     "require_operator",
     "seller_filter",
@@ -57,6 +59,10 @@ class Principal:
     @property
     def is_operator(self) -> bool:
         return self.role is Role.operator
+
+    def can_see(self, seller_id: str) -> bool:
+        """Whether this caller may see `seller_id`'s data: its owner or an operator."""
+        return self.is_operator or self.seller_id == seller_id
 
 
 def mint_token(
@@ -153,20 +159,14 @@ async def require_operator(principal: PrincipalDep) -> Principal:
 OperatorDep = Annotated[Principal, Depends(require_operator)]
 
 
-def ensure_seller_access(principal: Principal, seller_id: str) -> None:
-    """Raise 404 `not_found` if a seller reaches for another seller's data; operators see all."""
-    if not principal.is_operator and principal.seller_id != seller_id:
-        raise ProblemError(404, "not_found", "Not Found", "No such resource.")
-
-
 def seller_filter(principal: Principal, requested_seller_id: str | None = None) -> str | None:
     """The seller id a list query must filter on; None means all sellers (operators only).
 
     A seller always gets its own id back, and asking for another seller's is a 404 like any
-    other cross-seller read.
+    other cross-seller read (`NotFound`).
     """
     if principal.is_operator:
         return requested_seller_id
-    if requested_seller_id is not None:
-        ensure_seller_access(principal, requested_seller_id)
+    if requested_seller_id is not None and not principal.can_see(requested_seller_id):
+        raise NotFound("No such resource.")
     return principal.seller_id

@@ -19,11 +19,18 @@ serialization failure or a lost connection all land here).
 
 A streamed body (`StreamingResponse`) and background tasks run after the commit and after
 the session is closed: they must not use it.
+
+A route that reads first and then waits a long time without the database (a large upload
+streaming in after its access check) wraps the read in ``async with read_and_release(session)``:
+the scope ends that read-only transaction, so the connection goes back to the pool meanwhile,
+and the next statement begins the transaction this dependency commits. Use cases never end a
+transaction themselves.
 """
 
 from __future__ import annotations
 
 from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
 from typing import Annotated
 
 import structlog
@@ -32,7 +39,7 @@ from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from shared.web.problems import ProblemError
 
-__all__ = ["DbSession", "commit_failed", "request_session"]
+__all__ = ["DbSession", "commit_failed", "read_and_release", "request_session"]
 
 log = structlog.get_logger(__name__)
 
@@ -63,3 +70,16 @@ async def request_session(request: Request) -> AsyncIterator[AsyncSession]:
 
 
 DbSession = Annotated[AsyncSession, Depends(request_session, scope="function")]
+
+
+@asynccontextmanager
+async def read_and_release(session: AsyncSession) -> AsyncIterator[AsyncSession]:
+    """A read-only step of the request: its transaction ends when the block does (module docstring).
+
+    Nothing was written, so ending it is a rollback, not a commit; if the block raises, the
+    error goes on to `request_session`, which rolls back as for any refusal.
+    """
+    yield session
+    if session.new or session.dirty or session.deleted:
+        raise RuntimeError("read_and_release is for reads: this step changed objects of the session")
+    await session.rollback()  # gives the connection back to the pool; nothing was written

@@ -18,7 +18,9 @@ problems through one table per service, handed to `create_service_app(..., error
 
     ERRORS: ProblemTable = {CaseNotFound: Problem(404, "case_not_found", "Case not found")}
 
-A table row for a base class covers its subclasses (the nearest row wins). A `DomainError`
+A table row for a base class covers its subclasses (the nearest row wins). The refusals of
+`shared/` itself (`SHARED_PROBLEMS`: `NotFound` 404 `not_found`, `InvalidCursor` 400
+`invalid_cursor`) are rows of every service's table; a service's own rows come after them. A `DomainError`
 with no row answers 422 with the error's own `code` and the title "Request refused", and is
 logged as ``unmapped_domain_error``: it is still a refusal of the request (a 4xx, so a sender
 does not retry it forever), and the missing row shows up in the logs.
@@ -43,7 +45,7 @@ from fastapi.responses import JSONResponse
 from pydantic import ValidationError
 from starlette.exceptions import HTTPException as StarletteHTTPException
 
-from shared.errors import DomainError
+from shared.errors import DomainError, InvalidCursor, NotFound
 from shared.tracing import current_request_id, current_traceparent, trace_scope
 
 __all__ = [
@@ -52,6 +54,7 @@ __all__ = [
     "Problem",
     "ProblemError",
     "ProblemTable",
+    "SHARED_PROBLEMS",
     "problem_for",
     "install_problem_handlers",
     "problem_response",
@@ -118,6 +121,12 @@ class Problem:
 
 
 ProblemTable: TypeAlias = Mapping[type[DomainError], Problem]
+
+# The refusals of shared/ (shared/errors.py), answered alike by every service.
+SHARED_PROBLEMS: ProblemTable = {
+    NotFound: Problem(404, "not_found", "Not Found"),
+    InvalidCursor: Problem(400, "invalid_cursor", "Invalid cursor"),
+}
 
 # A refusal nobody put in the table (see the module docstring).
 _UNMAPPED_STATUS = 422
@@ -283,7 +292,7 @@ async def _on_unhandled(request: Request, exc: Exception) -> JSONResponse:
 
 def install_problem_handlers(app: FastAPI, errors: ProblemTable | None = None) -> None:
     """Answer every error of `app` as problem+json, domain errors through `errors` (module docstring)."""
-    table = dict(errors or {})
+    table = {**SHARED_PROBLEMS, **(errors or {})}
     for cls, problem in table.items():
         if not (isinstance(cls, type) and issubclass(cls, DomainError)) or not isinstance(problem, Problem):
             raise TypeError(f"a problem table maps DomainError subclasses to Problem rows, not {cls!r}: {problem!r}")

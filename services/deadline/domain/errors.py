@@ -1,6 +1,15 @@
-"""Domain errors of the deadline clock: one stable `code` each, mapped to HTTP or a dead letter by the caller."""
+"""Domain errors of the deadline clock: one stable `code` each, mapped to HTTP or a dead letter by the caller.
+
+They are the service's `DomainError`s too (there is no second `InvalidDuration` at the edge):
+a route lets them through to the problem table (`services/deadline/errors.py`), a Kafka
+handler turns them into a `RejectedEvent` dead letter. `shared.errors` is pure, no I/O.
+"""
 
 from __future__ import annotations
+
+from typing import Any
+
+from shared.errors import DomainError
 
 __all__ = [
     "CalendarExhausted",
@@ -14,14 +23,18 @@ __all__ = [
 ]
 
 
-class DeadlineError(ValueError):
-    """Bad input to the clock. `code` is the contract (problem+json `code`, dead-letter reason)."""
+class DeadlineError(DomainError, ValueError):
+    """Bad input to the clock. `code` is the contract (problem+json `code`, dead-letter reason).
 
-    code: str = "deadline_error"
+    A `ValueError` as well, so a settings validator that calls the clock refuses as pydantic expects.
+    """
 
-    def __init__(self, detail: str) -> None:
-        super().__init__(f"{self.code}: {detail}")
-        self.detail = detail
+    code = "deadline_error"
+
+    def __init__(self, detail: str, **data: Any) -> None:
+        super().__init__(detail, **data)
+        self.args = (f"{self.code}: {detail}",)
+        self.detail: str = detail
 
 
 class NaiveTimestamp(DeadlineError):

@@ -11,17 +11,17 @@ import jwt
 import pytest
 from fastapi import FastAPI
 
+from shared.errors import NotFound
 from shared.web.auth import (
     OperatorDep,
     Principal,
     PrincipalDep,
     Role,
     decode_token,
-    ensure_seller_access,
     mint_token,
     seller_filter,
 )
-from shared.web.problems import ProblemError, install_problem_handlers
+from shared.web.problems import SHARED_PROBLEMS, ProblemError, install_problem_handlers, problem_for
 
 SECRET = "test-secret-long-enough-for-hs256-and-hs512-" + "x" * 32
 
@@ -37,7 +37,8 @@ def _app() -> FastAPI:
 
     @app.get("/sellers/{seller_id}/disputes")
     async def seller_disputes(seller_id: str, principal: PrincipalDep) -> dict[str, str]:
-        ensure_seller_access(principal, seller_id)
+        if not principal.can_see(seller_id):
+            raise NotFound("No such resource.")
         return {"seller_id": seller_id}
 
     @app.post("/dlq/replay")
@@ -273,9 +274,15 @@ def test_seller_filter_pins_sellers_to_their_own_id():
     seller = Principal(Role.seller, "V-100")
     assert seller_filter(seller) == "V-100"
     assert seller_filter(seller, "V-100") == "V-100"
-    with pytest.raises(ProblemError) as raised:
+    with pytest.raises(NotFound) as raised:  # a domain error, so handlers can use it too
         seller_filter(seller, "V-200")
-    assert raised.value.status == 404
+    assert problem_for(SHARED_PROBLEMS, raised.value).status == 404
+
+
+def test_can_see_is_the_owner_or_an_operator():
+    assert Principal(Role.seller, "V-100").can_see("V-100")
+    assert not Principal(Role.seller, "V-100").can_see("V-200")
+    assert Principal(Role.operator, None).can_see("V-200")
 
 
 def test_seller_filter_lets_operators_choose_or_see_all():
