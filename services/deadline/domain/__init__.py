@@ -9,7 +9,7 @@ from services.deadline.domain.business_calendar import (
     parse_override,
     parse_override_date,
 )
-from services.deadline.domain.clock import (
+from services.deadline.domain.arithmetic import (
     BEIJING,
     DEFAULT_BUSINESS_DAYS,
     DEFAULT_REMINDER_OFFSETS,
