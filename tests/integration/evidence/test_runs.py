@@ -12,6 +12,7 @@ from sqlalchemy import select
 import services.evidence.main
 from services.evidence import models, runs
 from shared.contracts import DeadlineScheduledV1, DisputeReceivedV1, Money, new_event
+from shared.worker import Wakeup
 from tests.harness import service_harness
 from tests.integration.evidence.conftest import ORDER, Evidence, sample
 
@@ -142,7 +143,7 @@ async def debounced(infra, tmp_path):
     ) as harness:
         harness.blob_root = tmp_path
         worker = asyncio.create_task(
-            runs.check_loop(harness.sessions, poll_s=0.5, retry=timedelta(seconds=5), wake=runs.wake_event())
+            runs.check_loop(harness.sessions, poll_s=0.5, retry=timedelta(seconds=5), wake=runs.wakeup()).run()
         )
         try:
             yield harness
@@ -175,7 +176,7 @@ async def test_two_workers_share_due_cases_and_check_each_once(evidence: Evidenc
         assert (await evidence.upload(dispute, seller, sample("pod_complete"), as_json=True)).status_code == 201
     workers = [
         asyncio.create_task(
-            runs.check_loop(evidence.sessions, poll_s=0.2, retry=timedelta(seconds=5), wake=asyncio.Event())
+            runs.check_loop(evidence.sessions, poll_s=0.2, retry=timedelta(seconds=5), wake=Wakeup()).run()
         )
         for _ in range(2)
     ]
@@ -200,7 +201,7 @@ async def test_a_seller_who_keeps_uploading_still_gets_a_check_after_the_longest
         infra, services.evidence.main, harness=Evidence, blob_root=tmp_path, **timing
     ) as evidence:
         worker = asyncio.create_task(
-            runs.check_loop(evidence.sessions, poll_s=0.2, retry=timedelta(seconds=5), wake=asyncio.Event())
+            runs.check_loop(evidence.sessions, poll_s=0.2, retry=timedelta(seconds=5), wake=Wakeup()).run()
         )
         try:
             seller, dispute = await evidence.new_case()
@@ -225,7 +226,7 @@ async def test_a_run_that_fails_is_retried_later_and_does_not_stop_other_cases(e
         await session.execute(i.update().where(i.c.dispute_id == bad).values(facts={"exif_time": "not a time"}))
     await evidence.upload(good, good_seller, sample("pod_complete"), as_json=True)
     worker = asyncio.create_task(
-        runs.check_loop(evidence.sessions, poll_s=0.2, retry=timedelta(seconds=30), wake=asyncio.Event())
+        runs.check_loop(evidence.sessions, poll_s=0.2, retry=timedelta(seconds=30), wake=Wakeup()).run()
     )
     try:
         deadline = asyncio.get_running_loop().time() + 10
