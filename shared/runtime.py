@@ -20,6 +20,7 @@ from fastapi import APIRouter
 from sqlalchemy import MetaData, Table, text
 from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession, async_sessionmaker
 
+from shared.backoff import Backoff
 from shared.contracts.topics import dlq_topic
 from shared.db.engine import create_engine, session_factory
 from shared.db.outbox import Outbox
@@ -235,7 +236,7 @@ ClientT = TypeVar("ClientT", bound=_KafkaClient)
 
 async def _until_started(build: Callable[[], ClientT], what: str) -> ClientT:
     """Build and start a Kafka client, retrying with a fresh one until the broker answers."""
-    delay = 0.5
+    failures = 0
     while True:
         client = build()
         try:
@@ -244,10 +245,14 @@ async def _until_started(build: Callable[[], ClientT], what: str) -> ClientT:
         except asyncio.CancelledError:
             raise
         except Exception as exc:
-            log.warning("kafka_not_ready", part=what, error=repr(exc), retry_in_s=delay)
+            failures += 1
+            delay = _KAFKA_START_BACKOFF.delay(failures)
+            log.warning("kafka_not_ready", part=what, error=repr(exc), retry_in_s=round(delay, 3))
             try:
                 await client.stop()
             except Exception:
                 pass
             await asyncio.sleep(delay)
-            delay = min(delay * 2, 5)
+
+
+_KAFKA_START_BACKOFF = Backoff(base_s=0.5, cap_s=5.0)

@@ -80,7 +80,8 @@ class ServiceSettings(BaseSettings):
     # Outbox relay.
     outbox_batch_size: int = Field(default=500, ge=1)
     outbox_poll_interval_ms: int = 1_000
-    # After a failed publish the relay waits base * 2^failures (capped, jittered) and halves its batch.
+    # After a failed publish the relay waits up to base * 2^(failures-1) (capped, full jitter: shared/backoff.py)
+    # and halves its batch.
     outbox_retry_backoff_ms: int = Field(default=200, ge=1)
     # Capped low: the relay must notice a returning broker within seconds (recovery goal ≤ 5 s).
     outbox_retry_backoff_max_ms: int = Field(default=2_000, ge=1)

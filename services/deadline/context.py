@@ -7,47 +7,18 @@ a session, finds the context of its own runtime, and two runtimes in one process
 
 from __future__ import annotations
 
-import asyncio
 from dataclasses import dataclass, field
-from datetime import UTC, date, datetime, timedelta
+from datetime import date, timedelta
 
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from shared.clock import Clock, SystemClock
 from services.deadline.domain import BusinessCalendar, Override
 from services.deadline.settings import Settings
-from shared.db.session import call_after_commit
+from shared.worker import Wakeup
 
 CONTEXT_KEY = "dd_deadline_context"
 _CALENDAR_KEY = "dd_deadline_calendar"  # session.info: (transaction, calendar) checked in it
-FAR = datetime.max.replace(tzinfo=UTC)
-
-
-class Wakeup:
-    """Wakes the scheduler when a commit schedules something before its planned wake-up."""
-
-    def __init__(self) -> None:
-        self.event = asyncio.Event()
-        self.planned_at: datetime = FAR  # when the scheduler means to look again
-
-    def after_commit(self, session: AsyncSession, at: datetime) -> None:
-        """Set the event once `session`'s transaction commits, if `at` is before the planned wake-up."""
-        if at >= self.planned_at:
-            return
-        call_after_commit(session, "deadline_scheduler_wake", self.event.set)
-
-    async def wait(self, seconds: float, planned_at: datetime) -> bool:
-        """Sleep up to `seconds` or until woken; True when woken."""
-        self.planned_at = planned_at
-        try:
-            async with asyncio.timeout(max(seconds, 0)):
-                await self.event.wait()
-            return True
-        except TimeoutError:
-            return False
-        finally:
-            self.event.clear()
-            self.planned_at = FAR
 
 
 @dataclass

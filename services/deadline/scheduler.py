@@ -6,14 +6,14 @@ committed together, so a replica that dies mid-tick leaves the rows pending for 
 two replicas never claim the same row. Between ticks the loop sleeps until the next due row
 (`SELECT least(min(fire_at), min(due_at))`), at most `scheduler_max_sleep_s`, and wakes early when a
 handler of this process commits something due sooner. A database outage is logged and waited out.
+The loop is the shared one (`shared/worker.py`, `WorkerLoop`); `tick` is its step.
 """
 
 from __future__ import annotations
 
-import random
 from collections import defaultdict
 from dataclasses import dataclass
-from datetime import datetime, timedelta
+from datetime import datetime
 from typing import Any
 
 import structlog
@@ -23,13 +23,16 @@ from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 from services.deadline.context import DeadlineContext, context_of
 from services.deadline.repository import DeadlineRepository, ReminderKey
 from services.deadline.scheduling import SOURCE, event_id
+from shared.backoff import Backoff
 from shared.contracts import DeadlineAlertedV1, new_event
 from shared.db.session import session_scope
 from shared.runtime import ServiceRuntime
+from shared.worker import WorkerLoop
 
 log = structlog.get_logger(__name__)
 
 _HELD_ELSEWHERE_S = 0.05
+_BACKOFF_BASE_S = 0.2
 
 
 @dataclass(frozen=True)
@@ -109,31 +112,35 @@ async def next_due(sessions: async_sessionmaker[AsyncSession]) -> datetime | Non
         return await DeadlineRepository(session).next_due()
 
 
-async def run(sessions: async_sessionmaker[AsyncSession], ctx: DeadlineContext) -> None:
-    """Tick, sleep until the next due row (capped; woken early by a handler), forever."""
+def loop(sessions: async_sessionmaker[AsyncSession], ctx: DeadlineContext) -> WorkerLoop:
+    """The shared worker loop around `tick`: sleeps until the next due row (capped), woken early by a handler."""
     s = ctx.settings
-    failures = 0
-    while True:
-        now = ctx.clock.now()
-        try:
-            done = await tick(sessions, ctx)
-            if done.full:
-                continue  # more is due right now
-            upcoming = await next_due(sessions)
-            failures = 0
-        except Exception as exc:  # the database away (or anything else): never die, back off
-            failures += 1
-            backoff = min(0.2 * 2**failures, s.scheduler_backoff_max_s) * random.uniform(0.5, 1.0)
-            log.warning("scheduler_tick_failed", error=repr(exc), retry_in_s=round(backoff, 2), failures=failures)
-            await ctx.wakeup.wait(backoff, now)
-            continue
-        now = ctx.clock.now()
-        wait = s.scheduler_max_sleep_s if upcoming is None else (upcoming - now).total_seconds()
-        wait = min(max(wait, 0.0), s.scheduler_max_sleep_s)
+
+    async def step() -> float | None:
+        done = await tick(sessions, ctx)
+        if done.full:
+            return 0.0  # more is due right now
+        upcoming = await next_due(sessions)
+        if upcoming is None:
+            return None
+        wait = max((upcoming - ctx.clock.now()).total_seconds(), 0.0)
         if wait == 0 and not (done.fired or done.missed or done.skipped):
-            wait = _HELD_ELSEWHERE_S  # due rows another transaction holds (SKIP LOCKED): do not spin
-        if wait > 0:
-            await ctx.wakeup.wait(wait, now + timedelta(seconds=wait))
+            return _HELD_ELSEWHERE_S  # due rows another transaction holds (SKIP LOCKED): do not spin
+        return wait
+
+    return WorkerLoop(
+        "deadline-scheduler",
+        step,
+        backoff=Backoff(base_s=_BACKOFF_BASE_S, cap_s=max(s.scheduler_backoff_max_s, _BACKOFF_BASE_S)),
+        max_sleep_s=s.scheduler_max_sleep_s,
+        wakeup=ctx.wakeup,
+        clock=ctx.clock.now,
+    )
+
+
+async def run(sessions: async_sessionmaker[AsyncSession], ctx: DeadlineContext) -> None:
+    """Tick, sleep until the next due row (capped; woken early by a handler), until cancelled."""
+    await loop(sessions, ctx).run()
 
 
 async def scheduler(runtime: ServiceRuntime) -> None:

@@ -7,7 +7,8 @@ the cleared `check_due_at` are written in one transaction.
 
 The worker claims due cases with `FOR UPDATE SKIP LOCKED` (several processes share the work),
 sleeps until the nearest due time (at most `check_poll_interval_ms`), and is woken at once by an
-in-process event set after an upload's or delete's commit: no hot polling.
+in-process event set after an upload's or delete's commit: no hot polling. The loop is the shared
+one (`shared/worker.py`); `run_due_check` is its step.
 """
 
 from __future__ import annotations
@@ -30,8 +31,10 @@ from services.evidence.checker import Report, TrackingRef, check, load_ruleset, 
 from services.evidence.facts import case_facts, evidence_item, findings_json, set_json
 from services.evidence.repository import EvidenceRepository
 from services.evidence.settings import Settings
+from shared.backoff import Backoff
 from shared.contracts import EvidenceRef, EvidenceValidatedV1, Finding, new_event
-from shared.db.session import call_after_commit, session_scope
+from shared.db.session import session_scope
+from shared.worker import Wakeup, WorkerLoop
 
 if TYPE_CHECKING:
     from shared.runtime import ServiceRuntime
@@ -41,21 +44,21 @@ log = structlog.get_logger(__name__)
 SOURCE = "evidence"
 
 # The wake-up of this process's worker, per event loop; set after a commit that scheduled a check.
-_WAKE_LOOPS: weakref.WeakKeyDictionary[asyncio.AbstractEventLoop, asyncio.Event] = weakref.WeakKeyDictionary()
+_WAKEUPS: weakref.WeakKeyDictionary[asyncio.AbstractEventLoop, Wakeup] = weakref.WeakKeyDictionary()
 
 
-def wake_event() -> asyncio.Event:
-    """The current event loop's wake-up event (one worker per process, hence per loop)."""
+def wakeup() -> Wakeup:
+    """The current event loop's wake-up (one worker per process, hence per loop)."""
     loop = asyncio.get_running_loop()
-    wake = _WAKE_LOOPS.get(loop)
-    if wake is None:
-        wake = _WAKE_LOOPS[loop] = asyncio.Event()
-    return wake
+    found = _WAKEUPS.get(loop)
+    if found is None:
+        found = _WAKEUPS[loop] = Wakeup()
+    return found
 
 
 def wake_after_commit(session: AsyncSession) -> None:
     """Wake the worker once `session`'s transaction has committed (a rollback wakes nobody)."""
-    call_after_commit(session, "evidence_check_wake", wake_event().set)
+    wakeup().after_commit(session)
 
 
 @dataclass(frozen=True)
@@ -175,29 +178,21 @@ async def next_due_in(sessions: async_sessionmaker[AsyncSession], *, longest: fl
     return max(0.0, min(longest, (due - utcnow()).total_seconds()))
 
 
-async def check_loop(
-    sessions: async_sessionmaker[AsyncSession], *, poll_s: float, retry: timedelta, wake: asyncio.Event
-) -> None:
-    """Run due checks until cancelled; sleep until the next is due or `wake` is set."""
-    failures = 0
-    while True:
-        wake.clear()
-        try:
-            while await run_due_check(sessions, retry=retry):
-                pass
-            sleep = await next_due_in(sessions, longest=poll_s)
-            failures = 0
-        except asyncio.CancelledError:
-            raise
-        except Exception as exc:  # the database is away: wait it out, never die
-            failures += 1
-            sleep = min(0.2 * 2**failures, 5.0)
-            log.warning("evidence_check_worker_waiting", error=repr(exc), retry_in_s=sleep)
-        if sleep > 0:
-            try:
-                await asyncio.wait_for(wake.wait(), sleep)
-            except TimeoutError:
-                pass
+def check_loop(
+    sessions: async_sessionmaker[AsyncSession], *, poll_s: float, retry: timedelta, wake: Wakeup
+) -> WorkerLoop:
+    """The shared worker loop running due checks: one case per pass, then a sleep until the next is
+    due (at most `poll_s`) or `wake` is set; `.run()` it until cancelled."""
+
+    async def step() -> float | None:
+        if await run_due_check(sessions, retry=retry):
+            return 0.0  # one case checked: look for the next at once
+        return await next_due_in(sessions, longest=poll_s)
+
+    return WorkerLoop("evidence-check-worker", step, backoff=_BACKOFF, max_sleep_s=poll_s, wakeup=wake, clock=utcnow)
+
+
+_BACKOFF = Backoff(base_s=0.2, cap_s=5.0)
 
 
 async def check_worker(runtime: ServiceRuntime) -> None:
@@ -208,5 +203,5 @@ async def check_worker(runtime: ServiceRuntime) -> None:
         runtime.sessions,
         poll_s=s.check_poll_interval_ms / 1000,
         retry=timedelta(milliseconds=s.check_retry_ms),
-        wake=wake_event(),
-    )
+        wake=wakeup(),
+    ).run()

@@ -16,7 +16,6 @@ attempt. The consumer pauses its partitions, rewinds to the first event not yet 
 from __future__ import annotations
 
 import asyncio
-import random
 import time
 import zlib
 from collections.abc import Awaitable, Callable, Mapping, Sequence
@@ -29,6 +28,7 @@ from aiokafka.errors import CommitFailedError, IllegalStateError, KafkaError
 from sqlalchemy import Table, text
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
+from shared.backoff import Backoff
 from shared.contracts import Envelope, EventParseError, parse_event
 from shared.db.errors import is_connection_error
 from shared.db.inbox import Inbox
@@ -48,7 +48,8 @@ log = structlog.get_logger(__name__)
 AfterDatabaseCommit = Callable[[Mapping[TopicPartition, int]], Awaitable[None]]
 
 _PROBE_TIMEOUT_S = 5.0
-_PROBE_BACKOFF_CAP_S = 2.0
+_PROBE_BACKOFF = Backoff(base_s=0.2, cap_s=2.0)  # waiting for PostgreSQL to answer again
+_RETRY_BACKOFF_CAP_S = 10.0  # between an event's attempts
 _FINAL_COMMIT_TIMEOUT_S = 10.0
 
 
@@ -123,6 +124,9 @@ class EventConsumer:
         self._settings = settings
         self._metrics = metrics
         self._batch_transactions = batch_transactions
+        # Exponential with full jitter, capped, so retries of many consumers do not align.
+        retry_base_s = max(settings.consumer_retry_backoff_ms, 1) / 1000
+        self._retry_backoff = Backoff(base_s=retry_base_s, cap_s=max(_RETRY_BACKOFF_CAP_S, retry_base_s))
         self._after_database_commit = after_database_commit
         self._busy = asyncio.Lock()  # held while a batch is applied and its offsets recorded
         self._stopping = False
@@ -295,7 +299,7 @@ class EventConsumer:
                     error=repr(exc),
                 )
                 if attempts < self._settings.consumer_max_attempts:
-                    await asyncio.sleep(_backoff_s(self._settings.consumer_retry_backoff_ms, attempts))
+                    await asyncio.sleep(self._retry_backoff.delay(attempts))
         await self._dead_letter(item, error, max(attempts, 1))
 
     async def _dead_letter(self, item: _Parsed, error: BaseException, attempts: int) -> None:
@@ -341,8 +345,7 @@ class EventConsumer:
         try:
             while not self._stopping and not await self._database_answers():
                 attempt += 1
-                delay = min(0.1 * 2**attempt, _PROBE_BACKOFF_CAP_S) * random.uniform(0.5, 1.0)
-                await self._idle(delay)
+                await self._idle(_PROBE_BACKOFF.delay(attempt))
         finally:
             self._consumer.resume(*self._consumer.paused())
         log.info("database_back_resuming", group=self.group_id, waited_s=round(time.monotonic() - started, 1))
@@ -431,11 +434,6 @@ class EventConsumer:
 
 def _is_permanent(error: BaseException) -> bool:
     return isinstance(error, (EventParseError, UnhandledEventType))
-
-
-def _backoff_s(base_ms: int, attempt: int) -> float:
-    # Exponential with full jitter, capped, so retries of many consumers do not align.
-    return random.uniform(0, min(base_ms * 2 ** (attempt - 1), 10_000)) / 1000
 
 
 class _CommitBeforeRevoke(ConsumerRebalanceListener):  # type: ignore[misc]  # aiokafka ships no type hints

@@ -15,36 +15,28 @@ from __future__ import annotations
 
 import asyncio
 import json
-import random
 import time
 from collections import Counter
-from collections.abc import Callable, Sequence
+from collections.abc import Sequence
 
 import asyncpg
-import structlog
 from aiokafka.structs import RecordMetadata
 from sqlalchemy import Table, func, select
 from sqlalchemy.engine import make_url
 from sqlalchemy.ext.asyncio import AsyncSession
 
+from shared.backoff import Backoff
 from shared.db.backbone import notify_channel, qualified_name
 from shared.kafka.producer import KafkaProducer, kafka_headers
 from shared.metrics import BackboneMetrics
 from shared.settings import ServiceSettings
 from shared.tracing import continued_from
-
-log = structlog.get_logger(__name__)
+from shared.worker import Wakeup, WorkerLoop
 
 
 def asyncpg_dsn(database_url: str) -> str:
     """SQLAlchemy URL (postgresql+asyncpg://...) to a plain DSN asyncpg.connect accepts."""
     return make_url(database_url).set(drivername="postgresql").render_as_string(hide_password=False)
-
-
-def retry_delay(failures: int, *, base_s: float, cap_s: float, rand: Callable[[], float] = random.random) -> float:
-    """Capped exponential backoff with jitter: between half and all of min(cap, base * 2^(failures-1))."""
-    ceiling = min(cap_s, base_s * 2.0 ** min(max(failures - 1, 0), 30))
-    return ceiling * (0.5 + 0.5 * rand())
 
 
 def acknowledged_prefix(keys: Sequence[str], acked: Sequence[bool]) -> list[int]:
@@ -95,18 +87,25 @@ class OutboxRelay:
         self._batch_size = settings.outbox_batch_size
         self._limit = settings.outbox_batch_size  # shrinks while publishing fails
         self._poll_interval_s = settings.outbox_poll_interval_ms / 1000
-        self._backoff_s = settings.outbox_retry_backoff_ms / 1000
-        self._backoff_cap_s = settings.outbox_retry_backoff_max_ms / 1000
         # Queued batches expire after one request timeout; in-flight ones are retried for ever.
         self._delivery_timeout_s = 2 * settings.kafka_request_timeout_ms / 1000
-        self._wake = asyncio.Event()
+        self._wake = Wakeup()  # set by the outbox's NOTIFY
         self._conn: asyncpg.Connection | None = None  # claims, deletes and LISTEN, all on one connection
         self._full = False  # the last claim took a whole batch
         self._held_back = False  # the last claim left rows behind an earlier row another relay holds
         self._table = qualified_name(outbox_table)
         self._claim_sql = _CLAIM_SQL.format(table=self._table)
-        self.failures = 0  # consecutive failed attempts
-        self.last_error: BaseException | None = None
+        self._held_back_wait_s = _HELD_BACK_RETRY_S / 2
+        backoff_s = settings.outbox_retry_backoff_ms / 1000
+        self.loop = WorkerLoop(
+            "outbox-relay",
+            self._step,
+            backoff=Backoff(base_s=backoff_s, cap_s=max(settings.outbox_retry_backoff_max_ms / 1000, backoff_s)),
+            max_sleep_s=self._poll_interval_s,
+            wakeup=self._wake,
+            on_failure=self._after_failure,
+            transient=lambda _: True,  # Kafka or PostgreSQL away: rows stay, try again later
+        )
         self._last_progress = time.monotonic()  # last publish, or last time nothing was waiting
 
     def idle_for_s(self) -> float:
@@ -174,47 +173,43 @@ class OutboxRelay:
                 error = d.exception()
         return acked + [False] * (len(rows) - len(deliveries)), error
 
+    @property
+    def failures(self) -> int:
+        """Consecutive failed attempts."""
+        return self.loop.failures
+
+    @property
+    def last_error(self) -> BaseException | None:
+        error = self.loop.last_error
+        return error.error if isinstance(error, PublishFailed) and error.error else error
+
     async def run(self) -> None:
-        """Publish until cancelled: at once on NOTIFY, else every poll interval; back off while failing."""
-        held_back_wait_s = _HELD_BACK_RETRY_S / 2
+        """Publish until cancelled: at once on NOTIFY, else every poll interval; back off while failing.
+
+        The shared worker loop (`shared/worker.py`) around `_step`; `run()` closes the connection.
+        """
         try:
-            while True:
-                try:
-                    await self._connection()
-                    self._wake.clear()  # a commit after this point wakes the wait below
-                    published = await self.publish_batch()
-                    self.failures, self.last_error = 0, None
-                    if published and self._full:
-                        continue  # a full batch: more may be waiting
-                    if self._held_back:  # soon, then less often while the other relay keeps them
-                        held_back_wait_s = min(2 * held_back_wait_s, self._poll_interval_s)
-                    else:
-                        held_back_wait_s = _HELD_BACK_RETRY_S / 2
-                    wait_s = held_back_wait_s if self._held_back else self._poll_interval_s
-                    # Anything committed since the claim has notified us: no empty claim per event.
-                    try:
-                        await asyncio.wait_for(self._wake.wait(), wait_s)
-                    except TimeoutError:
-                        pass
-                except asyncio.CancelledError:
-                    raise
-                except Exception as exc:  # Kafka or PostgreSQL away: rows stay, try again later
-                    await self._after_failure(exc)
+            await self.loop.run()
         finally:
             await self.close()
 
+    async def _step(self) -> float | None:
+        await self._connection()  # listening before the claim: what commits after it notifies us
+        published = await self.publish_batch()
+        if published and self._full:
+            return 0.0  # a full batch: more may be waiting
+        if self._held_back:  # soon, then less often while the other relay keeps them
+            self._held_back_wait_s = min(2 * self._held_back_wait_s, self._poll_interval_s)
+            return self._held_back_wait_s
+        self._held_back_wait_s = _HELD_BACK_RETRY_S / 2
+        # Anything committed since the claim has notified us: no empty claim per event.
+        return None
+
     async def _after_failure(self, exc: Exception) -> None:
-        self.failures += 1
-        self.last_error = exc.error if isinstance(exc, PublishFailed) and exc.error else exc
         if self._metrics:
             self._metrics.relay_failures.inc()
-        delay = retry_delay(self.failures, base_s=self._backoff_s, cap_s=self._backoff_cap_s)
-        log.warning(
-            "outbox_relay_retry", error=repr(exc), failures=self.failures, batch=self._limit, retry_in_s=round(delay, 2)
-        )
         if not isinstance(exc, PublishFailed):
             await self.close()  # it may be the database that went away
-        await asyncio.sleep(delay)
 
     async def _connection(self) -> asyncpg.Connection:
         """The relay's own connection, (re)opened on demand, listening for the outbox's NOTIFY."""

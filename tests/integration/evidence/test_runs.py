@@ -12,8 +12,10 @@ from sqlalchemy import select
 import services.evidence.main
 from services.evidence import models, runs
 from shared.contracts import DeadlineScheduledV1, DisputeReceivedV1, Money, new_event
+from shared.worker import Wakeup
 from tests.harness import service_harness
 from tests.integration.evidence.conftest import ORDER, Evidence, sample
+from tests.support import eventually
 
 CLEAN = ("tracking_cj_delivered", "pod_complete", "messages_coupang")
 
@@ -142,7 +144,7 @@ async def debounced(infra, tmp_path):
     ) as harness:
         harness.blob_root = tmp_path
         worker = asyncio.create_task(
-            runs.check_loop(harness.sessions, poll_s=0.5, retry=timedelta(seconds=5), wake=runs.wake_event())
+            runs.check_loop(harness.sessions, poll_s=0.5, retry=timedelta(seconds=5), wake=runs.wakeup()).run()
         )
         try:
             yield harness
@@ -160,12 +162,12 @@ async def test_a_burst_of_uploads_is_checked_once_after_it_settles(debounced: Ev
     while "evidence.validated" not in await debounced.outbox_types(dispute):
         assert asyncio.get_running_loop().time() < deadline, "no evidence.validated within 5 s"
         await asyncio.sleep(0.05)
-    await asyncio.sleep(1.0)  # longer than the debounce and the worker's poll: nothing more comes
+    c = models.cases
+    # Nothing is due any more, so nothing more can come (no sleep to wait for what might):
+    assert await debounced.scalar(select(c.c.check_due_at).where(c.c.dispute_id == dispute)) is None
     assert await debounced.outbox_types(dispute) == ["evidence.uploaded"] * 4 + ["evidence.validated"]
     report = await debounced.client.get(f"/v1/cases/{dispute}/report", headers=debounced.seller_headers(seller))
     assert report.json()["trigger"] == "debounce" and len(report.json()["evidence_set"]) == 4
-    c = models.cases
-    assert await debounced.scalar(select(c.c.check_due_at).where(c.c.dispute_id == dispute)) is None
 
 
 async def test_two_workers_share_due_cases_and_check_each_once(evidence: Evidence):
@@ -175,7 +177,7 @@ async def test_two_workers_share_due_cases_and_check_each_once(evidence: Evidenc
         assert (await evidence.upload(dispute, seller, sample("pod_complete"), as_json=True)).status_code == 201
     workers = [
         asyncio.create_task(
-            runs.check_loop(evidence.sessions, poll_s=0.2, retry=timedelta(seconds=5), wake=asyncio.Event())
+            runs.check_loop(evidence.sessions, poll_s=0.2, retry=timedelta(seconds=5), wake=Wakeup()).run()
         )
         for _ in range(2)
     ]
@@ -185,35 +187,69 @@ async def test_two_workers_share_due_cases_and_check_each_once(evidence: Evidenc
             while "evidence.validated" not in await evidence.outbox_types(dispute):
                 assert asyncio.get_running_loop().time() < deadline
                 await asyncio.sleep(0.05)
-        await asyncio.sleep(0.5)
     finally:
         for worker in workers:
             worker.cancel()
         await asyncio.gather(*workers, return_exceptions=True)
-    for _, dispute in cases:
+    c = models.cases
+    for _, dispute in cases:  # nothing is due any more, so nothing more can come: the counts are final
+        assert await evidence.scalar(select(c.c.check_due_at).where(c.c.dispute_id == dispute)) is None
         assert await evidence.outbox_types(dispute) == ["evidence.uploaded", "evidence.validated"]
 
 
 async def test_a_seller_who_keeps_uploading_still_gets_a_check_after_the_longest_wait(infra, tmp_path):
-    timing = {"check_debounce_ms": 400, "check_max_wait_ms": 800}
+    """The debouncer's promise: a change is checked `delay` after the last change, but at most
+    `max_wait` after the first one not yet checked. Changes every 100 ms never let the 600 ms
+    debounce end, so exactly one run comes, at `max_wait`, while they go on; one change after it
+    gets exactly one more, and then nothing is due, so no third can come."""
+    timing = {"check_debounce_ms": 600, "check_max_wait_ms": 1500}
     async with service_harness(
         infra, services.evidence.main, harness=Evidence, blob_root=tmp_path, **timing
     ) as evidence:
+        wake = Wakeup()
         worker = asyncio.create_task(
-            runs.check_loop(evidence.sessions, poll_s=0.2, retry=timedelta(seconds=5), wake=asyncio.Event())
+            runs.check_loop(evidence.sessions, poll_s=0.2, retry=timedelta(seconds=5), wake=wake).run()
         )
         try:
             seller, dispute = await evidence.new_case()
             loop = asyncio.get_running_loop()
             started = loop.time()
-            while loop.time() - started < 2.0:  # a change every 150 ms: the 400 ms debounce alone never ends
-                await evidence.upload(dispute, seller, sample("pod_complete"), as_json=True)
-                await asyncio.sleep(0.15)
+            uploads = 0
+            while "evidence.validated" not in (types := await evidence.outbox_types(dispute)):
+                assert loop.time() - started < 10, "no check within 10 s of the first change"
+                assert (await evidence.upload(dispute, seller, sample("pod_complete"), as_json=True)).status_code == 201
+                uploads += 1
+                await asyncio.sleep(0.1)  # the seller's pace (the input), well inside the 600 ms debounce
+            assert loop.time() - started >= 1.5  # not before max_wait: the debounce alone never ended
+            assert types.count("evidence.validated") == 1, types
+            first = await _report(evidence, dispute, seller)
+            assert first["trigger"] == "debounce" and len(first["evidence_set"]) <= uploads
+
+            assert (await evidence.upload(dispute, seller, sample("pod_complete"), as_json=True)).status_code == 201
+            changed = loop.time()
+            types = await eventually(lambda: _validated_twice(evidence, dispute), timeout_s=10, interval_s=0.05)
+            assert loop.time() - changed >= 0.6  # a new window: checked the debounce after its change, not at once
+            c = models.cases
+            assert await evidence.scalar(select(c.c.check_due_at).where(c.c.dispute_id == dispute)) is None
+            # Nothing is due any more, so the count is final: exactly two runs.
             types = await evidence.outbox_types(dispute)
+            assert types.count("evidence.validated") == 2, types
+            last = await _report(evidence, dispute, seller)
+            assert len(last["evidence_set"]) == uploads + 1  # the settled set, every change in it
         finally:
             worker.cancel()
             await asyncio.gather(worker, return_exceptions=True)
-    assert 1 <= types.count("evidence.validated") <= 3, types
+
+
+async def _report(evidence: Evidence, dispute: str, seller: str) -> dict:
+    answer = await evidence.client.get(f"/v1/cases/{dispute}/report", headers=evidence.seller_headers(seller))
+    assert answer.status_code == 200, answer.text
+    return answer.json()
+
+
+async def _validated_twice(evidence: Evidence, dispute: str) -> list[str] | None:
+    types = await evidence.outbox_types(dispute)
+    return types if types.count("evidence.validated") >= 2 else None
 
 
 async def test_a_run_that_fails_is_retried_later_and_does_not_stop_other_cases(evidence: Evidence):
@@ -225,7 +261,7 @@ async def test_a_run_that_fails_is_retried_later_and_does_not_stop_other_cases(e
         await session.execute(i.update().where(i.c.dispute_id == bad).values(facts={"exif_time": "not a time"}))
     await evidence.upload(good, good_seller, sample("pod_complete"), as_json=True)
     worker = asyncio.create_task(
-        runs.check_loop(evidence.sessions, poll_s=0.2, retry=timedelta(seconds=30), wake=asyncio.Event())
+        runs.check_loop(evidence.sessions, poll_s=0.2, retry=timedelta(seconds=30), wake=Wakeup()).run()
     )
     try:
         deadline = asyncio.get_running_loop().time() + 10

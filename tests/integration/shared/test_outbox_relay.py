@@ -64,12 +64,15 @@ async def test_rolled_back_transaction_publishes_nothing_and_committed_one_publi
 
 
 async def test_relay_wakes_on_commit_without_waiting_for_its_poll(scratch, infra, kafka):
+    """The commit comes after the relay's empty claim, and its poll (30 s) is far past the test's
+    5 s: only the outbox's NOTIFY can bring the row out in time."""
     outbox = Outbox(scratch.outbox_table)
     since = await end_offsets(kafka, topics.DISPUTE_RECEIVED)
     relay, producer = await _relay(scratch, infra, kafka, outbox_poll_interval_ms=30_000)
     task = asyncio.create_task(relay.run())
     try:
-        await asyncio.sleep(1.0)  # let it go idle on LISTEN
+        await asyncio.wait_for(relay.loop.waiting.wait(), 10)  # claimed nothing, asleep on LISTEN
+        assert relay.loop.passes == 1
         event = dispute_received(scratch.dispute_id(1), 1)
         async with session_scope(scratch.sessions) as session:
             await outbox.add(session, event)
@@ -77,6 +80,7 @@ async def test_relay_wakes_on_commit_without_waiting_for_its_poll(scratch, infra
             kafka, since, keep=lambda r: r.key.decode().startswith(scratch.prefix), expect=1, timeout_s=5
         )
         assert [parse_event(r.value).id for r in records] == [event.id]
+        assert relay.loop.passes >= 2  # woken: a second claim long before the poll
     finally:
         task.cancel()
         await asyncio.gather(task, return_exceptions=True)
@@ -136,7 +140,8 @@ async def test_two_running_relays_drain_a_busy_outbox_once_and_in_order(scratch,
     tasks = [asyncio.create_task(relay.run()) for relay, _ in relays]
     sent = []
     try:
-        await asyncio.sleep(0.5)  # both idle on LISTEN
+        for relay, _ in relays:  # both idle on LISTEN: from here on only NOTIFY wakes them in time
+            await asyncio.wait_for(relay.loop.waiting.wait(), 10)
         for round_ in range(30):  # few disputes, so one relay's rows often hold the other's back
             async with session_scope(scratch.sessions) as session:
                 batch = [dispute_received(scratch.dispute_id(d), round_) for d in range(3)]

@@ -1,4 +1,5 @@
-"""Pure parts of the relay and of the Kafka quieting: backoff, acknowledged prefix, log rate limit."""
+"""Pure parts of the relay and of the Kafka quieting: acknowledged prefix, log rate limit (the
+backoff is shared/backoff.py's, tested in test_backoff.py)."""
 
 from __future__ import annotations
 
@@ -7,17 +8,7 @@ import logging
 import structlog
 
 from shared.kafka.quiet import KafkaUnavailableLines
-from shared.kafka.relay import acknowledged_prefix, retry_delay
-
-
-def test_retry_delay_doubles_per_failure_up_to_the_cap():
-    top = [retry_delay(n, base_s=0.2, cap_s=10, rand=lambda: 1.0) for n in range(1, 10)]
-    assert top == [0.2, 0.4, 0.8, 1.6, 3.2, 6.4, 10, 10, 10]
-
-
-def test_retry_delay_jitter_stays_between_half_and_all_of_the_step():
-    assert retry_delay(3, base_s=0.2, cap_s=10, rand=lambda: 0.0) == 0.4
-    assert retry_delay(1000, base_s=0.2, cap_s=10, rand=lambda: 0.0) == 5.0  # no overflow on long outages
+from shared.kafka.relay import acknowledged_prefix
 
 
 def test_every_acknowledged_row_is_deleted_when_all_went_out():
