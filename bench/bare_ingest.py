@@ -9,7 +9,7 @@ from __future__ import annotations
 from fastapi import FastAPI, Request
 from fastapi.responses import JSONResponse
 
-from services.ingest.service import parse_notice
+from services.ingest.notices import parse_notice
 
 app = FastAPI()
 

@@ -3,22 +3,26 @@
 from __future__ import annotations
 
 from datetime import UTC, datetime, timedelta
-from typing import Annotated
+from typing import Annotated, Any
 
 from fastapi import APIRouter, Path, Query, Request, Response
 from pydantic import AwareDatetime
+from sqlalchemy import Row
 
-from services.ingest import billing, cases, service
+from services.ingest import billing, buyers, cases, figures, importing, notices, sellers
 from services.ingest.csv_upload import read_csv_upload
 from services.ingest.domain.risk import RiskRule
 from services.ingest.errors import MissingSeller, PayloadTooLarge, SellerNotFound
 from services.ingest.repository import CaseFilter
 from services.ingest.schemas import (
     ID_PATTERN,
+    BreakdownOut,
+    BuyerDisputeOut,
     BuyerRiskOut,
     CaseDetail,
     CaseList,
     CaseOut,
+    DisputeResult,
     ImportAnswer,
     Month,
     NoticeAnswer,
@@ -56,6 +60,10 @@ def _box(request: Request) -> SecretBox:
     return request.app.state.secret_box  # built once by main.create_app
 
 
+def _seller_out(row: Row[Any]) -> SellerOut:
+    return SellerOut.model_validate(row, from_attributes=True)
+
+
 def _utcnow() -> datetime:
     return datetime.now(UTC)
 
@@ -86,10 +94,14 @@ async def _read_limited(request: Request, limit: int) -> bytes:
 @router.post("/webhooks/coupang/{seller_id}", status_code=202)
 async def coupang_webhook(seller_id: PathId, request: Request, response: Response, session: DbSession) -> NoticeAnswer:
     body = await _read_limited(request, _settings(request).webhook_max_body_bytes)
-    answer = await service.receive_notice(session, seller_id, request.headers, body, box=_box(request), now=_utcnow())
-    if answer.replayed:
+    outcome = await notices.receive_notice(session, seller_id, request.headers, body, box=_box(request), now=_utcnow())
+    if outcome.replayed:
         response.status_code = 200  # a repeated webhook-id: acknowledged, nothing changed
-    return answer
+    return NoticeAnswer(
+        notice_id=outcome.notice_id,
+        replayed=outcome.replayed,
+        results=[DisputeResult(**vars(result)) for result in outcome.results],
+    )
 
 
 # --------------------------------------------------------------------------- sellers
@@ -98,13 +110,18 @@ async def coupang_webhook(seller_id: PathId, request: Request, response: Respons
 @router.post("/sellers", status_code=201)
 async def create_seller(body: SellerCreate, request: Request, session: DbSession, _: OperatorDep) -> SellerCreated:
     settings = _settings(request)
-    return await service.onboard_seller(
+    onboarded = await sellers.onboard_seller(
         session,
-        body,
+        body.seller_id,
+        body.name,
+        body.contact,
         box=_box(request),
         auth_secret=settings.auth_secret,
         token_ttl=timedelta(days=settings.seller_token_ttl_days),
         now=_utcnow(),
+    )
+    return SellerCreated(
+        **_seller_out(onboarded.seller).model_dump(), token=onboarded.token, webhook_secret=onboarded.webhook_secret
     )
 
 
@@ -115,14 +132,14 @@ async def list_sellers(
     cursor: Annotated[str | None, Query(max_length=64, pattern=ID_PATTERN)] = None,
     limit: Annotated[int, Query(ge=1, le=200)] = 50,
 ) -> SellerList:
-    items, next_cursor = await service.list_sellers(session, after=cursor, limit=limit)
-    return SellerList(items=items, next_cursor=next_cursor)
+    rows, next_cursor = await sellers.list_sellers(session, after=cursor, limit=limit)
+    return SellerList(items=[_seller_out(row) for row in rows], next_cursor=next_cursor)
 
 
 @router.get("/sellers/{seller_id}")
 async def get_seller(seller_id: PathId, session: DbSession, principal: PrincipalDep) -> SellerOut:
     _own_seller(principal, seller_id)
-    return await service.get_seller(session, seller_id)
+    return _seller_out(await sellers.get_seller(session, seller_id))
 
 
 @router.post("/sellers/{seller_id}/webhook-secret/rotate")
@@ -131,19 +148,21 @@ async def rotate_webhook_secret(
 ) -> SecretRotated:
     _own_seller(principal, seller_id)
     grace = timedelta(seconds=_settings(request).webhook_secret_grace_s)
-    return await service.rotate_secret(session, seller_id, box=_box(request), grace=grace, now=_utcnow())
+    rotated = await sellers.rotate_secret(session, seller_id, box=_box(request), grace=grace, now=_utcnow())
+    return SecretRotated(**vars(rotated))
 
 
 @router.get("/sellers/{seller_id}/rules")
 async def get_rules(seller_id: PathId, session: DbSession, principal: PrincipalDep) -> SellerRules:
     _own_seller(principal, seller_id)
-    return await service.get_rules(session, seller_id)
+    return await sellers.get_rules(session, seller_id)
 
 
 @router.put("/sellers/{seller_id}/rules")
 async def put_rules(seller_id: PathId, body: SellerRules, session: DbSession, principal: PrincipalDep) -> SellerRules:
     _own_seller(principal, seller_id)
-    return await service.put_rules(session, seller_id, body)
+    await sellers.put_rules(session, seller_id, body)
+    return body
 
 
 # --------------------------------------------------------------------------- fee plans, rates, statements
@@ -199,7 +218,22 @@ async def buyer_risk(
         raise MissingSeller("An operator names the seller: ?seller_id=...")
     settings = _settings(request)
     rule = RiskRule(window_days=settings.risk_window_days, min_disputes=settings.risk_min_disputes)
-    return await service.buyer_risk(session, owner, buyer_id, rule=rule, now=_utcnow())
+    risk = await buyers.buyer_risk(session, owner, buyer_id, rule=rule, now=_utcnow())
+    return BuyerRiskOut(
+        buyer_id=buyer_id,
+        seller_id=owner,
+        window_days=rule.window_days,
+        window_start=risk.window_start,
+        window_end=risk.window_end,
+        min_disputes=rule.min_disputes,
+        count=risk.count,
+        disputes=[BuyerDisputeOut(**vars(dispute)) for dispute in risk.disputes],
+        reasons=risk.reasons,
+        outcomes=risk.outcomes,
+        abnormal=risk.abnormal,
+        note_ko=risk.note_ko,
+        note_zh=risk.note_zh,
+    )
 
 
 # --------------------------------------------------------------------------- stats
@@ -214,7 +248,21 @@ async def stats(
     until: AwareDatetime | None = None,
 ) -> StatsOut:
     """A seller's own figures; an operator's across sellers unless it names one."""
-    return await service.stats(session, seller_filter(principal, seller_id), since=since, until=until)
+    owner = seller_filter(principal, seller_id)
+    result = await figures.seller_figures(session, owner, since=since, until=until)
+    return StatsOut(
+        seller_id=owner,
+        total=result.overall.total,
+        win_rate=result.overall.win_rate,
+        on_time_rate=result.on_time_rate,
+        submitted_on_time=result.on_time,
+        submitted_late=result.late,
+        expired=result.expired,
+        by_status=result.by_status,
+        by_reason_code={k: BreakdownOut.of(v) for k, v in result.by_reason.items()},
+        by_month={k: BreakdownOut.of(v) for k, v in result.by_month.items()},
+        by_carrier={k: BreakdownOut.of(v) for k, v in result.by_carrier.items()},
+    )
 
 
 # --------------------------------------------------------------------------- CSV import
@@ -234,7 +282,7 @@ async def import_disputes(
         raise MissingSeller("An operator names the seller: ?seller_id=...")
     limit = _settings(request).import_max_body_bytes
     upload = await read_csv_upload(request, charset=charset, limit=limit)
-    result = await service.import_disputes(
+    result = await importing.import_disputes(
         session, owner, upload.chunks, declared_charset=upload.charset, limit=limit, now=_utcnow()
     )
     return ImportAnswer(

@@ -22,14 +22,16 @@ from typing import Annotated, Any
 
 from charset_normalizer import from_bytes
 from pydantic import AwareDatetime, BaseModel, BeforeValidator, ConfigDict, ValidationError
+from sqlalchemy.ext.asyncio import AsyncSession
 
 from services.ingest.cases import SOURCE, apply_seller_rule, case_values
 from services.ingest.domain.reason_codes import reason_from_network_code
 from services.ingest.domain.rules import AutoAcceptRule
 from services.ingest.domain.status import OPEN, CaseStatus
-from services.ingest.errors import CsvHeaderInvalid, CsvNotText, PayloadTooLarge
+from services.ingest.errors import CsvHeaderInvalid, CsvNotText, PayloadTooLarge, SellerNotFound
 from services.ingest.repository import IngestRepository
 from services.ingest.schemas import Currency, DecimalString, Id
+from services.ingest.sellers import auto_accept_of, rules_of
 from shared.contracts import DisputeKind, DisputeReceivedV1, Money, ReasonCode, new_event
 
 REQUIRED = ("dispute_id", "kind", "order_id", "amount", "currency", "reason_code", "notified_at", "status")
@@ -198,6 +200,33 @@ def check_row(names: list[str], fields: list[str] | None) -> CsvRow | str:
 
 
 # --------------------------------------------------------------------------- the use case
+
+
+async def import_disputes(
+    session: AsyncSession,
+    seller_id: str,
+    chunks: AsyncIterator[bytes],
+    *,
+    declared_charset: str | None,
+    limit: int,
+    now: datetime,
+) -> ImportResult:
+    """Import a seller's dispute list, row by row, with the seller's rules; bad rows are reported, good ones kept."""
+    repo = IngestRepository(session)
+    seller = await repo.seller(seller_id)
+    if seller is None:
+        raise SellerNotFound("No seller with this id.", seller_id=seller_id)
+    rules = rules_of(seller)
+    return await import_csv(
+        repo,
+        seller_id,
+        chunks,
+        declared_charset=declared_charset,
+        limit=limit,
+        auto=auto_accept_of(rules),
+        language=rules.language,
+        now=now,
+    )
 
 
 async def import_csv(

@@ -12,7 +12,8 @@ from typing import Any
 
 import asyncpg
 from sqlalchemy import Row, and_, bindparam, delete, func, insert, or_, select, tuple_, update
-from sqlalchemy.dialects.postgresql import ARRAY, UUID
+from sqlalchemy.dialects import postgresql
+from sqlalchemy.dialects.postgresql import ARRAY, JSONB, UUID
 from sqlalchemy.dialects.postgresql import insert as pg_insert
 from sqlalchemy.ext.asyncio import AsyncSession
 
@@ -25,13 +26,58 @@ from shared.db.session import driver_connection
 _outbox = Outbox(models.outbox_table)
 _UUIDS = ARRAY(UUID(as_uuid=True))
 
-# The webhook's statements: SQL run on the session's asyncpg connection (shared.db.session.
-# driver_connection), in the session's transaction. Through SQLAlchemy Core each cost ~0.3 ms of
-# Python besides its round trip, a third of the webhook's CPU (bench/RESULTS.md); asyncpg keeps
-# each prepared per connection, keyed by its text.
-_s, _w, _r, _c, _e = models.sellers, models.webhook_secrets, models.webhook_receipts, models.cases, models.case_events
-_INSERT_CASE = pg_insert(_c).on_conflict_do_nothing(index_elements=["dispute_id"]).returning(_c.c.dispute_id)
-_ADD_TIMELINE = pg_insert(_e).on_conflict_do_nothing(index_elements=["event_id"]).returning(_e.c.id)
+# The webhook's statements, and every write of the `cases` table and its timeline (one write path
+# per table): SQL run on the session's asyncpg connection (shared.db.session.driver_connection),
+# in the session's transaction. Through SQLAlchemy Core each cost ~0.3 ms of Python besides its
+# round trip, a third of the webhook's CPU (bench/RESULTS.md); asyncpg keeps each prepared per
+# connection, keyed by its text. Parameters are asyncpg's: JSONB goes in as JSON text (`_jsonb`).
+_CASES, _TIMELINE = qualified_name(models.cases), qualified_name(models.case_events)
+_JSONB_COLUMNS = {column.name for column in models.cases.c if isinstance(column.type, JSONB)}
+_PG = postgresql.dialect()
+
+# A timeline row's columns after its dispute id, in the order of `_timeline_params`: its one encoding.
+_TIMELINE_COLUMNS = '(dispute_id, event_id, "type", occurred_at, status_before, status_after, applied, summary)'
+_TIMELINE_CASTS = "{}::uuid, {}::text, {}::timestamptz, {}::text, {}::text, {}::boolean, {}::jsonb"
+_ADD_TIMELINE = f"""
+INSERT INTO {_TIMELINE} {_TIMELINE_COLUMNS}
+VALUES ($1::text, {_TIMELINE_CASTS.format(*(f"${i}" for i in range(2, 9)))})
+ON CONFLICT (event_id) DO NOTHING
+RETURNING id"""
+
+
+def _timeline_params(
+    event_id: uuid.UUID,
+    type_: str,
+    occurred_at: datetime,
+    before: str | None,
+    after: str | None,
+    applied: bool,
+    summary: dict[str, Any],
+) -> list[Any]:
+    return [event_id, type_, occurred_at, before, after, applied, json.dumps(summary)]
+
+
+def _summary(event: Envelope) -> dict[str, Any]:
+    """What the timeline shows of an event: its data but the dispute id."""
+    return event.data.model_dump(mode="json", exclude_none=True, exclude={"dispute_id"})
+
+
+def _jsonb(values: dict[str, Any]) -> list[Any]:
+    """A case's column values as asyncpg parameters (JSONB columns as JSON text)."""
+    return [
+        json.dumps(value) if name in _JSONB_COLUMNS and value is not None else value for name, value in values.items()
+    ]
+
+
+def _insert_case(columns: tuple[str, ...], *, rows: str) -> str:
+    """The one INSERT of cases: from `rows` (a VALUES list or a SELECT of these columns); new ones' ids returned."""
+    return f"""INSERT INTO {_CASES} ({", ".join(columns)}) {rows}
+    ON CONFLICT (dispute_id) DO NOTHING
+    RETURNING dispute_id"""
+
+
+def _column_types(columns: tuple[str, ...]) -> list[str]:
+    return [models.cases.c[name].type.compile(dialect=_PG) for name in columns]
 
 
 # The seller's live secrets and rules, and the webhook-id's receipt claimed, in one round trip (a
@@ -40,21 +86,24 @@ _ADD_TIMELINE = pg_insert(_e).on_conflict_do_nothing(index_elements=["event_id"]
 # waits on the claim until the first one commits, and then finds it taken.
 _CONTEXT_AND_CLAIM = f"""
 WITH claim AS (
-    INSERT INTO {qualified_name(_r)} (seller_id, webhook_id) VALUES ($1, $2)
+    INSERT INTO {qualified_name(models.webhook_receipts)} (seller_id, webhook_id) VALUES ($1, $2)
     ON CONFLICT (seller_id, webhook_id) DO NOTHING
     RETURNING webhook_id
 )
-SELECT w.secret_encrypted, s.rules, (SELECT count(*) FROM claim) AS claimed
-FROM {qualified_name(_w)} AS w JOIN {qualified_name(_s)} AS s ON s.seller_id = w.seller_id
-WHERE w.seller_id = $1 AND (w.expires_at IS NULL OR w.expires_at > $3)
-ORDER BY w.id DESC"""
+SELECT secret.secret_encrypted, seller.rules, (SELECT count(*) FROM claim) AS claimed
+FROM {qualified_name(models.webhook_secrets)} AS secret
+JOIN {qualified_name(models.sellers)} AS seller ON seller.seller_id = secret.seller_id
+WHERE secret.seller_id = $1 AND (secret.expires_at IS NULL OR secret.expires_at > $3)
+ORDER BY secret.id DESC"""
 
-_SET_RECEIPT_ANSWER = f"UPDATE {qualified_name(_r)} SET answer = $3::jsonb WHERE seller_id = $1 AND webhook_id = $2"
+_SET_RECEIPT_ANSWER = (
+    f"UPDATE {qualified_name(models.webhook_receipts)} SET answer = $3::jsonb WHERE seller_id = $1 AND webhook_id = $2"
+)
 
 # A new case with everything its creation writes, in one round trip: the case row (which stays
 # locked by its INSERT until commit, so the dispute's later events queue behind this one), its
-# first timeline row, its `dispute.received` in the outbox with the relay's NOTIFY (the row and
-# channel of shared.db.outbox.Outbox), and whether facts were parked for the dispute before it
+# first timeline row, its `dispute.received` in the outbox with the relay's NOTIFY (the
+# outbox's own part of the statement, shared.db.outbox.Outbox.statement_part), and whether facts were parked for the dispute before it
 # existed (the parking table's own look-up function, which takes the dispute's shared parking
 # lock first: held until commit, so a parker that did not show up here sees the case instead;
 # see shared.db.parking). Nothing of it but the case insert happens when the dispute exists.
@@ -68,31 +117,38 @@ def _open_case(columns: tuple[str, ...], *, answer: bool) -> str:
     sql = _open_case_sql.get((columns, answer))
     if sql is None:
         n = len(columns)
-        event_id, type_, time, status, summary, key, payload, headers, channel = (f"${n + i}" for i in range(1, 10))
-        seller_id, webhook_id, answer_json = (f"${n + i}" for i in range(10, 13))
+        entry = _TIMELINE_CASTS.format(*(f"${n + i}" for i in range(1, 8)))
+        queued = _outbox.statement_part(source="new_case", first=n + 8)
+        seller_id, webhook_id, answer_json = (f"${n + 14 + i}" for i in range(3))
         answered = f"""
 ), answered AS (
-    UPDATE {qualified_name(_r)} SET answer = {answer_json}::jsonb
+    UPDATE {qualified_name(models.webhook_receipts)} SET answer = {answer_json}::jsonb
     WHERE seller_id = {seller_id}::text AND webhook_id = {webhook_id}::text AND EXISTS (SELECT FROM new_case)"""
+        values = f"VALUES ({', '.join(f'${i}' for i in range(1, n + 1))})"
         sql = _open_case_sql[(columns, answer)] = f"""
 WITH new_case AS (
-    INSERT INTO {qualified_name(_c)} ({", ".join(columns)}) VALUES ({", ".join(f"${i}" for i in range(1, n + 1))})
-    ON CONFLICT (dispute_id) DO NOTHING
-    RETURNING dispute_id
+    {_insert_case(columns, rows=values)}
 ), new_entry AS (
-    INSERT INTO {qualified_name(_e)}
-        (dispute_id, event_id, "type", occurred_at, status_before, status_after, applied, summary)
-    SELECT dispute_id, {event_id}::uuid, {type_}::text, {time}::timestamptz, NULL, {status}::text, true,
-           {summary}::jsonb
-    FROM new_case
+    INSERT INTO {_TIMELINE} {_TIMELINE_COLUMNS}
+    SELECT dispute_id, {entry} FROM new_case
 ), queued AS (
-    INSERT INTO {qualified_name(_outbox.table)} (event_id, topic, "key", payload, headers)
-    SELECT {event_id}::uuid, {type_}::text, {key}::text, {payload}::bytea, {headers}::jsonb FROM new_case
-    RETURNING id{answered if answer else ""}
+    {queued.insert}{answered if answer else ""}
 )
-SELECT (SELECT count(pg_notify({channel}::text, '')) FROM queued) AS notified,
+SELECT {queued.notify("queued")} AS notified,
        (SELECT count(*) FROM {parked_of_function(models.parked_events_table)}(new_case.dispute_id, 1)) AS parked
 FROM new_case"""
+    return sql
+
+
+_INSERT_CASES_SQL: dict[tuple[str, ...], str] = {}
+
+
+def _insert_cases(columns: tuple[str, ...]) -> str:
+    """Many cases in one statement, one array per column (the same text for any number of rows)."""
+    sql = _INSERT_CASES_SQL.get(columns)
+    if sql is None:
+        arrays = ", ".join(f"${i}::{kind}[]" for i, kind in enumerate(_column_types(columns), start=1))
+        sql = _INSERT_CASES_SQL[columns] = _insert_case(columns, rows=f"SELECT * FROM unnest({arrays})")
     return sql
 
 
@@ -132,80 +188,92 @@ class IngestRepository:
 
     async def insert_seller(self, seller_id: str, name: str, contact: str) -> Row | None:
         """The new seller, or None when the id is taken."""
-        t = models.sellers
+        sellers = models.sellers
         stmt = (
-            pg_insert(t)
+            pg_insert(sellers)
             .values(seller_id=seller_id, name=name, contact=contact)
             .on_conflict_do_nothing(index_elements=["seller_id"])
-            .returning(*t.c)
+            .returning(*sellers.c)
         )
         return (await self.session.execute(stmt)).first()
 
     async def seller(self, seller_id: str) -> Row | None:
-        t = models.sellers
-        return (await self.session.execute(select(t).where(t.c.seller_id == seller_id))).first()
+        sellers = models.sellers
+        return (await self.session.execute(select(sellers).where(sellers.c.seller_id == seller_id))).first()
 
     async def sellers(self, *, after: str | None, limit: int) -> list[Row]:
-        t = models.sellers
-        query = select(t).order_by(t.c.seller_id).limit(limit)
+        sellers = models.sellers
+        query = select(sellers).order_by(sellers.c.seller_id).limit(limit)
         if after is not None:
-            query = query.where(t.c.seller_id > after)
+            query = query.where(sellers.c.seller_id > after)
         return list(await self.session.execute(query))
 
     async def set_rules(self, seller_id: str, rules: dict[str, Any]) -> bool:
-        t = models.sellers
-        stmt = update(t).where(t.c.seller_id == seller_id).values(rules=rules).returning(t.c.seller_id)
+        sellers = models.sellers
+        stmt = (
+            update(sellers).where(sellers.c.seller_id == seller_id).values(rules=rules).returning(sellers.c.seller_id)
+        )
         return (await self.session.execute(stmt)).first() is not None
 
     async def set_plan(self, seller_id: str, plan: dict[str, Any]) -> bool:
-        t = models.sellers
-        stmt = update(t).where(t.c.seller_id == seller_id).values(plan=plan).returning(t.c.seller_id)
+        sellers = models.sellers
+        stmt = update(sellers).where(sellers.c.seller_id == seller_id).values(plan=plan).returning(sellers.c.seller_id)
         return (await self.session.execute(stmt)).first() is not None
 
     async def set_rates(self, month: str, plan_currency: str, rates: dict[str, Decimal]) -> None:
         """Replace the month's rates into `plan_currency`."""
-        t = models.exchange_rates
-        await self.session.execute(delete(t).where(t.c.month == month, t.c.plan_currency == plan_currency))
+        rates_table = models.exchange_rates
+        await self.session.execute(
+            delete(rates_table).where(rates_table.c.month == month, rates_table.c.plan_currency == plan_currency)
+        )
         rows = [{"month": month, "plan_currency": plan_currency, "currency": c, "rate": r} for c, r in rates.items()]
-        await self.session.execute(insert(t), rows)
+        await self.session.execute(insert(rates_table), rows)
 
     async def rates(self, month: str, plan_currency: str) -> dict[str, Decimal]:
-        t = models.exchange_rates
-        query = select(t.c.currency, t.c.rate).where(t.c.month == month, t.c.plan_currency == plan_currency)
+        rates_table = models.exchange_rates
+        query = select(rates_table.c.currency, rates_table.c.rate).where(
+            rates_table.c.month == month, rates_table.c.plan_currency == plan_currency
+        )
         return {currency: rate for currency, rate in await self.session.execute(query)}
 
     async def month_activity(self, seller_id: str, start: datetime, end: datetime) -> list[Row]:
         """Cases submitted in [start, end), or decided won/partial in it."""
-        t = models.cases
-        submitted = and_(t.c.submitted_at >= start, t.c.submitted_at < end)
-        decided = and_(t.c.status.in_(["won", "partial"]), t.c.status_changed_at >= start, t.c.status_changed_at < end)
+        cases = models.cases
+        submitted = and_(cases.c.submitted_at >= start, cases.c.submitted_at < end)
+        decided = and_(
+            cases.c.status.in_(["won", "partial"]), cases.c.status_changed_at >= start, cases.c.status_changed_at < end
+        )
         query = (
             select(
-                t.c.dispute_id,
-                t.c.submitted_at,
-                t.c.status,
-                t.c.status_changed_at,
-                t.c.verdict,
-                t.c.amount_value,
-                t.c.amount_currency,
-                t.c.tracking_carriers,
+                cases.c.dispute_id,
+                cases.c.submitted_at,
+                cases.c.status,
+                cases.c.status_changed_at,
+                cases.c.verdict,
+                cases.c.amount_value,
+                cases.c.amount_currency,
+                cases.c.tracking_carriers,
             )
-            .where(t.c.seller_id == seller_id, or_(submitted, decided))
-            .order_by(t.c.dispute_id)
+            .where(cases.c.seller_id == seller_id, or_(submitted, decided))
+            .order_by(cases.c.dispute_id)
         )
         return list(await self.session.execute(query))
 
     async def lock_seller(self, seller_id: str) -> Row | None:
-        t = models.sellers
-        return (await self.session.execute(select(t).where(t.c.seller_id == seller_id).with_for_update())).first()
+        sellers = models.sellers
+        return (
+            await self.session.execute(select(sellers).where(sellers.c.seller_id == seller_id).with_for_update())
+        ).first()
 
     async def add_secret(self, seller_id: str, sealed: bytes) -> None:
         await self.session.execute(insert(models.webhook_secrets).values(seller_id=seller_id, secret_encrypted=sealed))
 
     async def expire_current_secrets(self, seller_id: str, expires_at: datetime) -> None:
-        t = models.webhook_secrets
+        secrets = models.webhook_secrets
         await self.session.execute(
-            update(t).where(t.c.seller_id == seller_id, t.c.expires_at.is_(None)).values(expires_at=expires_at)
+            update(secrets)
+            .where(secrets.c.seller_id == seller_id, secrets.c.expires_at.is_(None))
+            .values(expires_at=expires_at)
         )
 
     async def webhook_context_and_claim(
@@ -222,8 +290,8 @@ class IngestRepository:
     # ------------------------------------------------------------------ webhook receipts
 
     async def receipt_answer(self, seller_id: str, webhook_id: str) -> dict[str, Any] | None:
-        t = models.webhook_receipts
-        query = select(t.c.answer).where(t.c.seller_id == seller_id, t.c.webhook_id == webhook_id)
+        receipts = models.webhook_receipts
+        query = select(receipts.c.answer).where(receipts.c.seller_id == seller_id, receipts.c.webhook_id == webhook_id)
         return (await self.session.execute(query)).scalar_one_or_none()
 
     async def set_receipt_answer(self, seller_id: str, webhook_id: str, answer_json: str) -> None:
@@ -234,7 +302,9 @@ class IngestRepository:
 
     async def insert_case(self, values: dict[str, Any]) -> bool:
         """True if this created the case; its row then stays locked until commit (events stay in order)."""
-        return (await self.session.execute(_INSERT_CASE, values)).first() is not None
+        columns = tuple(values)
+        sql = _insert_case(columns, rows=f"VALUES ({', '.join(f'${i}' for i in range(1, len(columns) + 1))})")
+        return await (await self._driver()).fetchrow(sql, *_jsonb(values)) is not None
 
     async def open_case(
         self, values: dict[str, Any], event: Envelope, *, answer: tuple[str, str, str] | None = None
@@ -243,85 +313,77 @@ class IngestRepository:
         (`event`, applied, status `received`), `event` in the outbox and, if given, the receipt's
         answer (seller id, webhook-id, answer JSON): one round trip. Returns (created, facts are
         parked for it). A created case stays locked until commit."""
-        row = _outbox.row(event)
-        summary = event.data.model_dump_json(exclude_none=True, exclude={"dispute_id"})
-        args = [
-            *values.values(),
-            event.id,
-            event.type,
-            event.time,
-            values["status"],
-            summary,
-            row["key"],
-            row["payload"],
-            json.dumps(row["headers"]),
-            _outbox.channel,
-        ]
-        if answer is not None:
-            args.extend(answer)
+        queued = _outbox.statement_part(source="new_case", first=len(values) + 8)
+        entry = _timeline_params(event.id, event.type, event.time, None, values["status"], True, _summary(event))
+        args = [*_jsonb(values), *entry, *queued.params(event), *(answer or ())]
         found = await (await self._driver()).fetchrow(_open_case(tuple(values), answer=answer is not None), *args)
         if found is None:
             return False, False
-        _outbox.mark_notified(self.session)  # a later event of this transaction needs no NOTIFY of its own
+        queued.ran(self.session)  # a later event of this transaction needs no NOTIFY of its own
         return True, found["parked"] > 0
 
     async def insert_cases(self, values: list[dict[str, Any]]) -> set[str]:
-        """Insert many cases at once; the ids of those this created (the others existed)."""
-        t = models.cases
-        stmt = (
-            pg_insert(t).values(values).on_conflict_do_nothing(index_elements=["dispute_id"]).returning(t.c.dispute_id)
-        )
-        return set((await self.session.execute(stmt)).scalars())
+        """Insert many cases at once (rows of the same columns); the ids of those this created (the others existed)."""
+        if not values:
+            return set()
+        columns = tuple(values[0])
+        arrays = [list(column) for column in zip(*(_jsonb(row) for row in values), strict=True)]
+        rows = await (await self._driver()).fetch(_insert_cases(columns), *arrays)
+        return {row["dispute_id"] for row in rows}
 
     async def case(self, dispute_id: str, *, lock: bool = False) -> Row | None:
-        t = models.cases
-        query = select(t).where(t.c.dispute_id == dispute_id)
+        cases = models.cases
+        query = select(cases).where(cases.c.dispute_id == dispute_id)
         if lock:
             query = query.with_for_update()
         return (await self.session.execute(query)).first()
 
     async def update_case(self, dispute_id: str, values: dict[str, Any]) -> None:
-        t = models.cases
-        await self.session.execute(
-            update(t).where(t.c.dispute_id == dispute_id).values(**values, updated_at=func.now())
-        )
+        sets = ", ".join(f"{name} = ${i}" for i, name in enumerate(values, start=2))
+        sql = f"UPDATE {_CASES} SET {sets}, updated_at = now() WHERE dispute_id = $1"
+        await (await self._driver()).execute(sql, dispute_id, *_jsonb(values))
 
     async def cases(self, where: CaseFilter, *, after: CaseCursor | None, limit: int) -> list[Row]:
         """Most urgent first: open cases by nearest deadline, then the rest; keyset-paginated."""
-        t = models.cases
+        cases = models.cases
         conditions = []
         if where.seller_id is not None:
-            conditions.append(t.c.seller_id == where.seller_id)
+            conditions.append(cases.c.seller_id == where.seller_id)
         if where.statuses:
-            conditions.append(t.c.status.in_(list(where.statuses)))
+            conditions.append(cases.c.status.in_(list(where.statuses)))
         if where.reason_codes:
-            conditions.append(t.c.reason_code.in_(list(where.reason_codes)))
+            conditions.append(cases.c.reason_code.in_(list(where.reason_codes)))
         if where.due_before is not None:
-            conditions.append(t.c.due_at < where.due_before)
+            conditions.append(cases.c.due_at < where.due_before)
         if where.q:
             pattern = _like(where.q)
             conditions.append(
                 or_(
                     *(
                         column.ilike(pattern, escape="\\")
-                        for column in (t.c.dispute_id, t.c.order_id, t.c.buyer_id, t.c.notice_id)
+                        for column in (cases.c.dispute_id, cases.c.order_id, cases.c.buyer_id, cases.c.notice_id)
                     )
                 )
             )
         if after is not None:
             conditions.append(
-                tuple_(t.c.urgency, t.c.due_key, t.c.dispute_id)
+                tuple_(cases.c.urgency, cases.c.due_key, cases.c.dispute_id)
                 > tuple_(after.urgency, after.due_key, after.dispute_id)
             )
-        query = select(t).where(and_(True, *conditions)).order_by(t.c.urgency, t.c.due_key, t.c.dispute_id).limit(limit)
+        query = (
+            select(cases)
+            .where(and_(True, *conditions))
+            .order_by(cases.c.urgency, cases.c.due_key, cases.c.dispute_id)
+            .limit(limit)
+        )
         return list(await self.session.execute(query))
 
     async def buyer_cases(self, seller_id: str, buyer_id: str) -> list[Row]:
-        t = models.cases
+        cases = models.cases
         query = (
-            select(t.c.dispute_id, t.c.order_id, t.c.reason_code, t.c.notified_at, t.c.status)
-            .where(t.c.seller_id == seller_id, t.c.buyer_id == buyer_id)
-            .order_by(t.c.notified_at)
+            select(cases.c.dispute_id, cases.c.order_id, cases.c.reason_code, cases.c.notified_at, cases.c.status)
+            .where(cases.c.seller_id == seller_id, cases.c.buyer_id == buyer_id)
+            .order_by(cases.c.notified_at)
         )
         return list(await self.session.execute(query))
 
@@ -329,22 +391,23 @@ class IngestRepository:
         self, seller_id: str | None, *, since: datetime | None, until: datetime | None
     ) -> tuple[list[Row], int, int]:
         """Case counts by (reason, KST month, carrier, status), and how many were submitted on time / late."""
-        t = models.cases
+        cases = models.cases
         conditions = []
         if seller_id is not None:
-            conditions.append(t.c.seller_id == seller_id)
+            conditions.append(cases.c.seller_id == seller_id)
         if since is not None:
-            conditions.append(t.c.notified_at >= since)
+            conditions.append(cases.c.notified_at >= since)
         if until is not None:
-            conditions.append(t.c.notified_at < until)
-        month = func.to_char(func.timezone("Asia/Seoul", t.c.notified_at), "YYYY-MM").label("month")
-        carrier = func.coalesce(t.c.carrier, "unknown").label("carrier")
-        tallies = select(t.c.reason_code, month, carrier, t.c.status, func.count().label("count"))
-        tallies = tallies.where(and_(True, *conditions)).group_by(t.c.reason_code, month, carrier, t.c.status)
+            conditions.append(cases.c.notified_at < until)
+        month = func.to_char(func.timezone("Asia/Seoul", cases.c.notified_at), "YYYY-MM").label("month")
+        carrier = func.coalesce(cases.c.carrier, "unknown").label("carrier")
+        tallies = select(cases.c.reason_code, month, carrier, cases.c.status, func.count().label("count"))
+        tallies = tallies.where(and_(True, *conditions)).group_by(cases.c.reason_code, month, carrier, cases.c.status)
         rows = list(await self.session.execute(tallies))
-        known = and_(True, *conditions, t.c.submitted_at.is_not(None), t.c.due_at.is_not(None))
+        known = and_(True, *conditions, cases.c.submitted_at.is_not(None), cases.c.due_at.is_not(None))
         timing = select(
-            func.count().filter(t.c.submitted_at <= t.c.due_at), func.count().filter(t.c.submitted_at > t.c.due_at)
+            func.count().filter(cases.c.submitted_at <= cases.c.due_at),
+            func.count().filter(cases.c.submitted_at > cases.c.due_at),
         ).where(known)
         on_time, late = (await self.session.execute(timing)).one()
         return rows, on_time, late
@@ -361,52 +424,46 @@ class IngestRepository:
         applied: bool,
     ) -> bool:
         """Record `event` in the case's timeline; False if it was recorded before."""
-        params = {
-            "dispute_id": dispute_id,
-            "event_id": event.id,
-            "type": event.type,
-            "occurred_at": event.time,
-            "status_before": status_before,
-            "status_after": status_after,
-            "applied": applied,
-            "summary": event.data.model_dump(mode="json", exclude_none=True, exclude={"dispute_id"}),
-        }
-        return (await self.session.execute(_ADD_TIMELINE, params)).first() is not None
+        params = _timeline_params(
+            event.id, event.type, event.time, status_before, status_after, applied, _summary(event)
+        )
+        return await (await self._driver()).fetchrow(_ADD_TIMELINE, dispute_id, *params) is not None
 
     async def add_import_timeline(self, entries: list[tuple[str, Envelope | None, str]], *, now: datetime) -> None:
         """Timeline rows of imported cases: their `dispute.received`, or an `import` entry for history."""
-        if not entries:
-            return
         rows = [
-            {
-                "dispute_id": dispute_id,
-                "event_id": event.id if event is not None else uuid.uuid4(),
-                "type": event.type if event is not None else "dispute.imported",
-                "occurred_at": event.time if event is not None else now,
-                "status_before": None,
-                "status_after": status,
-                "applied": True,
-                "summary": event.data.model_dump(mode="json", exclude_none=True, exclude={"dispute_id"})
-                if event is not None
-                else {"status": status},
-            }
+            [dispute_id, *_timeline_params(event.id, event.type, event.time, None, status, True, _summary(event))]
+            if event is not None
+            else [
+                dispute_id,
+                *_timeline_params(uuid.uuid4(), "dispute.imported", now, None, status, True, {"status": status}),
+            ]
             for dispute_id, event, status in entries
         ]
-        await self.session.execute(insert(models.case_events), rows)
+        if rows:
+            await (await self._driver()).executemany(_ADD_TIMELINE, rows)
 
     async def knows_event(self, event_id: uuid.UUID) -> bool:
-        t = models.case_events
-        return (await self.session.execute(select(t.c.id).where(t.c.event_id == event_id))).first() is not None
+        timeline = models.case_events
+        return (
+            await self.session.execute(select(timeline.c.id).where(timeline.c.event_id == event_id))
+        ).first() is not None
 
     async def known_events(self, event_ids: Sequence[uuid.UUID]) -> set[uuid.UUID]:
         """Which of `event_ids` are in some case's timeline already (one round trip for a batch)."""
-        t = models.case_events
-        query = select(t.c.event_id).where(t.c.event_id == func.any(bindparam("ids", list(event_ids), _UUIDS)))
+        timeline = models.case_events
+        query = select(timeline.c.event_id).where(
+            timeline.c.event_id == func.any(bindparam("ids", list(event_ids), _UUIDS))
+        )
         return set((await self.session.execute(query)).scalars())
 
     async def timeline(self, dispute_id: str) -> list[Row]:
-        t = models.case_events
-        return list(await self.session.execute(select(t).where(t.c.dispute_id == dispute_id).order_by(t.c.id)))
+        timeline = models.case_events
+        return list(
+            await self.session.execute(
+                select(timeline).where(timeline.c.dispute_id == dispute_id).order_by(timeline.c.id)
+            )
+        )
 
     async def add_events(self, *events: Envelope) -> None:
         await _outbox.add(self.session, *events)

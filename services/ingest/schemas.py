@@ -65,11 +65,13 @@ def Text(max_length: int) -> Any:  # noqa: N802 - a type factory, read like a ty
     return Annotated[str, Field(min_length=1, max_length=max_length), AfterValidator(_no_control_characters)]
 
 
-class Request(BaseModel):
+class Inbound(BaseModel):
+    """A request body: unknown fields refused, frozen (not Starlette's `Request`)."""
+
     model_config = ConfigDict(extra="forbid", frozen=True)
 
 
-class MoneyIn(Request):
+class MoneyIn(Inbound):
     value: DecimalString
     currency: Currency
 
@@ -77,7 +79,7 @@ class MoneyIn(Request):
 # --------------------------------------------------------------------------- sellers
 
 
-class SellerCreate(Request):
+class SellerCreate(Inbound):
     seller_id: Annotated[str, Field(pattern=ID_PATTERN)]
     name: Text(200)
     contact: Text(200)
@@ -124,7 +126,7 @@ class Carrier(StrEnum):
     ilyang = "ilyang"  # 일양로지스
 
 
-class AutoAccept(Request):
+class AutoAccept(Inbound):
     below: MoneyIn  # disputes under this amount, in this currency
     mode: AutoAction = AutoAction.accept
 
@@ -132,7 +134,7 @@ class AutoAccept(Request):
         return AutoAcceptRule(Decimal(self.below.value), self.below.currency, self.mode)
 
 
-class SellerRules(Request):
+class SellerRules(Inbound):
     auto_accept: AutoAccept | None = None
     language: Literal["zh", "ko", "en"] = "zh"
     carrier_templates: Annotated[list[Carrier], Field(max_length=10)] = []
@@ -148,7 +150,7 @@ class SellerRules(Request):
 # --------------------------------------------------------------------------- webhook notices
 
 
-class OpenedDispute(Request):
+class OpenedDispute(Inbound):
     dispute_id: Id
     kind: DisputeKind
     order_id: Id
@@ -160,7 +162,7 @@ class OpenedDispute(Request):
     respond_by: AwareDatetime | date | None = None
 
 
-class UpdatedDispute(Request):
+class UpdatedDispute(Inbound):
     """The dispute as an update sends it: the changed fields only, or the whole object (as providers
     send it). A field left out or null is not a change. `kind`, `order_id` and `buyer_id` may come
     along but never change (`field_immutable`)."""
@@ -176,13 +178,13 @@ class UpdatedDispute(Request):
     respond_by: AwareDatetime | date | None = None
 
 
-class ClosedDispute(Request):
+class ClosedDispute(Inbound):
     dispute_id: Id
     outcome: Literal["won", "lost", "partial"]
     amount: MoneyIn | None = None
 
 
-class _Notice(Request):
+class _Notice(Inbound):
     notice_id: Id
     notified_at: AwareDatetime
 
@@ -420,7 +422,7 @@ class StatsOut(BaseModel):
 # --------------------------------------------------------------------------- fee plans, rates, statements
 
 
-class PlanIn(Request):
+class PlanIn(Inbound):
     tier: Tier
     base_fee: NonNegativeDecimal
     case_fee_domestic: NonNegativeDecimal
@@ -443,7 +445,7 @@ class PlanIn(Request):
         )
 
 
-class RatesIn(Request):
+class RatesIn(Inbound):
     plan_currency: Currency = "CNY"
     rates: Annotated[
         dict[Currency, DecimalString], Field(min_length=1, max_length=50)

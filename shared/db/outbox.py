@@ -9,6 +9,7 @@ concurrent transactions must serialise on the dispute's row first (SELECT ... FO
 from __future__ import annotations
 
 import json
+from dataclasses import dataclass
 from typing import Any
 
 from sqlalchemy import Table, func, select
@@ -39,23 +40,27 @@ class Outbox:
         self._insert = insert
         self._insert_and_notify = f"WITH added AS ({insert} RETURNING 1) SELECT pg_notify($6, '')"
 
-    def row(self, event: Envelope[Any]) -> dict[str, Any]:
-        """The outbox row of `event`: its id, topic, key, payload and the writer's trace headers."""
-        # The relay publishes later, in its own transaction: the writer's trace context
-        # travels with the row, and the relay continues that trace when it publishes.
-        return {
-            "event_id": event.id,
-            "topic": event.type,
-            "key": event.subject,
-            "payload": event.to_bytes(),
-            "headers": inject_headers(),
-        }
+    def statement_part(self, *, source: str, first: int) -> OutboxPart:
+        """This outbox's part of a caller's larger statement, for a hot path's single round trip.
+
+        `source` is the name of a CTE of the caller's statement: one event is queued per row it
+        returns (none when it returns none); the event's values are parameters `$first` to
+        `$first + 5` (`OutboxPart.params`). Every line of outbox SQL stays here.
+        """
+        e, t, k, p, h, channel = (f"${first + i}" for i in range(6))
+        insert = (
+            f'INSERT INTO {qualified_name(self.table)} (event_id, topic, "key", payload, headers) '
+            f"SELECT {e}::uuid, {t}::text, {k}::text, {p}::bytea, {h}::jsonb FROM {source} RETURNING id"
+        )
+        return OutboxPart(self, insert, channel)
 
     async def add(self, session: AsyncSession, *events: Envelope[Any]) -> None:
         """Queue `events` for publication; they exist only if the caller's transaction commits."""
         if not events:
             return
-        headers = json.dumps(inject_headers())  # the writer's trace context, as in `row()`
+        # The relay publishes later, in its own transaction: the writer's trace context travels
+        # with the row, and the relay continues that trace when it publishes.
+        headers = json.dumps(inject_headers())
         columns = (
             [event.id for event in events],
             [event.type for event in events],
@@ -71,7 +76,7 @@ class Outbox:
             await connection.execute(self._insert, *columns)
             return
         await connection.execute(self._insert_and_notify, *columns, self.channel)
-        self.mark_notified(session)
+        self._mark_notified(session)
 
     def notified(self, session: AsyncSession) -> bool:
         """Whether this transaction (or savepoint) has sent the relay's NOTIFY already."""
@@ -79,9 +84,9 @@ class Outbox:
         notified = session.info.get(_NOTIFIED_KEY)
         return notified is not None and notified[0] is transaction and self.channel in notified[1]
 
-    def mark_notified(self, session: AsyncSession) -> None:
-        """Record that the caller sent `pg_notify(self.channel, '')` itself in this transaction,
-        in a statement of its own that also wrote `row(event)`s (a hot path's single round trip)."""
+    def _mark_notified(self, session: AsyncSession) -> None:
+        """Record that this transaction sent `pg_notify(self.channel, '')` (here, or in a caller's
+        statement with an `OutboxPart`)."""
         # Keyed by the innermost transaction: a NOTIFY inside a savepoint that rolls back is gone.
         transaction = session.get_nested_transaction() or session.get_transaction()
         notified = session.info.get(_NOTIFIED_KEY)
@@ -92,3 +97,30 @@ class Outbox:
 
     async def backlog(self, session: AsyncSession) -> int:
         return (await session.execute(select(func.count()).select_from(self.table))).scalar_one()
+
+
+@dataclass(frozen=True)
+class OutboxPart:
+    """An outbox's INSERT (and its relay NOTIFY) inside a caller's statement (`Outbox.statement_part`).
+
+    The caller places `insert` as a data-modifying CTE of its statement, under a name of its
+    choosing, selects `notify(that name)` as one of its columns, passes `params(event)` at the
+    part's parameter positions, and calls `ran(session)` once the statement queued the event.
+    """
+
+    outbox: Outbox
+    insert: str
+    _channel_param: str
+
+    def notify(self, cte: str) -> str:
+        """A scalar subquery that wakes the relay at commit if the CTE `cte` (this insert) queued a row."""
+        return f"(SELECT count(pg_notify({self._channel_param}::text, '')) FROM {cte})"
+
+    def params(self, event: Envelope[Any]) -> list[Any]:
+        """The part's parameters for `event`: its id, topic, key, payload, the writer's trace headers, the channel."""
+        headers = json.dumps(inject_headers())  # as `Outbox.add`: the relay continues the writer's trace
+        return [event.id, event.type, event.subject, event.to_bytes(), headers, self.outbox.channel]
+
+    def ran(self, session: AsyncSession) -> None:
+        """The statement queued the event and notified: a later event of this transaction needs no NOTIFY."""
+        self.outbox._mark_notified(session)

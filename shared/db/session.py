@@ -31,8 +31,12 @@ async def driver_connection(session: AsyncSession) -> asyncpg.Connection:
     connection = await session.connection()
     adapted: Any = (await connection.get_raw_connection()).dbapi_connection
     # SQLAlchemy's asyncpg adapter begins its transaction lazily, at its first statement: begin it
-    # now, the adapter's way, so it commits or rolls it back at the end (tests/integration/shared
-    # test_driver_connection.py holds this to SQLAlchemy's private `_transaction` bookkeeping).
+    # now, the adapter's way, so it commits or rolls it back at the end. There is no public way
+    # (SQLAlchemy 2.1): the adapter starts it only inside a cursor's execute, so the public route
+    # is a statement through SQLAlchemy first, which costs a round trip (the webhook's four would
+    # be five) or the Python cost this helper exists to avoid. So this leans on the private
+    # `_transaction` / `_start_transaction`, and tests/integration/shared/test_driver_connection.py
+    # is the guard that fails when an upgrade changes them.
     if adapted._transaction is None:
         await adapted._start_transaction()
     driver: asyncpg.Connection = adapted.driver_connection

@@ -15,7 +15,9 @@ SAVEPOINT: a `Deferred` rolls back only what that handler did and parks the even
 `shared.db.parking`), and the handler returns normally, so the inbox claim commits, the offset
 moves on and nothing is dead-lettered. After any handler of the map succeeds for a dispute, the
 dispute's parked events are replayed in arrival order in the same transaction; facts recorded
-outside a handler (an HTTP request) call `HANDLERS.release_parked(session, dispute_id)`.
+outside a handler (an HTTP request's use case) call `release_parked(session, parked_table,
+dispute_id)`, which finds the map built for that table: a use case names its parked table, never
+the service's handlers module (handlers depend on use cases, not the other way round).
 
 A hot event type may also be handled a fetched batch at a time (`batched={DisputeReceivedV1:
 on_many}`, `async def on_many(session, events) -> None`): `apply_events` hands it each run of
@@ -28,6 +30,7 @@ batch of one, so there is one handler per event type, whatever path delivers it.
 from __future__ import annotations
 
 import functools
+import weakref
 from collections.abc import Awaitable, Callable, Iterator, Mapping, Sequence
 from typing import Any
 
@@ -49,6 +52,8 @@ TypedHandler = Callable[[AsyncSession, Any], Awaitable[None]]
 BatchHandler = Callable[[AsyncSession, Sequence[Envelope[Any]]], Awaitable[None]]
 
 _CLEAR = "dd_parking_clear"  # session.info: (transaction, disputes known to have nothing parked)
+# The map built last for each parked-events table (a service builds one, at import of its handlers).
+_BY_PARKED_TABLE: weakref.WeakKeyDictionary[Table, HandlerMap] = weakref.WeakKeyDictionary()
 
 
 class Deferred(Exception):  # noqa: N818 - a signal, not an error: the event waits, it did not fail
@@ -69,6 +74,8 @@ class HandlerMap(Mapping[str, Handler]):
         batched: Mapping[str, BatchHandler] | None = None,
     ) -> None:
         self.parked = parked
+        if parked is not None:
+            _BY_PARKED_TABLE[parked] = self  # what `release_parked(session, parked, ...)` replays with
         self._batched = dict(batched or {})
         self._typed = dict(handlers) | {schema: _one_of(fn) for schema, fn in self._batched.items()}
         self._wrapped = {schema: self._wrap(fn) for schema, fn in self._typed.items()}
@@ -226,8 +233,13 @@ def _one_of(fn: BatchHandler) -> TypedHandler:
     return handle_one
 
 
-async def release_parked(session: AsyncSession, dispute_id: str, handlers: HandlerMap) -> int:
-    """`handlers.release_parked(session, dispute_id)`: after a fact recorded outside a handler."""
+async def release_parked(session: AsyncSession, parked: Table, dispute_id: str) -> int:
+    """Replay the dispute's events parked in `parked` (`HandlerMap.release_parked`), with the handler
+    map built for that table: for a use case that recorded a fact outside a handler. Returns how
+    many were applied."""
+    handlers = _BY_PARKED_TABLE.get(parked)
+    if handlers is None:
+        raise LookupError(f"no handler_map(parked={parked.fullname}) is built: import the service's handlers")
     return await handlers.release_parked(session, dispute_id)
 
 
