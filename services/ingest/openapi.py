@@ -110,7 +110,7 @@ _IMPORT = RouteDoc(
             },
         },
     },
-    errors=[MissingSeller, NOT_FOUND, PayloadTooLarge, CsvHeaderInvalid, CsvNotText, InvalidCsv],
+    errors=[MissingSeller, NOT_FOUND, SellerNotFound, PayloadTooLarge, CsvHeaderInvalid, CsvNotText, InvalidCsv],
 )
 
 _SELLER = {"seller_id": "V900", "name": "Shenzhen Demo Trading", "contact": "ops@example.cn"}

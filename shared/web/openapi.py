@@ -43,6 +43,7 @@ from shared.web.db import request_session
 from shared.web.problems import PROBLEM_MEDIA_TYPE, Problem, ProblemTable, problem_for
 
 __all__ = [
+    "BAD_REQUEST",
     "BEARER",
     "COMMIT_FAILED",
     "FORBIDDEN",
@@ -71,6 +72,7 @@ UNAUTHORIZED = (
 FORBIDDEN = Problem(403, "forbidden", "Forbidden")
 NOT_FOUND = Problem(404, "not_found", "Not Found")  # shared.web.auth.ensure_seller_access
 VALIDATION_ERROR = Problem(422, "validation_error", "Request validation failed")
+BAD_REQUEST = Problem(400, "bad_request", "Bad Request")  # FastAPI: a JSON body that does not parse
 COMMIT_FAILED = Problem(503, "commit_failed", "Change not saved")
 
 PROBLEM_SCHEMA: dict[str, Any] = {
@@ -161,6 +163,14 @@ OPS_DOCS: RouteDocs = {
             }
         },
     ),
+    "metrics": RouteDoc(
+        responses={
+            200: {
+                "description": "Prometheus text exposition format",
+                "content": {"text/plain": {"schema": {"type": "string"}}},
+            }
+        }
+    ),
     "lag": RouteDoc(errors=[Problem(503, "kafka_unavailable", "Kafka is unavailable")]),
 }
 
@@ -244,6 +254,8 @@ def build_openapi(app: FastAPI, errors: ProblemTable, docs: RouteDocs) -> dict[s
         has_input = bool(route.dependant.path_params or route.dependant.query_params or route.dependant.header_params)
         if has_input or route.body_field is not None or route_doc.request_body is not None:
             problems.append(VALIDATION_ERROR)
+        if route.body_field is not None and route_doc.request_body is None:
+            problems.append(BAD_REQUEST)
         for method in sorted(route.methods or ()):
             op = doc["paths"][route.path_format][method.lower()]
             if secured:
