@@ -9,7 +9,7 @@ or a forged one). Each generated request (positive and negative data) must get:
 - for every 4xx, `application/problem+json` with a string `code`;
 - for another seller or a stranger, none of the seeded seller's ids unless the request named them.
 
-`DD_FUZZ_EXAMPLES` sets the examples per operation and caller (10 in `make test`, more in
+`DD_FUZZ_EXAMPLES` sets the examples per operation and caller (5 in `make test`, 100 in
 `make fuzz`); generation is derandomised, so a run is repeatable.
 """
 
@@ -31,7 +31,8 @@ from shared.web.problems import PROBLEM_MEDIA_TYPE
 from tests.integration.fuzz.conftest import OTHER, SELLER, Target, sign
 from tests.services import service_main, service_names
 
-EXAMPLES = int(os.environ.get("DD_FUZZ_EXAMPLES", "10"))
+EXAMPLES = int(os.environ.get("DD_FUZZ_EXAMPLES", "5"))
+TRACE = os.environ.get("DD_FUZZ_TRACE") == "1"  # print each request's answer (run with -s)
 CALLERS = ["seller", "operator", "other_seller", "stranger"]
 DOCUMENTED_5XX = {("GET", "/readyz", 503), ("GET", "/v1/ops/lag", 503)}
 CHECKS = [
@@ -111,6 +112,8 @@ def _fuzz(case: Any, target: Target, caller: str) -> None:
     _authorise(case, target, caller)
     response, prepared = _send(case, target)
     where = f"{target.name} {case.method} {case.formatted_path} as {caller} -> {response.status_code}"
+    if TRACE:
+        print(where, response.text[:160])
     if response.status_code >= 500:
         assert (case.method, case.operation.path, response.status_code) in DOCUMENTED_5XX, (
             f"{where}: server error {response.text[:500]}"
