@@ -7,7 +7,7 @@ STAMP  := $(VENV)/.installed
 # Everything started from here runs on a laptop: the development auth secret is allowed.
 export DD_ENV ?= local
 
-.PHONY: install run stop test test-unit typecheck bench chaos-backbone clean
+.PHONY: install run stop test test-unit fuzz typecheck bench chaos-backbone clean
 
 install: $(STAMP)
 
@@ -33,6 +33,11 @@ test: install
 
 test-unit: install
 	$(PY) -m pytest tests/unit $(PYTEST_ARGS)
+
+## schemathesis over every service's OpenAPI document, longer than the short run in `make test`.
+FUZZ_EXAMPLES ?= 100
+fuzz: install
+	DD_FUZZ_EXAMPLES=$(FUZZ_EXAMPLES) $(PY) -m pytest tests/integration/fuzz $(PYTEST_ARGS)
 
 ## mypy --strict (settings in pyproject.toml) on shared/ and the services' domain modules; only paths that exist.
 TYPED := $(wildcard shared services/*/domain services/evidence/checker services/evidence/intake.py services/evidence/media.py services/evidence/errors.py services/evidence/blobs.py)

@@ -11,6 +11,7 @@ from shared.clock import Clock, SystemClock
 from services.deadline.context import DeadlineContext, attach
 from services.deadline.errors import ERRORS
 from services.deadline.handlers import HANDLERS
+from services.deadline.openapi import DOCS
 from services.deadline.scheduler import scheduler
 from services.deadline.settings import Settings
 from shared.runtime import ServiceDefinition
@@ -27,7 +28,7 @@ DEFINITION = ServiceDefinition.of(
 
 def create_app(settings: Settings | None = None, *, clock: Clock | None = None) -> FastAPI:
     settings = settings or Settings()
-    app = create_service_app(settings, DEFINITION, errors=ERRORS)
+    app = create_service_app(settings, DEFINITION, errors=ERRORS, docs=DOCS)
     context = DeadlineContext(settings, clock=clock or SystemClock())
     attach(app.state.runtime.sessions, context)  # handlers and the scheduler find it through their sessions
     app.state.deadline = context

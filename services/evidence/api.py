@@ -44,27 +44,7 @@ def _utcnow() -> datetime:
     return datetime.now(UTC)
 
 
-_UPLOAD_BODY = {
-    "requestBody": {
-        "required": True,
-        "content": {
-            "multipart/form-data": {
-                "schema": {
-                    "type": "object",
-                    "required": ["meta"],
-                    "properties": {
-                        "meta": {"type": "string", "description": "JSON object with `kind` and its fields"},
-                        "file": {"type": "string", "format": "binary"},
-                    },
-                }
-            },
-            "application/json": {"schema": {"type": "object", "description": "the meta of a structured kind"}},
-        },
-    }
-}
-
-
-@router.post("/cases/{dispute_id}/evidence", status_code=201, openapi_extra=_UPLOAD_BODY)
+@router.post("/cases/{dispute_id}/evidence", status_code=201)
 async def upload_evidence(
     dispute_id: PathId, request: Request, session: DbSession, principal: PrincipalDep
 ) -> EvidenceOut:

@@ -12,6 +12,7 @@ from services.evidence import api, models, runs
 from services.evidence.blobs import LocalBlobStore
 from services.evidence.errors import ERRORS
 from services.evidence.handlers import HANDLERS
+from services.evidence.openapi import DOCS
 from services.evidence.settings import Settings
 from services.evidence.uploads import UploadRules
 from shared.runtime import ServiceDefinition
@@ -28,7 +29,7 @@ DEFINITION = ServiceDefinition.of(
 
 def create_app(settings: Settings | None = None) -> FastAPI:
     settings = settings or Settings()
-    app = create_service_app(settings, DEFINITION, errors=ERRORS)
+    app = create_service_app(settings, DEFINITION, errors=ERRORS, docs=DOCS)
     app.state.blobs = LocalBlobStore(settings.blob_root)
     app.state.upload_rules = UploadRules(
         blobs=app.state.blobs,

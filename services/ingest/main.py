@@ -9,6 +9,7 @@ from fastapi import FastAPI
 from services.ingest import api, models
 from services.ingest.errors import ERRORS
 from services.ingest.handlers import HANDLERS
+from services.ingest.openapi import DOCS
 from services.ingest.secretbox import SecretBox
 from services.ingest.settings import Settings
 from shared.runtime import ServiceDefinition
@@ -21,6 +22,6 @@ DEFINITION = ServiceDefinition.of(
 
 def create_app(settings: Settings | None = None) -> FastAPI:
     settings = settings or Settings()
-    app = create_service_app(settings, DEFINITION, errors=ERRORS)
+    app = create_service_app(settings, DEFINITION, errors=ERRORS, docs=DOCS)
     app.state.secret_box = SecretBox(settings.secret_key)  # webhook secrets at rest (secretbox.py)
     return app

@@ -11,6 +11,7 @@ from fastapi import FastAPI
 from shared.logging import configure_logging
 from shared.settings import ServiceSettings
 from shared.web.middleware import RequestContextMiddleware
+from shared.web.openapi import install_docs, install_openapi
 from shared.web.problems import install_problem_handlers
 
 
@@ -22,7 +23,7 @@ class Settings(ServiceSettings):
 
 def create_app(settings: Settings | None = None) -> FastAPI:
     settings = settings or Settings()
-    app = FastAPI(title="Dispute Desk — Coupang portal simulator")
+    app = FastAPI(title="Dispute Desk — Coupang portal simulator", docs_url=None, redoc_url=None)
     app.state.settings = settings
     install_problem_handlers(app)
     app.add_middleware(RequestContextMiddleware)
@@ -35,6 +36,8 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     async def readyz() -> dict:
         return {"status": "ready", "checks": {}}
 
+    install_openapi(app)
+    install_docs(app)
     return app
 
 

@@ -15,6 +15,7 @@ from shared.settings import ServiceSettings
 from shared.tracing import configure_tracing, instrument_app
 from shared.web import ops
 from shared.web.middleware import RequestContextMiddleware
+from shared.web.openapi import RouteDocs, install_docs, install_openapi
 from shared.web.problems import ProblemTable, install_problem_handlers
 
 log = structlog.get_logger(__name__)
@@ -23,9 +24,14 @@ GC_THRESHOLD_0 = 10_000  # allocations between young-generation collections (CPy
 
 
 def create_service_app(
-    settings: ServiceSettings, definition: ServiceDefinition, *, errors: ProblemTable | None = None
+    settings: ServiceSettings,
+    definition: ServiceDefinition,
+    *,
+    errors: ProblemTable | None = None,
+    docs: RouteDocs | None = None,
 ) -> FastAPI:
-    """The service's app; `errors` is its table of domain errors to problems (shared.web.problems)."""
+    """The service's app; `errors` is its table of domain errors to problems (shared.web.problems),
+    `docs` what its OpenAPI document says beyond the route signatures (shared.web.openapi)."""
     runtime = ServiceRuntime(settings, definition)
 
     @asynccontextmanager
@@ -52,7 +58,14 @@ def create_service_app(
     # FastAPI's own telemetry off: spans come from `instrument_app` when something collects them
     # and from `RequestContextMiddleware` otherwise; FastAPI's would be SDK spans (and spans per
     # dependency and endpoint) on every request that nothing reads.
-    app = FastAPI(title=f"Dispute Desk — {definition.name}", lifespan=lifespan, telemetry={"tracing": False})
+    # docs_url/redoc_url off: FastAPI's pages load Swagger UI from a CDN; install_docs serves our copy.
+    app = FastAPI(
+        title=f"Dispute Desk — {definition.name}",
+        lifespan=lifespan,
+        telemetry={"tracing": False},
+        docs_url=None,
+        redoc_url=None,
+    )
     app.state.settings = settings
     app.state.runtime = runtime
     app.state.auth_secret = settings.auth_secret
@@ -63,4 +76,6 @@ def create_service_app(
     app.include_router(ops.router)
     for router in definition.routers:
         app.include_router(router)
+    install_openapi(app, errors, docs)
+    install_docs(app)
     return app

@@ -1,0 +1,96 @@
+"""The evidence service's OpenAPI declarations beyond the route signatures (docs only: shared.web.openapi).
+
+The upload reads its multipart form by hand (intake.py), so its body is declared here: `file`,
+`meta` (one schema per kind, SPEC section 5 "Meta fields by kind", from meta.py's models) and
+`kind`, or an application/json body that is the meta alone.
+"""
+
+from __future__ import annotations
+
+from services.evidence.errors import (
+    INTAKE_PROBLEMS,
+    CaseNotFound,
+    CaseSubmitted,
+    EvidenceNotFound,
+    FileRequired,
+    MetaInvalid,
+    MetaMalformed,
+    MetaMissing,
+    NoContent,
+    ReportNotFound,
+    TooManyMessages,
+    UnknownKind,
+    UnknownReasonCode,
+    UnsupportedLanguage,
+)
+from services.evidence.meta import EvidenceMeta
+from shared.contracts import EvidenceKind
+from shared.web.openapi import RouteDoc, RouteDocs, schema_of
+from shared.web.problems import Problem
+
+_META_REF, _META_SCHEMAS = schema_of(EvidenceMeta, "EvidenceMeta")
+
+# Refusals the upload gains in issue 15 (their classes come with that change; codes are the contract).
+KIND_MISMATCH = Problem(422, "kind_mismatch", "The kind part and meta's kind differ")
+CASE_CLOSED = Problem(409, "case_closed", "The case is closed: it takes no more evidence")
+
+TRACKING_META = {
+    "kind": "tracking_record",
+    "carrier": "CJ대한통운",
+    "tracking_number": "651234567890",
+    "status": "delivered",
+    "delivered_at": "2026-10-28T14:22:00+09:00",
+    "order_id": "3000987650001",
+}
+
+_UPLOAD = RouteDoc(
+    request_body={
+        "required": True,
+        "description": (
+            "multipart/form-data with `meta` (JSON) and optionally `file` (at most one; PDF, JPEG, PNG, WebP or "
+            "UTF-8 text) and `kind` (when meta has no `kind`, this part supplies it; both and different is 422 "
+            "`kind_mismatch`); any other part is refused. Or an application/json body that is the meta alone "
+            "(structured kinds only: a file kind needs its file)."
+        ),
+        "content": {
+            "multipart/form-data": {
+                "schema": {
+                    "type": "object",
+                    "required": ["meta"],
+                    "properties": {
+                        "meta": {**_META_REF, "description": "JSON object: `kind` and the fields of that kind"},
+                        "file": {"type": "string", "format": "binary"},
+                        "kind": {"type": "string", "enum": [k.value for k in EvidenceKind]},
+                    },
+                    "additionalProperties": False,
+                },
+                "encoding": {"meta": {"contentType": "application/json"}},
+                "example": {"meta": TRACKING_META},
+            },
+            "application/json": {"schema": _META_REF, "example": TRACKING_META},
+        },
+    },
+    components=_META_SCHEMAS,
+    errors=[
+        *INTAKE_PROBLEMS,
+        CaseNotFound,
+        MetaMalformed,
+        MetaMissing,
+        UnknownKind,
+        FileRequired,
+        TooManyMessages,
+        MetaInvalid,
+        KIND_MISMATCH,
+        CASE_CLOSED,
+    ],
+)
+
+DOCS: RouteDocs = {
+    "upload_evidence": _UPLOAD,
+    "list_evidence": RouteDoc(errors=[CaseNotFound]),
+    "evidence_content": RouteDoc(errors=[CaseNotFound, EvidenceNotFound, NoContent]),
+    "delete_evidence": RouteDoc(errors=[CaseNotFound, EvidenceNotFound, CaseSubmitted]),
+    "check_evidence": RouteDoc(errors=[CaseNotFound, UnsupportedLanguage]),
+    "get_report": RouteDoc(errors=[CaseNotFound, ReportNotFound, UnsupportedLanguage]),
+    "get_templates": RouteDoc(errors=[UnknownReasonCode, UnsupportedLanguage]),
+}
