@@ -2,15 +2,9 @@
 
 from __future__ import annotations
 
-from services.deadline.errors import (
-    CalendarRefused,
-    DeadlineNotFound,
-    DuplicateOverrideDate,
-    InvalidCursor,
-    InvalidDuration,
-    InvalidOverride,
-    InvalidOverrideDate,
-)
+from services.deadline.domain import CalendarExhausted, InvalidDuration, InvalidOverride, InvalidOverrideDate
+from services.deadline.errors import DeadlineNotFound, DuplicateOverrideDate
+from shared.errors import InvalidCursor
 from shared.web.openapi import NOT_FOUND, RouteDoc, RouteDocs
 
 _OVERRIDES = {
@@ -29,6 +23,6 @@ DOCS: RouteDocs = {
     "get_deadline": RouteDoc(errors=[DeadlineNotFound]),
     "list_deadlines": RouteDoc(errors=[InvalidDuration, NOT_FOUND, InvalidCursor]),
     "put_overrides": RouteDoc(
-        errors=[InvalidOverrideDate, InvalidOverride, DuplicateOverrideDate, CalendarRefused], example=_OVERRIDES
+        errors=[InvalidOverrideDate, InvalidOverride, DuplicateOverrideDate, CalendarExhausted], example=_OVERRIDES
     ),
 }

@@ -9,10 +9,12 @@ from __future__ import annotations
 
 from services.evidence.errors import (
     INTAKE_PROBLEMS,
+    CaseClosed,
     CaseNotFound,
     CaseSubmitted,
     EvidenceNotFound,
     FileRequired,
+    KindMismatch,
     MetaInvalid,
     MetaMalformed,
     MetaMissing,
@@ -26,13 +28,9 @@ from services.evidence.errors import (
 from services.evidence.meta import EvidenceMeta
 from shared.contracts import EvidenceKind
 from shared.web.openapi import RouteDoc, RouteDocs, schema_of
-from shared.web.problems import Problem
 
 _META_REF, _META_SCHEMAS = schema_of(EvidenceMeta, "EvidenceMeta")
 
-# Refusals the upload gains in issue 15 (their classes come with that change; codes are the contract).
-KIND_MISMATCH = Problem(422, "kind_mismatch", "The kind part and meta's kind differ")
-CASE_CLOSED = Problem(409, "case_closed", "The case is closed: it takes no more evidence")
 
 TRACKING_META = {
     "kind": "tracking_record",
@@ -47,16 +45,16 @@ _UPLOAD = RouteDoc(
     request_body={
         "required": True,
         "description": (
-            "multipart/form-data with `meta` (JSON) and optionally `file` (at most one; PDF, JPEG, PNG, WebP or "
-            "UTF-8 text) and `kind` (when meta has no `kind`, this part supplies it; both and different is 422 "
-            "`kind_mismatch`); any other part is refused. Or an application/json body that is the meta alone "
+            "multipart/form-data with `meta` (JSON), `kind` or both, and optionally `file` (at most one; PDF, "
+            "JPEG, PNG, WebP or UTF-8 text). `kind` supplies the kind when meta has none (then `meta` may be "
+            "left out: `{}`); both and different is 422 `kind_mismatch`; any other part is refused. Or an application/json body that is the meta alone "
             "(structured kinds only: a file kind needs its file)."
         ),
         "content": {
             "multipart/form-data": {
                 "schema": {
                     "type": "object",
-                    "required": ["meta"],
+                    "anyOf": [{"required": ["meta"]}, {"required": ["kind"]}],
                     "properties": {
                         "meta": {**_META_REF, "description": "JSON object: `kind` and the fields of that kind"},
                         "file": {"type": "string", "format": "binary"},
@@ -80,8 +78,8 @@ _UPLOAD = RouteDoc(
         FileRequired,
         TooManyMessages,
         MetaInvalid,
-        KIND_MISMATCH,
-        CASE_CLOSED,
+        KindMismatch,
+        CaseClosed,
     ],
 )
 
@@ -89,7 +87,7 @@ DOCS: RouteDocs = {
     "upload_evidence": _UPLOAD,
     "list_evidence": RouteDoc(errors=[CaseNotFound]),
     "evidence_content": RouteDoc(errors=[CaseNotFound, EvidenceNotFound, NoContent]),
-    "delete_evidence": RouteDoc(errors=[CaseNotFound, EvidenceNotFound, CaseSubmitted]),
+    "delete_evidence": RouteDoc(errors=[CaseNotFound, EvidenceNotFound, CaseSubmitted, CaseClosed]),
     "check_evidence": RouteDoc(errors=[CaseNotFound, UnsupportedLanguage]),
     "get_report": RouteDoc(errors=[CaseNotFound, ReportNotFound, UnsupportedLanguage]),
     "get_templates": RouteDoc(errors=[UnknownReasonCode, UnsupportedLanguage]),

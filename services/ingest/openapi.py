@@ -12,12 +12,13 @@ from services.ingest.errors import (
     CaseNotFound,
     CaseNotOpen,
     CsvHeaderInvalid,
+    CsvFileMissing,
     CsvNotText,
     ExchangeRateMissing,
     InvalidCsv,
-    InvalidCursor,
     InvalidPlan,
     MalformedJson,
+    MalformedMultipart,
     MissingSeller,
     PayloadTooLarge,
     PlanNotSet,
@@ -26,8 +27,12 @@ from services.ingest.errors import (
     SignatureMismatch,
     SignatureMissing,
     SignatureTimestampOutOfRange,
+    TooManyFiles,
+    UnexpectedPart,
+    UnsupportedContentType,
 )
 from services.ingest.schemas import Notice
+from shared.errors import InvalidCursor
 from shared.web.openapi import NOT_FOUND, RouteDoc, RouteDocs, header, schema_of
 
 _NOTICE_REF, _NOTICE_SCHEMAS = schema_of(Notice, "Notice")
@@ -110,7 +115,20 @@ _IMPORT = RouteDoc(
             },
         },
     },
-    errors=[MissingSeller, NOT_FOUND, SellerNotFound, PayloadTooLarge, CsvHeaderInvalid, CsvNotText, InvalidCsv],
+    errors=[
+        MissingSeller,
+        NOT_FOUND,
+        SellerNotFound,
+        PayloadTooLarge,
+        UnsupportedContentType,
+        MalformedMultipart,
+        CsvFileMissing,
+        TooManyFiles,
+        UnexpectedPart,
+        CsvHeaderInvalid,
+        CsvNotText,
+        InvalidCsv,
+    ],
 )
 
 _SELLER = {"seller_id": "V900", "name": "Shenzhen Demo Trading", "contact": "ops@example.cn"}

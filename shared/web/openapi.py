@@ -40,7 +40,7 @@ from pydantic import TypeAdapter
 from shared.errors import DomainError
 from shared.web.auth import current_principal, require_operator
 from shared.web.db import request_session
-from shared.web.problems import PROBLEM_MEDIA_TYPE, Problem, ProblemTable, problem_for
+from shared.web.problems import PROBLEM_MEDIA_TYPE, SHARED_PROBLEMS, Problem, ProblemTable, problem_for
 
 __all__ = [
     "BAD_REQUEST",
@@ -70,7 +70,7 @@ UNAUTHORIZED = (
     Problem(401, "token_expired", "Token expired"),
 )
 FORBIDDEN = Problem(403, "forbidden", "Forbidden")
-NOT_FOUND = Problem(404, "not_found", "Not Found")  # shared.web.auth.ensure_seller_access
+NOT_FOUND = Problem(404, "not_found", "Not Found")  # shared.errors.NotFound (another seller's data)
 VALIDATION_ERROR = Problem(422, "validation_error", "Request validation failed")
 BAD_REQUEST = Problem(400, "bad_request", "Bad Request")  # FastAPI: a JSON body that does not parse
 COMMIT_FAILED = Problem(503, "commit_failed", "Change not saved")
@@ -282,7 +282,7 @@ def build_openapi(app: FastAPI, errors: ProblemTable, docs: RouteDocs) -> dict[s
 
 def install_openapi(app: FastAPI, errors: ProblemTable | None = None, docs: RouteDocs | None = None) -> None:
     """Serve `build_openapi`'s document at /openapi.json, built once on the first request."""
-    table = dict(errors or {})
+    table = {**SHARED_PROBLEMS, **(errors or {})}  # as install_problem_handlers answers them
     route_docs = dict(docs or {})
 
     def openapi() -> dict[str, Any]:
