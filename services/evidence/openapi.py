@@ -47,8 +47,8 @@ _UPLOAD = RouteDoc(
         "description": (
             "multipart/form-data with `meta` (JSON), `kind` or both, and optionally `file` (at most one; PDF, "
             "JPEG, PNG, WebP or UTF-8 text). `kind` supplies the kind when meta has none (then `meta` may be "
-            "left out: `{}`); both and different is 422 `kind_mismatch`; any other part is refused. Or an application/json body that is the meta alone "
-            "(structured kinds only: a file kind needs its file)."
+            "left out: `{}`); both and different is 422 `kind_mismatch`; any other part is refused. Or an "
+            "application/json body that is the meta alone (structured kinds only: a file kind needs its file)."
         ),
         "content": {
             "multipart/form-data": {
