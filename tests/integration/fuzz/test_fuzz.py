@@ -147,3 +147,14 @@ def _fuzz_test(name: str) -> Any:
 # services/ scanned: a new service (or new routes of notify and submit) is fuzzed without a change here.
 for _name in service_names():
     globals()[f"test_fuzz_{_name}"] = _fuzz_test(_name)
+
+
+def test_the_tenancy_check_catches_a_planted_leak():
+    """The cross-tenant check is real: an answer naming the seeded dispute to a caller who did not ask for it fails."""
+    target = Target("ingest", None, None, None, "s", {}, {"CD-FUZZA-000001"})  # type: ignore[arg-type]
+    asked = requests.Request("GET", "http://service/v1/cases").prepare()
+    leaking = httpx.Response(200, json={"items": [{"dispute_id": "CD-FUZZA-000001"}]})
+    with pytest.raises(AssertionError, match="another seller was shown"):
+        _check_tenancy(leaking, asked, target, "planted")
+    named = requests.Request("GET", "http://service/v1/cases/CD-FUZZA-000001").prepare()
+    _check_tenancy(httpx.Response(404, json={"dispute_id": "CD-FUZZA-000001"}), named, target, "echoed")
