@@ -104,10 +104,11 @@ _SET_RECEIPT_ANSWER = (
 # A new case with everything its creation writes, in one round trip: the case row (which stays
 # locked by its INSERT until commit, so the dispute's later events queue behind this one), its
 # first timeline row, its `dispute.received` in the outbox with the relay's NOTIFY (the
-# outbox's own part of the statement, shared.db.outbox.Outbox.statement_part), and whether facts were parked for the dispute before it
-# existed (the parking table's own look-up function, which takes the dispute's shared parking
-# lock first: held until commit, so a parker that did not show up here sees the case instead;
-# see shared.db.parking). Nothing of it but the case insert happens when the dispute exists.
+# outbox's own part of the statement, shared.db.outbox.Outbox.statement_part), and whether facts
+# were parked for the dispute before it existed (the parking table's own look-up function, which
+# takes the dispute's shared parking lock first: held until commit, so a parker that did not show
+# up here sees the case instead; see shared.db.parking). Nothing of it but the case insert
+# happens when the dispute exists.
 # With a receipt answer too: the webhook-id's answer, known beforehand when the case gets created
 # (a one-dispute notice), is set in the same statement; the receipt row is this transaction's claim.
 _open_case_sql: dict[tuple[tuple[str, ...], bool], str] = {}
