@@ -272,7 +272,9 @@ class DeadlineRepository:
     # ------------------------------------------------------------------ calendar overrides
 
     async def generation(self) -> int:
-        return (await self.session.execute(select(_generation.c.generation).where(_generation.c.id == 1))).scalar_one()
+        query = select(_generation.c.generation).where(_generation.c.id == 1)
+        generation: int = (await self.session.execute(query)).scalar_one()
+        return generation
 
     async def overrides(self) -> list[Row[Any]]:
         return list(await self.session.execute(select(_overrides).order_by(_overrides.c.day)))
@@ -285,7 +287,7 @@ class DeadlineRepository:
             .values(generation=_generation.c.generation + 1)
             .returning(_generation.c.generation)
         )
-        generation = (await self.session.execute(bumped)).scalar_one()  # serialises concurrent PUTs
+        generation: int = (await self.session.execute(bumped)).scalar_one()  # serialises concurrent PUTs
         await self.session.execute(_overrides.delete())
         if rows:
             await self.session.execute(insert(_overrides).values(list(rows)))

@@ -24,7 +24,7 @@ from services.deadline.context import DeadlineContext, context_of
 from services.deadline.repository import DeadlineRepository, ReminderKey
 from services.deadline.scheduling import SOURCE, event_id
 from shared.backoff import Backoff
-from shared.contracts import DeadlineAlertedV1, new_event
+from shared.contracts import DeadlineAlertedV1, Envelope, new_event
 from shared.db.session import session_scope
 from shared.runtime import ServiceRuntime
 from shared.worker import WorkerLoop
@@ -70,7 +70,8 @@ def _latest_per_dispute(due: list[Row[Any]], now: datetime) -> tuple[list[Row[An
     by_dispute: dict[str, list[Row[Any]]] = defaultdict(list)
     for row in due:
         by_dispute[row.dispute_id].append(row)
-    fire, skip = [], []
+    fire: list[Row[Any]] = []
+    skip: list[Row[Any]] = []
     for rows in by_dispute.values():
         rows.sort(key=lambda r: r.fire_at)
         latest = rows[-1]
@@ -87,7 +88,7 @@ def _hours_left(due_at: datetime, now: datetime) -> float:
     return round((due_at - now).total_seconds() / 3600, 2)
 
 
-def _reminder(row: Row[Any], now: datetime) -> Any:
+def _reminder(row: Row[Any], now: datetime) -> Envelope[Any]:
     data = DeadlineAlertedV1(
         dispute_id=row.dispute_id,
         alert="reminder",
@@ -99,7 +100,7 @@ def _reminder(row: Row[Any], now: datetime) -> Any:
     return new_event(data, source=SOURCE, seller_id=row.seller_id, event_id=eid, time=now)
 
 
-def _missed(row: Row[Any], now: datetime) -> Any:
+def _missed(row: Row[Any], now: datetime) -> Envelope[Any]:
     data = DeadlineAlertedV1(
         dispute_id=row.dispute_id, alert="missed", due_at=row.due_at, hours_left=_hours_left(row.due_at, now)
     )

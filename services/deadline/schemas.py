@@ -6,6 +6,7 @@ from datetime import date, datetime
 from typing import Annotated, Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field
+from sqlalchemy import Row
 
 from services.deadline.domain import seconds_left, show_times
 
@@ -61,7 +62,7 @@ class DeadlineOut(BaseModel):
     reminders: list[ReminderOut] | None = None
 
     @classmethod
-    def of(cls, row: Any, now: datetime, reminders: list[Any] | None = None) -> DeadlineOut:
+    def of(cls, row: Row[Any], now: datetime, reminders: list[Row[Any]] | None = None) -> DeadlineOut:
         return cls(
             dispute_id=row.dispute_id,
             seller_id=row.seller_id,

@@ -70,7 +70,7 @@ async def record_update(session: AsyncSession, event: Envelope[DisputeUpdatedV1]
         runs.wake_after_commit(session)
 
 
-def amended_facts(case: Row, data: DisputeUpdatedV1) -> dict[str, Any]:
+def amended_facts(case: Row[Any], data: DisputeUpdatedV1) -> dict[str, Any]:
     """The checker's facts that `data` sets to another value than the case has (only changed fields are set)."""
     values: dict[str, Any] = {}
     if data.amount is not None:
@@ -100,7 +100,7 @@ async def record_submission(session: AsyncSession, event: Envelope[CaseSubmitted
     await repo.set_submitted(event.data.dispute_id, event.data.submitted_at)
 
 
-async def case_of(session: AsyncSession, principal: Principal, dispute_id: str, *, lock: bool = False) -> Row:
+async def case_of(session: AsyncSession, principal: Principal, dispute_id: str, *, lock: bool = False) -> Row[Any]:
     """The case if `principal` may see it (its seller, or an operator); 404 otherwise, also for another seller's."""
     case = await EvidenceRepository(session).case(dispute_id, lock=lock)
     if case is None or not principal.can_see(case.seller_id):
@@ -108,7 +108,7 @@ async def case_of(session: AsyncSession, principal: Principal, dispute_id: str, 
     return case
 
 
-def ensure_open(case: Row) -> None:
+def ensure_open(case: Row[Any]) -> None:
     """409 `case_closed` once the case was accepted or closed: its evidence set no longer changes."""
     if case.closed_at is not None:
         raise CaseClosed(

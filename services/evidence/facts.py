@@ -48,7 +48,7 @@ def facts_summary(value: dict[str, Any] | None) -> dict[str, Any] | None:
     return {k: v for k, v in value.items() if k != "text"} | {"text_chars": len(value.get("text") or "")}
 
 
-def case_facts(case: Row) -> CaseFacts:
+def case_facts(case: Row[Any]) -> CaseFacts:
     return CaseFacts(
         dispute_id=case.dispute_id,
         seller_id=case.seller_id,
@@ -60,7 +60,7 @@ def case_facts(case: Row) -> CaseFacts:
     )
 
 
-def evidence_item(row: Row) -> EvidenceItem:
+def evidence_item(row: Row[Any]) -> EvidenceItem:
     return EvidenceItem(
         evidence_id=str(row.id),
         kind=row.kind,
@@ -89,7 +89,7 @@ def set_json(refs: tuple[EvidenceRef, ...] | list[EvidenceRef]) -> list[dict[str
     return [{"evidence_id": r.evidence_id, "kind": r.kind, "sha256": r.sha256} for r in refs]
 
 
-def report_of(row: Row) -> Report:
+def report_of(row: Row[Any]) -> Report:
     """The stored report as the checker's `Report` again, to render it in any language."""
     return Report(
         status=row.status,

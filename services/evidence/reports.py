@@ -48,7 +48,7 @@ async def check_now(
     return rendered(row, case, current, _case_lang(lang, case))
 
 
-def rendered(row: Row, case: Row, current: list[Row], lang: str) -> dict[str, Any]:
+def rendered(row: Row[Any], case: Row[Any], current: list[Row[Any]], lang: str) -> dict[str, Any]:
     """The report body: the checker's own rendering, plus its id, pinned set and staleness (the set,
     or the case's amount, reason code or order id, changed since it was checked)."""
     body = checker.render_report(report_of(row), lang)
@@ -77,7 +77,7 @@ async def templates(session: AsyncSession, principal: Principal, reason_code: st
         raise UnknownReasonCode(str(exc), reason_code=reason_code) from None
 
 
-def _case_lang(lang: str | None, case: Row) -> str:
+def _case_lang(lang: str | None, case: Row[Any]) -> str:
     """`?lang=` wins; else the case's language (the seller's default when the dispute arrived); else zh."""
     if lang is not None:
         return lang

@@ -30,7 +30,7 @@ class EvidenceRepository:
         stmt = pg_insert(_cases).values(**values).on_conflict_do_nothing(index_elements=["dispute_id"])
         return bool((await self.session.execute(stmt.returning(_cases.c.dispute_id))).first())
 
-    async def case(self, dispute_id: str, *, lock: bool = False) -> Row | None:
+    async def case(self, dispute_id: str, *, lock: bool = False) -> Row[Any] | None:
         """The case; `lock` takes its row FOR UPDATE (one dispute's writes and events stay in order)."""
         query = select(_cases).where(_cases.c.dispute_id == dispute_id)
         if lock:
@@ -92,7 +92,7 @@ class EvidenceRepository:
         )
         return int((await self.session.execute(stmt)).scalar_one())
 
-    async def claim_due_case(self, now: datetime) -> Row | None:
+    async def claim_due_case(self, now: datetime) -> Row[Any] | None:
         """One case whose check is due, locked; cases another worker holds are skipped."""
         query = (
             select(_cases)
@@ -104,7 +104,8 @@ class EvidenceRepository:
         return (await self.session.execute(query)).first()
 
     async def next_check_due(self) -> datetime | None:
-        return (await self.session.execute(select(func.min(_cases.c.check_due_at)))).scalar()
+        due: datetime | None = (await self.session.execute(select(func.min(_cases.c.check_due_at)))).scalar()
+        return due
 
     async def schedule_check(self, dispute_id: str, *, now: datetime) -> None:
         """A check due now, unless one is already scheduled (a pending debounced run reads the new facts)."""
@@ -129,16 +130,16 @@ class EvidenceRepository:
 
     # ------------------------------------------------------------------ evidence items
 
-    async def insert_item(self, values: dict[str, Any]) -> Row:
+    async def insert_item(self, values: dict[str, Any]) -> Row[Any]:
         return (await self.session.execute(insert(_items).values(**values).returning(*_items.c))).one()
 
-    async def item(self, dispute_id: str, evidence_id: uuid.UUID, *, include_deleted: bool = False) -> Row | None:
+    async def item(self, dispute_id: str, evidence_id: uuid.UUID, *, include_deleted: bool = False) -> Row[Any] | None:
         query = select(_items).where(_items.c.dispute_id == dispute_id, _items.c.id == evidence_id)
         if not include_deleted:
             query = query.where(_items.c.deleted_at.is_(None))
         return (await self.session.execute(query)).first()
 
-    async def items(self, dispute_id: str, *, include_deleted: bool = False, with_facts: bool = True) -> list[Row]:
+    async def items(self, dispute_id: str, *, include_deleted: bool = False, with_facts: bool = True) -> list[Row[Any]]:
         """The case's items in upload order (the evidence set when deleted ones are left out)."""
         columns = list(_items.c) if with_facts else [c for c in _items.c if c.name != "facts"]
         query = select(*columns).where(_items.c.dispute_id == dispute_id).order_by(_items.c.uploaded_at, _items.c.id)
@@ -146,7 +147,7 @@ class EvidenceRepository:
             query = query.where(_items.c.deleted_at.is_(None))
         return list(await self.session.execute(query))
 
-    async def current_set(self, dispute_id: str) -> list[Row]:
+    async def current_set(self, dispute_id: str) -> list[Row[Any]]:
         """(id, kind, sha256) of the live items, in upload order."""
         query = (
             select(_items.c.id, _items.c.kind, _items.c.sha256)
@@ -169,7 +170,7 @@ class EvidenceRepository:
     async def unindex_tracking(self, evidence_id: uuid.UUID) -> None:
         await self.session.execute(delete(_tracking).where(_tracking.c.evidence_id == evidence_id))
 
-    async def tracking_matches(self, seller_id: str, dispute_id: str, number_keys: Sequence[str]) -> list[Row]:
+    async def tracking_matches(self, seller_id: str, dispute_id: str, number_keys: Sequence[str]) -> list[Row[Any]]:
         """The seller's other cases' tracking rows that share a number with this case."""
         if not number_keys:
             return []
@@ -184,10 +185,10 @@ class EvidenceRepository:
 
     # ------------------------------------------------------------------ reports
 
-    async def insert_report(self, values: dict[str, Any]) -> Row:
+    async def insert_report(self, values: dict[str, Any]) -> Row[Any]:
         return (await self.session.execute(insert(_reports).values(**values).returning(*_reports.c))).one()
 
-    async def latest_report(self, dispute_id: str) -> Row | None:
+    async def latest_report(self, dispute_id: str) -> Row[Any] | None:
         query = (
             select(_reports)
             .where(_reports.c.dispute_id == dispute_id)
@@ -198,5 +199,5 @@ class EvidenceRepository:
 
     # ------------------------------------------------------------------ outbox
 
-    async def add_events(self, *events: Envelope) -> None:
+    async def add_events(self, *events: Envelope[Any]) -> None:
         await _outbox.add(self.session, *events)

@@ -36,7 +36,7 @@ class EvidenceOut(_Out):
     deleted_at: datetime | None = None
 
     @classmethod
-    def of(cls, row: Row) -> EvidenceOut:
+    def of(cls, row: Row[Any]) -> EvidenceOut:
         return cls(
             evidence_id=row.id,
             dispute_id=row.dispute_id,

@@ -37,7 +37,7 @@ from services.evidence.facts import case_facts, evidence_item, facts_json
 from services.evidence.intake import StagedFile
 from services.evidence.meta import parse_meta
 from services.evidence.repository import EvidenceRepository
-from shared.contracts import EvidenceUploadedV1, new_event
+from shared.contracts import Envelope, EvidenceUploadedV1, new_event
 from shared.web.auth import Principal
 
 SOURCE = "evidence"
@@ -73,7 +73,7 @@ async def add_evidence(
     rules: UploadRules,
     now: datetime,
     kind_text: str | None = None,
-) -> Row:
+) -> Row[Any]:
     """Store one item (the staged file is moved into the blob store or deleted, whatever happens).
 
     `kind_text` is the upload's `kind` form part, if any (`meta.parse_meta` reconciles the two).
@@ -127,12 +127,14 @@ async def delete_evidence(
 
 async def list_evidence(
     session: AsyncSession, principal: Principal, dispute_id: str, *, include_deleted: bool
-) -> tuple[Row, list[Row]]:
+) -> tuple[Row[Any], list[Row[Any]]]:
     case = await case_of(session, principal, dispute_id)
     return case, await EvidenceRepository(session).items(dispute_id, include_deleted=include_deleted)
 
 
-async def evidence_file(session: AsyncSession, principal: Principal, dispute_id: str, evidence_id: uuid.UUID) -> Row:
+async def evidence_file(
+    session: AsyncSession, principal: Principal, dispute_id: str, evidence_id: uuid.UUID
+) -> Row[Any]:
     """The item whose bytes are asked for; a deleted item's bytes stay readable (a set validated
     before the delete may have been submitted)."""
     await case_of(session, principal, dispute_id)
@@ -164,7 +166,7 @@ def _captured_at(meta: dict[str, Any], facts: ExtractedFacts | None) -> datetime
 
 
 def _item_values(
-    case: Row,
+    case: Row[Any],
     principal: Principal,
     meta: dict[str, Any],
     file: StagedFile | None,
@@ -190,7 +192,7 @@ def _item_values(
     }
 
 
-def _tracking_rows(case: Row, item: Row) -> list[dict[str, Any]]:
+def _tracking_rows(case: Row[Any], item: Row[Any]) -> list[dict[str, Any]]:
     """The item's carrier + tracking number for the seller's reuse index (none without both)."""
     ruleset = load_ruleset()
     rows = []
@@ -220,7 +222,9 @@ def _carrier_of(tracking: list[dict[str, Any]]) -> str | None:
     return None
 
 
-def _uploaded_event(case: Row, item: Row, change: str, now: datetime, *, carrier: str | None = None) -> Any:
+def _uploaded_event(
+    case: Row[Any], item: Row[Any], change: str, now: datetime, *, carrier: str | None = None
+) -> Envelope[Any]:
     data = EvidenceUploadedV1(
         dispute_id=case.dispute_id,
         evidence_id=item.id,

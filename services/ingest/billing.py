@@ -12,6 +12,7 @@ from __future__ import annotations
 
 from datetime import datetime
 from decimal import Decimal
+from typing import Any
 from zoneinfo import ZoneInfo
 
 from sqlalchemy import Row
@@ -95,7 +96,7 @@ async def statement(session: AsyncSession, seller_id: str, month: str) -> Statem
     )
 
 
-def _activity(row: Row, body: PlanIn, start: datetime, end: datetime) -> CaseActivity:
+def _activity(row: Row[Any], body: PlanIn, start: datetime, end: datetime) -> CaseActivity:
     submitted = row.submitted_at is not None and start <= row.submitted_at < end
     won_value = won_currency = None
     verdict = row.verdict or {}

@@ -16,10 +16,10 @@ from sqlalchemy import Row
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from services.ingest.domain.rules import AutoAcceptRule, AutoAction
-from services.ingest.domain.status import DECIDED, CaseStatus, advance, can_accept, proposed_by, urgency
+from services.ingest.domain.status import DECIDED, advance, can_accept, proposed_by, urgency
 from services.ingest.errors import CaseNotFound, CaseNotOpen
 from services.ingest.repository import CaseCursor, CaseFilter, IngestRepository
-from shared.contracts import DisputeChange, DisputeReceivedV1, DisputeUpdatedV1, Envelope, Money, new_event
+from shared.contracts import CaseStatus, DisputeChange, DisputeReceivedV1, DisputeUpdatedV1, Envelope, Money, new_event
 from shared.cursor import decode_cursor, encode_cursor
 from shared.kafka.handlers import Deferred
 from shared.web.auth import Principal
@@ -57,7 +57,7 @@ def case_values(data: DisputeReceivedV1, *, source: str, status: CaseStatus, now
 # --------------------------------------------------------------------------- facts from Kafka
 
 
-async def record_event(session: AsyncSession, event: Envelope) -> None:
+async def record_event(session: AsyncSession, event: Envelope[Any]) -> None:
     """Apply one fact to its case (forward only) and add it to the timeline; a handler's body."""
     repo = IngestRepository(session)
     dispute_id = event.data.dispute_id
@@ -85,7 +85,7 @@ async def record_event(session: AsyncSession, event: Envelope) -> None:
     )
 
 
-def _facts(case: Row, event: Envelope) -> tuple[dict[str, Any], bool]:
+def _facts(case: Row[Any], event: Envelope[Any]) -> tuple[dict[str, Any], bool]:
     """Columns the event sets, and whether it is fresh (not older than what the case already has)."""
     data = event.data
     match event.type:
@@ -153,7 +153,7 @@ def updated_fields(data: DisputeUpdatedV1) -> dict[str, Any]:
 # --------------------------------------------------------------------------- HTTP use cases
 
 
-async def get_case(session: AsyncSession, principal: Principal, dispute_id: str) -> tuple[Row, list[Row]]:
+async def get_case(session: AsyncSession, principal: Principal, dispute_id: str) -> tuple[Row[Any], list[Row[Any]]]:
     repo = IngestRepository(session)
     case = await repo.case(dispute_id)
     if case is None or not principal.can_see(case.seller_id):
@@ -163,7 +163,7 @@ async def get_case(session: AsyncSession, principal: Principal, dispute_id: str)
 
 async def list_cases(
     session: AsyncSession, where: CaseFilter, *, cursor: str | None, limit: int
-) -> tuple[list[Row], str | None]:
+) -> tuple[list[Row[Any]], str | None]:
     after = decode_cursor(cursor, int, datetime, str)  # the sort key: urgency, due_key, dispute_id
     rows = await IngestRepository(session).cases(
         where, after=CaseCursor(*after) if after is not None else None, limit=limit + 1
@@ -173,7 +173,7 @@ async def list_cases(
     return rows, encode_cursor(rows[-1].urgency, rows[-1].due_key, rows[-1].dispute_id) if more else None
 
 
-async def accept_case(session: AsyncSession, principal: Principal, dispute_id: str, *, now: datetime) -> Row:
+async def accept_case(session: AsyncSession, principal: Principal, dispute_id: str, *, now: datetime) -> Row[Any]:
     """The seller concedes: status `accepted`, and `dispute.updated` (change `accepted`) in the outbox."""
     repo = IngestRepository(session)
     case = await repo.case(dispute_id, lock=True)  # the lock keeps this case's events in order
@@ -183,17 +183,17 @@ async def accept_case(session: AsyncSession, principal: Principal, dispute_id: s
     if not can_accept(current):
         raise CaseNotOpen(f"A case in status {current.value} cannot be accepted.", status=current.value)
     await concede(repo, case, now=now)
-    return await repo.case(dispute_id)
+    return await repo.existing_case(dispute_id)
 
 
-async def concede(repo: IngestRepository, case: Row, *, now: datetime) -> None:
+async def concede(repo: IngestRepository, case: Row[Any], *, now: datetime) -> None:
     """Mark a locked, open case accepted and emit its `dispute.updated` (by hand or by a seller rule)."""
     event = new_event(
         DisputeUpdatedV1(
             dispute_id=case.dispute_id,
             seller_id=case.seller_id,
             change=DisputeChange.accepted,
-            status=CaseStatus.accepted.value,
+            status=CaseStatus.accepted,
         ),
         source=SOURCE,
         seller_id=case.seller_id,
@@ -212,7 +212,7 @@ async def apply_seller_rule(
     """A new case's seller rule: conceded (after its `dispute.received`) or flagged; None when it does not apply."""
     action = rule.action_for(Decimal(amount.value), amount.currency) if rule is not None else None
     if action is AutoAction.accept:
-        await concede(repo, await repo.case(dispute_id), now=now)
+        await concede(repo, await repo.existing_case(dispute_id), now=now)
     elif action is AutoAction.flag:
         await repo.update_case(dispute_id, {"flagged": True})
     return action

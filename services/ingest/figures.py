@@ -19,5 +19,5 @@ async def seller_figures(
     """One seller's figures, or every seller's (`seller_id` None: operators)."""
     rows, on_time, late = await IngestRepository(session).stats_tallies(seller_id, since=since, until=until)
     # The carrier is the one the case's latest tracking evidence named ("unknown" before any).
-    tallies = (Tally(row.reason_code, row.month, row.carrier, row.status, row.count) for row in rows)
+    tallies = (Tally(row.reason_code, row.month, row.carrier, row.status, row.tally) for row in rows)
     return summarise(tallies, on_time=on_time, late=late)

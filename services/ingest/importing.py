@@ -27,12 +27,21 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from services.ingest.cases import SOURCE, apply_seller_rule, case_values
 from services.ingest.domain.reason_codes import reason_from_network_code
 from services.ingest.domain.rules import AutoAcceptRule
-from services.ingest.domain.status import OPEN, CaseStatus
+from services.ingest.domain.status import OPEN
 from services.ingest.errors import CsvHeaderInvalid, CsvNotText, PayloadTooLarge, SellerNotFound
 from services.ingest.repository import IngestRepository
 from services.ingest.schemas import Currency, DecimalString, Id
 from services.ingest.sellers import auto_accept_of, rules_of
-from shared.contracts import DisputeKind, DisputeReceivedV1, Money, ReasonCode, new_event
+from shared.contracts import (
+    CaseStatus,
+    DisputeKind,
+    DisputeReceivedV1,
+    Envelope,
+    Language,
+    Money,
+    ReasonCode,
+    new_event,
+)
 
 REQUIRED = ("dispute_id", "kind", "order_id", "amount", "currency", "reason_code", "notified_at", "status")
 OPTIONAL = ("raw_reason_code", "reason_text", "buyer_id", "respond_by")
@@ -71,7 +80,9 @@ class ImportResult:
     counts: dict[str, int] = field(default_factory=lambda: {"created": 0, "duplicate": 0, "error": 0})
     results: list[dict[str, Any]] = field(default_factory=list)
 
-    def add(self, line: int, dispute_id: str | None, result: str, code: str | None = None, detail: str | None = None):
+    def add(
+        self, line: int, dispute_id: str | None, result: str, code: str | None = None, detail: str | None = None
+    ) -> None:
         self.rows += 1
         self.counts[result] += 1
         self.results.append({"line": line, "dispute_id": dispute_id, "result": result, "code": code, "detail": detail})
@@ -143,9 +154,9 @@ def _decode(decoder: codecs.IncrementalDecoder, data: bytes, *, final: bool) -> 
     return text
 
 
-async def records(lines: AsyncIterator[str]) -> AsyncIterator[list[tuple[int, list[str]]]]:
-    """Batches of (line number of the record's first line, fields); a quoted field may span lines."""
-    batch: list[tuple[int, list[str]]] = []
+async def records(lines: AsyncIterator[str]) -> AsyncIterator[list[tuple[int, list[str] | None]]]:
+    """Batches of (the record's first line number, its fields or None if malformed); a quoted field may span lines."""
+    batch: list[tuple[int, list[str] | None]] = []
     record, quotes, line_no, first = "", 0, 0, 0
     async for line in lines:
         line_no += 1
@@ -237,7 +248,7 @@ async def import_csv(
     declared_charset: str | None,
     limit: int,
     auto: AutoAcceptRule | None = None,
-    language: str | None = None,
+    language: Language | None = None,
     now: datetime,
 ) -> ImportResult:
     result = ImportResult()
@@ -280,7 +291,7 @@ async def _store(
     result: ImportResult,
     *,
     auto: AutoAcceptRule | None,
-    language: str | None,
+    language: Language | None,
     now: datetime,
 ) -> None:
     if not good:
@@ -294,7 +305,8 @@ async def _store(
         value["verdict"] = {"outcome": row.status.value, "decided_by": "import"} if decided else None
         values.append(value)
     created = await repo.insert_cases(values)
-    events, timeline = [], []
+    events: list[Envelope[Any]] = []
+    timeline: list[tuple[str, Envelope[Any] | None, str]] = []
     for line, row, _ in good:
         if row.dispute_id not in created:
             owner = await repo.case(row.dispute_id)
@@ -318,7 +330,7 @@ async def _store(
         await apply_seller_rule(repo, event.data.dispute_id, event.data.amount, auto, now=now)
 
 
-def _received(seller_id: str, row: CsvRow, reason: ReasonCode, language: str | None) -> DisputeReceivedV1:
+def _received(seller_id: str, row: CsvRow, reason: ReasonCode, language: Language | None) -> DisputeReceivedV1:
     return DisputeReceivedV1(
         dispute_id=row.dispute_id,
         seller_id=seller_id,

@@ -23,7 +23,7 @@ from services.ingest import models, signing
 from services.ingest.cases import SOURCE, apply_seller_rule, case_values, is_decided, status_values, updated_fields
 from services.ingest.domain.reason_codes import reason_from_network_code
 from services.ingest.domain.rules import AutoAcceptRule, AutoAction
-from services.ingest.domain.status import CaseStatus, advance
+from services.ingest.domain.status import advance
 from services.ingest.errors import MalformedJson
 from services.ingest.repository import IngestRepository
 from services.ingest.schemas import (
@@ -38,7 +38,17 @@ from services.ingest.schemas import (
 )
 from services.ingest.secretbox import SecretBox
 from services.ingest.sellers import auto_accept_of
-from shared.contracts import DisputeChange, DisputeReceivedV1, DisputeUpdatedV1, Money, ReasonCode, new_event
+from shared.contracts import (
+    CaseStatus,
+    DisputeChange,
+    DisputeReceivedV1,
+    DisputeUpdatedV1,
+    Language,
+    Money,
+    Outcome,
+    ReasonCode,
+    new_event,
+)
 from shared.kafka.handlers import release_parked
 
 _notice: TypeAdapter[OpenedNotice | UpdatedNotice | ClosedNotice] = TypeAdapter(Notice)
@@ -148,7 +158,7 @@ async def _open(
     notice: OpenedNotice,
     *,
     auto: AutoAcceptRule | None,
-    language: str,
+    language: Language,
     now: datetime,
     receipt: _Receipt,
 ) -> list[DisputeOutcome]:
@@ -176,7 +186,7 @@ async def _open_one(
     dispute: OpenedDispute,
     *,
     auto: AutoAcceptRule | None,
-    language: str,
+    language: Language,
     now: datetime,
     receipt: _Receipt | None = None,
 ) -> DisputeOutcome:
@@ -280,7 +290,7 @@ async def _close(
     repo: IngestRepository,
     seller_id: str,
     dispute_id: str,
-    outcome: str,
+    outcome: Outcome,
     amount: MoneyIn | None,
     *,
     now: datetime,
@@ -299,7 +309,7 @@ async def _close(
         seller_id=seller_id,
         change=DisputeChange.closed,
         outcome=outcome,
-        status=status.value,
+        status=status,
         amount=money,
     )
     await _emit_update(repo, case, data, status=status, now=now)

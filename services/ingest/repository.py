@@ -18,7 +18,7 @@ from sqlalchemy.dialects.postgresql import insert as pg_insert
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from services.ingest import models
-from shared.contracts import Envelope
+from shared.contracts import Envelope, EventData
 from shared.db.backbone import parked_of_function, qualified_name
 from shared.db.outbox import Outbox
 from shared.db.session import driver_connection
@@ -33,7 +33,7 @@ _UUIDS = ARRAY(UUID(as_uuid=True))
 # connection, keyed by its text. Parameters are asyncpg's: JSONB goes in as JSON text (`_jsonb`).
 _CASES, _TIMELINE = qualified_name(models.cases), qualified_name(models.case_events)
 _JSONB_COLUMNS = {column.name for column in models.cases.c if isinstance(column.type, JSONB)}
-_PG = postgresql.dialect()
+_PG = postgresql.dialect()  # type: ignore[no-untyped-call]  # SQLAlchemy's dialect constructors carry no annotations
 
 # A timeline row's columns after its dispute id, in the order of `_timeline_params`: its one encoding.
 _TIMELINE_COLUMNS = '(dispute_id, event_id, "type", occurred_at, status_before, status_after, applied, summary)'
@@ -57,9 +57,10 @@ def _timeline_params(
     return [event_id, type_, occurred_at, before, after, applied, json.dumps(summary)]
 
 
-def _summary(event: Envelope) -> dict[str, Any]:
+def _summary(event: Envelope[Any]) -> dict[str, Any]:
     """What the timeline shows of an event: its data but the dispute id."""
-    return event.data.model_dump(mode="json", exclude_none=True, exclude={"dispute_id"})
+    data: EventData = event.data
+    return data.model_dump(mode="json", exclude_none=True, exclude={"dispute_id"})
 
 
 def _jsonb(values: dict[str, Any]) -> list[Any]:
@@ -103,10 +104,11 @@ _SET_RECEIPT_ANSWER = (
 # A new case with everything its creation writes, in one round trip: the case row (which stays
 # locked by its INSERT until commit, so the dispute's later events queue behind this one), its
 # first timeline row, its `dispute.received` in the outbox with the relay's NOTIFY (the
-# outbox's own part of the statement, shared.db.outbox.Outbox.statement_part), and whether facts were parked for the dispute before it
-# existed (the parking table's own look-up function, which takes the dispute's shared parking
-# lock first: held until commit, so a parker that did not show up here sees the case instead;
-# see shared.db.parking). Nothing of it but the case insert happens when the dispute exists.
+# outbox's own part of the statement, shared.db.outbox.Outbox.statement_part), and whether facts
+# were parked for the dispute before it existed (the parking table's own look-up function, which
+# takes the dispute's shared parking lock first: held until commit, so a parker that did not show
+# up here sees the case instead; see shared.db.parking). Nothing of it but the case insert
+# happens when the dispute exists.
 # With a receipt answer too: the webhook-id's answer, known beforehand when the case gets created
 # (a one-dispute notice), is set in the same statement; the receipt row is this transaction's claim.
 _open_case_sql: dict[tuple[tuple[str, ...], bool], str] = {}
@@ -186,7 +188,7 @@ class IngestRepository:
 
     # ------------------------------------------------------------------ sellers
 
-    async def insert_seller(self, seller_id: str, name: str, contact: str) -> Row | None:
+    async def insert_seller(self, seller_id: str, name: str, contact: str) -> Row[Any] | None:
         """The new seller, or None when the id is taken."""
         sellers = models.sellers
         stmt = (
@@ -197,11 +199,11 @@ class IngestRepository:
         )
         return (await self.session.execute(stmt)).first()
 
-    async def seller(self, seller_id: str) -> Row | None:
+    async def seller(self, seller_id: str) -> Row[Any] | None:
         sellers = models.sellers
         return (await self.session.execute(select(sellers).where(sellers.c.seller_id == seller_id))).first()
 
-    async def sellers(self, *, after: str | None, limit: int) -> list[Row]:
+    async def sellers(self, *, after: str | None, limit: int) -> list[Row[Any]]:
         sellers = models.sellers
         query = select(sellers).order_by(sellers.c.seller_id).limit(limit)
         if after is not None:
@@ -236,7 +238,7 @@ class IngestRepository:
         )
         return {currency: rate for currency, rate in await self.session.execute(query)}
 
-    async def month_activity(self, seller_id: str, start: datetime, end: datetime) -> list[Row]:
+    async def month_activity(self, seller_id: str, start: datetime, end: datetime) -> list[Row[Any]]:
         """Cases submitted in [start, end), or decided won/partial in it."""
         cases = models.cases
         submitted = and_(cases.c.submitted_at >= start, cases.c.submitted_at < end)
@@ -259,7 +261,7 @@ class IngestRepository:
         )
         return list(await self.session.execute(query))
 
-    async def lock_seller(self, seller_id: str) -> Row | None:
+    async def lock_seller(self, seller_id: str) -> Row[Any] | None:
         sellers = models.sellers
         return (
             await self.session.execute(select(sellers).where(sellers.c.seller_id == seller_id).with_for_update())
@@ -307,7 +309,7 @@ class IngestRepository:
         return await (await self._driver()).fetchrow(sql, *_jsonb(values)) is not None
 
     async def open_case(
-        self, values: dict[str, Any], event: Envelope, *, answer: tuple[str, str, str] | None = None
+        self, values: dict[str, Any], event: Envelope[Any], *, answer: tuple[str, str, str] | None = None
     ) -> tuple[bool, bool]:
         """Insert the case of `values` unless its dispute exists, and only then its first timeline row
         (`event`, applied, status `received`), `event` in the outbox and, if given, the receipt's
@@ -331,19 +333,24 @@ class IngestRepository:
         rows = await (await self._driver()).fetch(_insert_cases(columns), *arrays)
         return {row["dispute_id"] for row in rows}
 
-    async def case(self, dispute_id: str, *, lock: bool = False) -> Row | None:
+    async def case(self, dispute_id: str, *, lock: bool = False) -> Row[Any] | None:
         cases = models.cases
         query = select(cases).where(cases.c.dispute_id == dispute_id)
         if lock:
             query = query.with_for_update()
         return (await self.session.execute(query)).first()
 
+    async def existing_case(self, dispute_id: str) -> Row[Any]:
+        """A case this transaction has created or locked (so it is there)."""
+        cases = models.cases
+        return (await self.session.execute(select(cases).where(cases.c.dispute_id == dispute_id))).one()
+
     async def update_case(self, dispute_id: str, values: dict[str, Any]) -> None:
         sets = ", ".join(f"{name} = ${i}" for i, name in enumerate(values, start=2))
         sql = f"UPDATE {_CASES} SET {sets}, updated_at = now() WHERE dispute_id = $1"
         await (await self._driver()).execute(sql, dispute_id, *_jsonb(values))
 
-    async def cases(self, where: CaseFilter, *, after: CaseCursor | None, limit: int) -> list[Row]:
+    async def cases(self, where: CaseFilter, *, after: CaseCursor | None, limit: int) -> list[Row[Any]]:
         """Most urgent first: open cases by nearest deadline, then the rest; keyset-paginated."""
         cases = models.cases
         conditions = []
@@ -378,7 +385,7 @@ class IngestRepository:
         )
         return list(await self.session.execute(query))
 
-    async def buyer_cases(self, seller_id: str, buyer_id: str) -> list[Row]:
+    async def buyer_cases(self, seller_id: str, buyer_id: str) -> list[Row[Any]]:
         cases = models.cases
         query = (
             select(cases.c.dispute_id, cases.c.order_id, cases.c.reason_code, cases.c.notified_at, cases.c.status)
@@ -389,7 +396,7 @@ class IngestRepository:
 
     async def stats_tallies(
         self, seller_id: str | None, *, since: datetime | None, until: datetime | None
-    ) -> tuple[list[Row], int, int]:
+    ) -> tuple[list[Row[Any]], int, int]:
         """Case counts by (reason, KST month, carrier, status), and how many were submitted on time / late."""
         cases = models.cases
         conditions = []
@@ -401,7 +408,7 @@ class IngestRepository:
             conditions.append(cases.c.notified_at < until)
         month = func.to_char(func.timezone("Asia/Seoul", cases.c.notified_at), "YYYY-MM").label("month")
         carrier = func.coalesce(cases.c.carrier, "unknown").label("carrier")
-        tallies = select(cases.c.reason_code, month, carrier, cases.c.status, func.count().label("count"))
+        tallies = select(cases.c.reason_code, month, carrier, cases.c.status, func.count().label("tally"))
         tallies = tallies.where(and_(True, *conditions)).group_by(cases.c.reason_code, month, carrier, cases.c.status)
         rows = list(await self.session.execute(tallies))
         known = and_(True, *conditions, cases.c.submitted_at.is_not(None), cases.c.due_at.is_not(None))
@@ -417,7 +424,7 @@ class IngestRepository:
     async def add_timeline(
         self,
         dispute_id: str,
-        event: Envelope,
+        event: Envelope[Any],
         *,
         status_before: str | None,
         status_after: str | None,
@@ -429,7 +436,9 @@ class IngestRepository:
         )
         return await (await self._driver()).fetchrow(_ADD_TIMELINE, dispute_id, *params) is not None
 
-    async def add_import_timeline(self, entries: list[tuple[str, Envelope | None, str]], *, now: datetime) -> None:
+    async def add_import_timeline(
+        self, entries: Sequence[tuple[str, Envelope[Any] | None, str]], *, now: datetime
+    ) -> None:
         """Timeline rows of imported cases: their `dispute.received`, or an `import` entry for history."""
         rows = [
             [dispute_id, *_timeline_params(event.id, event.type, event.time, None, status, True, _summary(event))]
@@ -457,7 +466,7 @@ class IngestRepository:
         )
         return set((await self.session.execute(query)).scalars())
 
-    async def timeline(self, dispute_id: str) -> list[Row]:
+    async def timeline(self, dispute_id: str) -> list[Row[Any]]:
         timeline = models.case_events
         return list(
             await self.session.execute(
@@ -465,5 +474,5 @@ class IngestRepository:
             )
         )
 
-    async def add_events(self, *events: Envelope) -> None:
+    async def add_events(self, *events: Envelope[Any]) -> None:
         await _outbox.add(self.session, *events)

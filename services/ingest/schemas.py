@@ -12,10 +12,12 @@ from zoneinfo import ZoneInfo
 import pycountry
 from pydantic import AfterValidator, AwareDatetime, BaseModel, BeforeValidator, ConfigDict, Field, field_validator
 from pydantic_core import PydanticCustomError
+from sqlalchemy import Row
 
 from services.ingest.domain.fees import Logistics, Plan, Tier
 from services.ingest.domain.rules import AutoAcceptRule, AutoAction
-from shared.contracts import DisputeKind, ReasonCode
+from services.ingest.domain.stats import Breakdown
+from shared.contracts import DisputeKind, Language, Outcome, ReasonCode
 
 KST = ZoneInfo("Asia/Seoul")
 BEIJING = ZoneInfo("Asia/Shanghai")
@@ -55,16 +57,19 @@ Month = Annotated[str, Field(pattern=r"^2\d{3}-(0[1-9]|1[0-2])$")]
 Currency = Annotated[str, AfterValidator(_iso_currency)]
 
 
-def _no_control_characters(value: Any) -> Any:
+def _no_control_characters(value: str) -> str:
     # PostgreSQL text and jsonb refuse NUL; other C0 controls (but tab and newlines) are never meant.
-    if isinstance(value, str) and any(ord(ch) < 32 and ch not in "\t\n\r" for ch in value):
+    if any(ord(ch) < 32 and ch not in "\t\n\r" for ch in value):
         raise PydanticCustomError("control_character", "control characters are not allowed")
     return value
 
 
-def Text(max_length: int) -> Any:  # noqa: N802 - a type factory, read like a type
-    """Free text of at most `max_length` characters, without control characters."""
-    return Annotated[str, Field(min_length=1, max_length=max_length), AfterValidator(_no_control_characters)]
+# Free text of 1 to N characters, without control characters: one alias per length in use (a type
+# checker takes an alias in an annotation, not a call that builds one).
+_Clean = AfterValidator(_no_control_characters)
+Text16 = Annotated[str, Field(min_length=1, max_length=16), _Clean]
+Text200 = Annotated[str, Field(min_length=1, max_length=200), _Clean]
+Text2000 = Annotated[str, Field(min_length=1, max_length=2000), _Clean]
 
 
 class Inbound(BaseModel):
@@ -83,8 +88,8 @@ class MoneyIn(Inbound):
 
 class SellerCreate(Inbound):
     seller_id: Annotated[str, Field(pattern=ID_PATTERN)]
-    name: Text(200)
-    contact: Text(200)
+    name: Text200
+    contact: Text200
 
 
 class SellerOut(BaseModel):
@@ -138,7 +143,7 @@ class AutoAccept(Inbound):
 
 class SellerRules(Inbound):
     auto_accept: AutoAccept | None = None
-    language: Literal["zh", "ko", "en"] = "zh"
+    language: Language = "zh"
     carrier_templates: Annotated[list[Carrier], Field(max_length=10)] = []
 
     @field_validator("carrier_templates")
@@ -158,8 +163,8 @@ class OpenedDispute(Inbound):
     order_id: Id
     amount: MoneyIn
     reason_code: ReasonCode | None = None
-    raw_reason_code: Text(16) | None = None
-    reason_text: Text(2000) | None = None
+    raw_reason_code: Text16 | None = None
+    reason_text: Text2000 | None = None
     buyer_id: Id | None = None
     respond_by: AwareDatetime | date | None = None
 
@@ -175,14 +180,14 @@ class UpdatedDispute(Inbound):
     buyer_id: Id | None = None
     amount: MoneyIn | None = None
     reason_code: ReasonCode | None = None
-    raw_reason_code: Text(16) | None = None
-    reason_text: Text(2000) | None = None
+    raw_reason_code: Text16 | None = None
+    reason_text: Text2000 | None = None
     respond_by: AwareDatetime | date | None = None
 
 
 class ClosedDispute(Inbound):
     dispute_id: Id
-    outcome: Literal["won", "lost", "partial"]
+    outcome: Outcome
     amount: MoneyIn | None = None
 
 
@@ -265,7 +270,7 @@ class Deadline(BaseModel):
     passed: bool
 
     @classmethod
-    def of(cls, row: Any, now: datetime) -> Deadline | None:
+    def of(cls, row: Row[Any], now: datetime) -> Deadline | None:
         if row.due_at is None:
             return None
         left = int((row.due_at - now).total_seconds())
@@ -317,7 +322,7 @@ class CaseOut(BaseModel):
     updated_at: datetime
 
     @classmethod
-    def of(cls, row: Any, now: datetime, **extra: Any) -> CaseOut:
+    def of(cls, row: Row[Any], now: datetime, **extra: Any) -> CaseOut:
         return cls(
             dispute_id=row.dispute_id,
             seller_id=row.seller_id,
@@ -395,7 +400,7 @@ class BreakdownOut(BaseModel):
     win_rate: float | None
 
     @classmethod
-    def of(cls, b: Any) -> BreakdownOut:
+    def of(cls, b: Breakdown) -> BreakdownOut:
         return cls(
             total=b.total,
             won=b.won,

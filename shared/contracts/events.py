@@ -66,6 +66,8 @@ class CaseStatus(StrEnum):
 
 
 Outcome = Literal["won", "lost", "partial"]
+# The languages a seller reads its reports and messages in.
+Language = Literal["zh", "ko", "en"]
 
 
 class EvidenceKind(StrEnum):
@@ -117,7 +119,7 @@ class DisputeReceivedV1(EventData):
     respond_by: AwareDatetime | date | None = None
     # Added compatibly: the seller's default language (ingest's seller rules) when the dispute
     # arrived, so services that render for the seller default to it (`?lang=` still wins).
-    language: Literal["zh", "ko", "en"] | None = None
+    language: Language | None = None
 
 
 class DisputeUpdatedV1(EventData):

@@ -4,6 +4,8 @@ Revision ID: 0003
 Revises: 0002
 """
 
+from datetime import datetime
+
 import sqlalchemy as sa
 from alembic import op
 from sqlalchemy.dialects.postgresql import JSONB
@@ -17,7 +19,7 @@ S = "evidence"
 ID = 64
 
 
-def _at(name: str, nullable: bool = True) -> sa.Column:
+def _at(name: str, nullable: bool = True) -> sa.Column[datetime]:
     return sa.Column(name, sa.DateTime(timezone=True), nullable=nullable)
 
 
