@@ -30,7 +30,8 @@ async def test_a_commit_that_schedules_sooner_wakes_the_sleeping_loop(deadline):
         await deadline.deliver_events(
             received(dispute, notified_at=now - timedelta(hours=1), respond_by=now + timedelta(hours=1))
         )
-        alerts = await eventually(lambda: deadline.events(dispute, "deadline.alerted"), timeout_s=3, interval_s=0.1)
+        # Within 10 s while the loop sleeps 30 s: only the wake-up after commit delivers in time.
+        alerts = await eventually(lambda: deadline.events(dispute, "deadline.alerted"), timeout_s=10, interval_s=0.1)
         assert [(a.data.alert, a.data.offset_minutes) for a in alerts] == [("reminder", 60)]
     finally:
         loop.cancel()
