@@ -1,13 +1,15 @@
 """What the evidence use cases refuse, and how each refusal answers over HTTP (`ERRORS`).
 
 The upload's own refusals (413 over the limit, 415 type not allowed or not matching, 400 broken
-multipart or a body that is neither multipart nor JSON) are raised by `intake.py` and `media.py`;
-their table `INTAKE_PROBLEMS` is merged into `ERRORS`.
+multipart or a body that is neither multipart nor JSON) are raised by `intake.py` and `media.py`,
+the broken multipart by the shared reader (`shared.web.multipart`: `MalformedMultipart`,
+`PartHeadersTooLarge`); their table `INTAKE_PROBLEMS` is merged into `ERRORS`.
 """
 
 from __future__ import annotations
 
 from shared.errors import DomainError, NotFound
+from shared.web.multipart import MalformedMultipart, PartHeadersTooLarge
 from shared.web.problems import Problem, ProblemTable
 
 # ---- the upload's own refusals (intake.py, media.py); the staged file is gone when one is raised
@@ -17,14 +19,6 @@ class IntakeError(DomainError):
     """Base of every refusal of an upload; the staged file is gone when one is raised."""
 
     code = "malformed_multipart"
-
-
-class MalformedMultipart(IntakeError):
-    code = "malformed_multipart"
-
-
-class PartHeadersTooLarge(IntakeError):
-    code = "part_headers_too_large"
 
 
 class MetaNotUtf8(IntakeError):
@@ -51,6 +45,8 @@ class EmptyFile(IntakeError):
     code = "empty_file"
 
 
+# The multipart reader's own refusals (shared/web/multipart.py), raised by intake.py too for a part it
+# does not take; mapped here with the upload's titles.
 INTAKE_PROBLEMS: ProblemTable = {
     MalformedMultipart: Problem(400, "malformed_multipart", "Malformed upload"),
     PartHeadersTooLarge: Problem(400, "part_headers_too_large", "Part headers too large"),

@@ -1,7 +1,7 @@
 """Reading one evidence upload safely: streamed to a staging file, sniffed, named safely.
 
-The body is never held in memory: `request.stream()` feeds python-multipart's streaming
-`MultipartParser`; the `file` part goes chunk by chunk to a file in the staging directory
+The body is never held in memory: `request.stream()` feeds the shared streaming multipart reader
+(`shared.web.multipart`); the `file` part goes chunk by chunk to a file in the staging directory
 (same filesystem as the blob store, so storing it is a rename) with a running sha256 and
 size. Every refusal deletes the staged file, so a rejected upload leaves nothing behind.
 
@@ -39,22 +39,20 @@ import codecs
 import hashlib
 import json
 import uuid
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, BinaryIO
 
 import anyio
 import anyio.to_thread
-from python_multipart.exceptions import FormParserError
-from python_multipart.multipart import MultipartParser, parse_options_header
+from python_multipart.multipart import parse_options_header
 from starlette.requests import Request
 
 from services.evidence.errors import (
     EmptyFile,
-    MalformedMultipart,
     MetaNotUtf8,
     MetaTooLarge,
-    PartHeadersTooLarge,
     PayloadTooLarge,
     UnknownKind,
     UnsupportedMediaType,
@@ -70,12 +68,13 @@ from services.evidence.media import (
     sniff_media_type,
 )
 from shared.contracts import EvidenceKind
+from shared.errors import DomainError
+from shared.web.multipart import MalformedMultipart, MultipartReader, Part
 
 __all__ = ["EvidenceUpload", "StagedFile", "read_evidence_upload"]
 
 MAX_PART_HEADER_BYTES = 16 * 1024  # one part's header block (and any one line of it)
 MAX_PART_HEADERS = 32
-MAX_BOUNDARY_LENGTH = 70  # RFC 2046 section 5.1.1
 MAX_KIND_BYTES = 64  # the `kind` part: the longest kind is 17 characters
 _MULTIPART_OVERHEAD = 64 * 1024  # boundaries and part headers beside the file and meta
 
@@ -103,13 +102,6 @@ class EvidenceUpload:
 
 
 # ---- streaming ---------------------------------------------------------------------------
-
-
-@dataclass
-class _Part:
-    name: str | None = None
-    filename: str | None = None
-    content_type: str | None = None
 
 
 @dataclass
@@ -158,122 +150,6 @@ class _Staging:
         self.path.unlink(missing_ok=True)
 
 
-class _MultipartReader:
-    """python-multipart callbacks → parts. Callbacks only record (they run inside `write`);
-    file bytes are queued and written by the caller off the event loop after each chunk."""
-
-    def __init__(self, *, max_bytes: int, max_meta_bytes: int) -> None:
-        self.max_bytes = max_bytes
-        self.max_meta_bytes = max_meta_bytes
-        self.part = _Part()
-        self.header_field = bytearray()
-        self.header_value = bytearray()
-        self.header_bytes = 0
-        self.current: str | None = None  # "file" | "meta" | "kind" while inside that part's data
-        self.file_part: _Part | None = None
-        self.file_size = 0
-        self.pending: list[bytes] = []  # file bytes of the last chunk, not yet on disk
-        self.meta: bytearray | None = None
-        self.kind: bytearray | None = None
-        self.ended = False
-
-    def callbacks(self) -> dict[str, Any]:
-        return {
-            "on_part_begin": self.on_part_begin,
-            "on_header_field": self.on_header_field,
-            "on_header_value": self.on_header_value,
-            "on_header_end": self.on_header_end,
-            "on_headers_finished": self.on_headers_finished,
-            "on_part_data": self.on_part_data,
-            "on_part_end": self.on_part_end,
-            "on_end": self.on_end,
-        }
-
-    def on_part_begin(self) -> None:
-        self.part = _Part()
-        self.header_bytes = 0
-        self.header_field.clear()
-        self.header_value.clear()
-
-    def _count_header(self, n: int) -> None:
-        self.header_bytes += n
-        if self.header_bytes > MAX_PART_HEADER_BYTES:
-            raise PartHeadersTooLarge("A part's headers are over 16 KB.", limit=MAX_PART_HEADER_BYTES)
-
-    def on_header_field(self, data: bytes, start: int, end: int) -> None:
-        self._count_header(end - start)
-        self.header_field += data[start:end]
-
-    def on_header_value(self, data: bytes, start: int, end: int) -> None:
-        self._count_header(end - start)
-        self.header_value += data[start:end]
-
-    def on_header_end(self) -> None:
-        name = bytes(self.header_field).decode("latin-1").strip().lower()
-        value = bytes(self.header_value).decode("latin-1").strip()
-        self.header_field.clear()
-        self.header_value.clear()
-        if name == "content-disposition":
-            disposition, options = parse_options_header(value)
-            if disposition != b"form-data":
-                raise MalformedMultipart("A part is not form-data.")
-            raw_name = options.get(b"name")
-            self.part.name = raw_name.decode("utf-8", "replace") if raw_name is not None else None
-            raw_filename = options.get(b"filename")
-            if raw_filename is not None:
-                self.part.filename = raw_filename.decode("utf-8", "replace")
-        elif name == "content-type":
-            self.part.content_type = value
-
-    def on_headers_finished(self) -> None:
-        if self.part.name == "file":
-            if self.file_part is not None:
-                raise MalformedMultipart("At most one file per upload.")
-            self.file_part = self.part
-            self.current = "file"
-        elif self.part.name == "meta":
-            if self.meta is not None:
-                raise MalformedMultipart("At most one meta field per upload.")
-            self.meta = bytearray()
-            self.current = "meta"
-        elif self.part.name == "kind":
-            if self.kind is not None:
-                raise MalformedMultipart("At most one kind field per upload.")
-            self.kind = bytearray()
-            self.current = "kind"
-        elif self.part.name is None:
-            raise MalformedMultipart("A part has no name.")
-        else:
-            raise MalformedMultipart(
-                "Unknown field; only 'file', 'meta' and 'kind' are accepted.", field=self.part.name[:64]
-            )
-
-    def on_part_data(self, data: bytes, start: int, end: int) -> None:
-        n = end - start
-        if self.current == "file":
-            self.file_size += n
-            if self.file_size > self.max_bytes:
-                raise PayloadTooLarge("The file is over the upload limit.", limit=self.max_bytes)
-            self.pending.append(data[start:end])
-        elif self.current == "meta":
-            assert self.meta is not None
-            if len(self.meta) + n > self.max_meta_bytes:
-                raise MetaTooLarge("meta is over its limit.", limit=self.max_meta_bytes)
-            self.meta += data[start:end]
-        elif self.current == "kind":
-            assert self.kind is not None
-            if len(self.kind) + n > MAX_KIND_BYTES:
-                kinds = [k.value for k in EvidenceKind]
-                raise UnknownKind(f"The `kind` part must be one of {', '.join(kinds)}.", part="kind", kinds=kinds)
-            self.kind += data[start:end]
-
-    def on_part_end(self) -> None:
-        self.current = None
-
-    def on_end(self) -> None:
-        self.ended = True
-
-
 def _decode_meta(raw: bytes | bytearray) -> str:
     try:
         return bytes(raw).decode("utf-8")
@@ -318,7 +194,8 @@ async def read_evidence_upload(
 ) -> EvidenceUpload:
     """Read one upload: multipart `file` (at most one), `meta` and `kind`, or a JSON body as `meta` alone.
 
-    Raises an `IntakeError` (see `INTAKE_PROBLEMS`) for anything it refuses; then no staged
+    Raises an `IntakeError` or the multipart reader's `MalformedMultipart`/`PartHeadersTooLarge`
+    (all in `INTAKE_PROBLEMS`) for anything it refuses; then no staged
     file is left. On success the `StagedFile`, if any, belongs to the caller.
     """
     media, options = parse_options_header(request.headers.get("content-type"))
@@ -326,53 +203,50 @@ async def read_evidence_upload(
         return await _read_json_meta(request, max_meta_bytes)
     if media != b"multipart/form-data":
         raise MalformedMultipart("Send multipart/form-data (file, meta) or application/json (meta alone).")
-    boundary = options.get(b"boundary", b"")
-    if not boundary or len(boundary) > MAX_BOUNDARY_LENGTH:
-        raise MalformedMultipart("The multipart boundary is missing or over 70 characters.")
+    reader = MultipartReader(
+        request.stream(),
+        options.get(b"boundary", b""),
+        max_header_bytes=MAX_PART_HEADER_BYTES,
+        max_headers=MAX_PART_HEADERS,
+    )
     length = _content_length(request)
     if length is not None and length > max_bytes + max_meta_bytes + _MULTIPART_OVERHEAD:
         raise PayloadTooLarge("The upload is over the limit.", limit=max_bytes)
 
-    reader = _MultipartReader(max_bytes=max_bytes, max_meta_bytes=max_meta_bytes)
-    try:
-        parser = MultipartParser(
-            boundary,
-            reader.callbacks(),  # type: ignore[arg-type]
-            max_header_count=MAX_PART_HEADERS,
-            max_header_size=MAX_PART_HEADER_BYTES,
-        )
-    except FormParserError:
-        raise MalformedMultipart("The multipart boundary is not usable.") from None
     staging = _Staging(path=Path(staging_dir) / f"{uuid.uuid4().hex}.upload")
     try:
-        async for chunk in request.stream():
-            if reader.ended:
-                break  # an epilogue after the closing boundary means nothing (RFC 2046): not read
-            try:
-                parser.write(chunk)
-            except FormParserError as exc:
-                # The parser's own per-line and count limits ("Maximum header size/count
-                # exceeded") are the same refusal as our whole-block cap.
-                if str(exc).startswith("Maximum header"):
-                    raise PartHeadersTooLarge(
-                        "A part's headers are over 16 KB or too many.", limit=MAX_PART_HEADER_BYTES
-                    ) from None
-                raise MalformedMultipart("The multipart body is malformed.") from None
-            if reader.pending:
-                data = b"".join(reader.pending)
-                reader.pending.clear()
-                await anyio.to_thread.run_sync(staging.write, data)
-        if not reader.ended:
-            raise MalformedMultipart("The multipart body ends before its closing boundary.")
+        file_part: Part | None = None
+        meta: bytes | None = None
+        kind: bytes | None = None
+        async for part in reader:
+            if part.name == "file":
+                if file_part is not None:
+                    raise MalformedMultipart("At most one file per upload.")
+                file_part = part
+                await _stage(part, staging, max_bytes)
+            elif part.name == "meta":
+                if meta is not None:
+                    raise MalformedMultipart("At most one meta field per upload.")
+                meta = await _read_small(
+                    part, max_meta_bytes, lambda: MetaTooLarge("meta is over its limit.", limit=max_meta_bytes)
+                )
+            elif part.name == "kind":
+                if kind is not None:
+                    raise MalformedMultipart("At most one kind field per upload.")
+                kind = await _read_small(part, MAX_KIND_BYTES, _kind_too_long)
+            else:
+                raise MalformedMultipart(
+                    "Unknown field; only 'file', 'meta' and 'kind' are accepted.", field=part.name[:64]
+                )
         await anyio.to_thread.run_sync(staging.finish)
-        meta_text = _decode_meta(reader.meta) if reader.meta is not None else None
+        meta_text = _decode_meta(meta) if meta is not None else None
         # Not UTF-8 cannot be a kind; `replace` keeps it text, so `parse_meta` refuses it as unknown.
-        kind_text = bytes(reader.kind).decode("utf-8", "replace") if reader.kind is not None else None
-        if reader.file_part is None:
+        kind_text = kind.decode("utf-8", "replace") if kind is not None else None
+        if file_part is None:
             if meta_text is None and kind_text is None:
                 raise MalformedMultipart("Nothing uploaded: send a 'file', a 'meta' (or 'kind'), or both.")
             return EvidenceUpload(meta_text=meta_text, file=None, kind_text=kind_text)
-        staged = await _finish_file(reader.file_part, staging)
+        staged = await _finish_file(file_part, staging)
         return EvidenceUpload(meta_text=meta_text, file=staged, kind_text=kind_text)
     except BaseException:
         with anyio.CancelScope(shield=True):  # a cancelled request still leaves no staged file
@@ -380,7 +254,32 @@ async def read_evidence_upload(
         raise
 
 
-async def _finish_file(part: _Part, staging: _Staging) -> StagedFile:
+async def _stage(part: Part, staging: _Staging, max_bytes: int) -> None:
+    """The `file` part to the staging file, chunk by chunk, written off the event loop."""
+    size = 0
+    async for data in part:
+        size += len(data)
+        if size > max_bytes:
+            raise PayloadTooLarge("The file is over the upload limit.", limit=max_bytes)
+        await anyio.to_thread.run_sync(staging.write, data)
+
+
+async def _read_small(part: Part, limit: int, too_large: Callable[[], DomainError]) -> bytes:
+    """A field part kept in memory, refused (`too_large`) as soon as it passes `limit` bytes."""
+    value = bytearray()
+    async for data in part:
+        if len(value) + len(data) > limit:
+            raise too_large()
+        value += data
+    return bytes(value)
+
+
+def _kind_too_long() -> UnknownKind:
+    kinds = [k.value for k in EvidenceKind]
+    return UnknownKind(f"The `kind` part must be one of {', '.join(kinds)}.", part="kind", kinds=kinds)
+
+
+async def _finish_file(part: Part, staging: _Staging) -> StagedFile:
     size = staging.size
     if size == 0:
         raise EmptyFile("The file is empty.")
