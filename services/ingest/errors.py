@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from shared.errors import DomainError, NotFound
+from shared.web.multipart import MalformedMultipart, PartHeadersTooLarge
 from shared.web.problems import Problem, ProblemTable
 
 
@@ -86,12 +87,6 @@ class UnsupportedContentType(DomainError):
     code = "unsupported_content_type"
 
 
-class MalformedMultipart(DomainError):
-    """A multipart body that cannot be read: no usable boundary, cut short, a part with no name."""
-
-    code = "malformed_multipart"
-
-
 class UploadPartsInvalid(DomainError):
     """A well-formed multipart upload with the wrong parts (the CSV is its one `file` part)."""
 
@@ -129,7 +124,9 @@ ERRORS: ProblemTable = {
     CsvNotText: Problem(415, "csv_not_text", "Not a CSV text file"),
     InvalidCsv: Problem(422, "invalid_csv", "Invalid CSV"),
     UnsupportedContentType: Problem(415, "unsupported_content_type", "Send text/csv or multipart/form-data"),
+    # The multipart reader's own refusals (shared/web/multipart.py), with the import's titles.
     MalformedMultipart: Problem(400, "malformed_multipart", "Malformed multipart body"),
+    PartHeadersTooLarge: Problem(400, "part_headers_too_large", "Part headers too large"),
     CsvFileMissing: Problem(422, "csv_file_missing", "No file part in the upload"),
     TooManyFiles: Problem(422, "too_many_files", "More than one file in the upload"),
     UnexpectedPart: Problem(422, "unexpected_part", "Unexpected part in the upload"),

@@ -18,7 +18,6 @@ from services.ingest.errors import (
     InvalidCsv,
     InvalidPlan,
     MalformedJson,
-    MalformedMultipart,
     MissingSeller,
     PayloadTooLarge,
     PlanNotSet,
@@ -33,6 +32,7 @@ from services.ingest.errors import (
 )
 from services.ingest.schemas import Notice
 from shared.errors import InvalidCursor
+from shared.web.multipart import MalformedMultipart, PartHeadersTooLarge
 from shared.web.openapi import NOT_FOUND, RouteDoc, RouteDocs, header, schema_of
 
 _NOTICE_REF, _NOTICE_SCHEMAS = schema_of(Notice, "Notice")
@@ -122,6 +122,7 @@ _IMPORT = RouteDoc(
         PayloadTooLarge,
         UnsupportedContentType,
         MalformedMultipart,
+        PartHeadersTooLarge,
         CsvFileMissing,
         TooManyFiles,
         UnexpectedPart,
