@@ -322,6 +322,18 @@ async def test_a_malformed_multipart_body_is_a_400_and_nothing_is_stored(ingest:
     assert await seller_cases(ingest, seller_id) == 0
 
 
+async def test_part_headers_over_8_kb_are_a_400_part_headers_too_large_and_nothing_is_stored(ingest: Ingest):
+    """The shared multipart reader's header cap (shared/web/multipart.py), at the import's 8 KB."""
+    seller_id, _ = await ingest.onboard()
+    csv_bytes = _csv(f"CD-{uuid.uuid4().hex[:8]}")
+    body, content_type = _multipart([("file", "a.csv", "text/csv; x-pad=" + "a" * 9000, csv_bytes)])
+    headers = {**ingest.seller(seller_id), "content-type": content_type}
+    answer = await ingest.client.post("/v1/disputes/import", content=body, headers=headers)
+    assert (answer.status_code, answer.json()["code"]) == (400, "part_headers_too_large")
+    assert answer.json()["limit"] == 8 * 1024
+    assert await seller_cases(ingest, seller_id) == 0
+
+
 async def test_a_body_that_is_neither_csv_nor_multipart_is_a_415_saying_what_to_send(ingest: Ingest):
     seller_id, _ = await ingest.onboard()
     csv_bytes = _csv(f"CD-{uuid.uuid4().hex[:8]}")
