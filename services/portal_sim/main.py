@@ -6,6 +6,7 @@ import typer
 import uvicorn
 from fastapi import FastAPI
 
+from services.portal_sim.openapi import DOCS
 from services.portal_sim.portal import PortalState, router
 from services.portal_sim.settings import Settings
 from shared.logging import configure_logging
@@ -31,7 +32,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     async def readyz() -> dict:
         return {"status": "ready", "checks": {}}
 
-    install_openapi(app)
+    install_openapi(app, docs=DOCS)
     install_docs(app)
     return app
 

@@ -145,7 +145,7 @@ async def _send_verdict(state: PortalState, package: Package, rule: VerdictRule,
     await asyncio.sleep(rule.delay_s)
     package.state, package.outcome = "decided", rule.outcome
     url = state.settings.callback_url
-    if url is None:
+    if not url:  # unset or empty: decided, polled only
         return
     decided_at = datetime.now(UTC)
     payload = json.dumps(
