@@ -25,8 +25,13 @@ DOCS: RouteDocs = {
     "submit_package": RouteDoc(
         request_body={
             "required": True,
-            "description": "The package ZIP as the raw body, with manifest.json listing every file's sha256.",
-            "content": {"application/zip": {"schema": {"type": "string", "format": "binary"}, "example": "PK…"}},
+            "description": (
+                "The package ZIP as the raw body (Content-Type application/zip or application/octet-stream: the "
+                "body is read as bytes either way), with manifest.json listing every file's sha256."
+            ),
+            "content": {
+                "application/octet-stream": {"schema": {"type": "string", "format": "binary"}, "example": "PK…"}
+            },
         },
         parameters=(
             *_AUTH_HEADERS,
