@@ -7,9 +7,26 @@ STAMP  := $(VENV)/.installed
 # Everything started from here runs on a laptop: the development auth secret is allowed.
 export DD_ENV ?= local
 
-.PHONY: install run stop test test-unit fuzz typecheck bench chaos-backbone clean
+.PHONY: install system-packages run stop test test-unit fuzz typecheck bench chaos-backbone clean
 
-install: $(STAMP)
+install: system-packages $(STAMP)
+
+# Debian packages outside the venv: the letters' font (glyf TrueType with Hangul and simplified Chinese,
+# services/submit/letters.py) and poppler's pdffonts/pdftoppm (the letters' tests). Installed with apt-get
+# when we are root (CI is); otherwise the one command to run is printed and make stops.
+SYSTEM_PACKAGES := fonts-wqy-microhei poppler-utils
+system-packages:
+	@missing=""; \
+	test -f /usr/share/fonts/truetype/wqy/wqy-microhei.ttc || missing="$$missing fonts-wqy-microhei"; \
+	command -v pdffonts >/dev/null && command -v pdftoppm >/dev/null || missing="$$missing poppler-utils"; \
+	if [ -n "$$missing" ]; then \
+	  if [ "$$(id -u)" = 0 ] && command -v apt-get >/dev/null; then \
+	    echo "installing Debian packages:$$missing"; \
+	    apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq $$missing >/dev/null; \
+	  else \
+	    echo "missing Debian packages:$$missing; run: sudo apt-get install -y$$missing" >&2; exit 1; \
+	  fi; \
+	fi
 
 # One install path for everything (runtime, tests, CLI): the root pyproject, editable.
 $(STAMP): pyproject.toml

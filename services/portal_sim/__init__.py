@@ -1,5 +1,1 @@
-"""A stand-in for the Coupang dispute portal (development and tests only).
-
-For now it only answers health checks; the portal API, CEA signing and injectable faults
-arrive with the submit service's issue.
-"""
+"""A stand-in for the Coupang dispute portal (development and tests only): services/portal_sim/README.md."""

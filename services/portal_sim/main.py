@@ -2,29 +2,25 @@
 
 from __future__ import annotations
 
-from typing import ClassVar
-
 import typer
 import uvicorn
 from fastapi import FastAPI
 
+from services.portal_sim.openapi import DOCS
+from services.portal_sim.portal import PortalState, router
+from services.portal_sim.settings import Settings
 from shared.logging import configure_logging
-from shared.settings import ServiceSettings
 from shared.web.middleware import RequestContextMiddleware
 from shared.web.openapi import install_docs, install_openapi
 from shared.web.problems import install_problem_handlers
-
-
-class Settings(ServiceSettings):
-    service: ClassVar[str] = "portal_sim"
-
-    port: int = 8099
 
 
 def create_app(settings: Settings | None = None) -> FastAPI:
     settings = settings or Settings()
     app = FastAPI(title="Dispute Desk — Coupang portal simulator", docs_url=None, redoc_url=None)
     app.state.settings = settings
+    app.state.portal = PortalState(settings)
+    app.include_router(router())
     install_problem_handlers(app)
     app.add_middleware(RequestContextMiddleware)
 
@@ -36,7 +32,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     async def readyz() -> dict:
         return {"status": "ready", "checks": {}}
 
-    install_openapi(app)
+    install_openapi(app, docs=DOCS)
     install_docs(app)
     return app
 
