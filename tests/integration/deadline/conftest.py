@@ -37,7 +37,7 @@ T0 = datetime(2026, 11, 23, 1, 0, tzinfo=UTC)  # Monday 10:00 KST
 class Deadline(ServiceHarness):
     @property
     def context(self) -> DeadlineContext:
-        return self.app.state.deadline
+        return self.app.state.runtime.context  # type: ignore[no-any-return]
 
     @property
     def clock(self) -> ManualClock:
