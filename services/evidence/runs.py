@@ -54,7 +54,7 @@ class Debounce:
 # --------------------------------------------------------------------------- one run
 
 
-async def run_check(session: AsyncSession, case: Row, *, now: datetime, trigger: str) -> Row:
+async def run_check(session: AsyncSession, case: Row[Any], *, now: datetime, trigger: str) -> Row[Any]:
     """Check the case's current set and store the report (the caller holds the case row lock)."""
     repo = EvidenceRepository(session)
     facts = case_facts(case)
@@ -85,7 +85,7 @@ async def run_check(session: AsyncSession, case: Row, *, now: datetime, trigger:
     return stored
 
 
-def _report_values(case: Row, report: Report, *, trigger: str) -> dict[str, Any]:
+def _report_values(case: Row[Any], report: Report, *, trigger: str) -> dict[str, Any]:
     return {
         "id": uuid.uuid4(),
         "dispute_id": case.dispute_id,
@@ -102,7 +102,7 @@ def _report_values(case: Row, report: Report, *, trigger: str) -> dict[str, Any]
     }
 
 
-def _validated_event(case: Row, report_id: uuid.UUID, report: Report, now: datetime) -> Any:
+def _validated_event(case: Row[Any], report_id: uuid.UUID, report: Report, now: datetime) -> Any:
     data = EvidenceValidatedV1(
         dispute_id=case.dispute_id,
         report_id=report_id,

@@ -8,17 +8,19 @@ about a case ingest does not have yet is parked (`Deferred`) until the case exis
 from __future__ import annotations
 
 from collections.abc import Sequence
+from typing import Any
 
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from services.ingest import cases, models
 from services.ingest.context import IngestContext
 from services.ingest.repository import IngestRepository
-from shared.contracts import EVENT_DATA_TYPES, DisputeReceivedV1, Envelope
+from shared.contracts import DisputeReceivedV1, Envelope
+from shared.contracts.events import EVENT_DATA_TYPES
 from shared.kafka.handlers import handler_map
 
 
-async def on_case_fact(session: AsyncSession, event: Envelope, ctx: IngestContext) -> None:
+async def on_case_fact(session: AsyncSession, event: Envelope[Any], ctx: IngestContext) -> None:
     """Any fact of a dispute: applied to its case (status forward only) and added to its timeline."""
     await cases.record_event(session, event)
 

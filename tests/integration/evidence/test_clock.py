@@ -14,7 +14,6 @@ from services.evidence import models, runs
 from services.evidence.context import EvidenceContext
 from shared.clock import ManualClock
 from tests.harness import service_harness
-from tests.infra import TestInfra
 
 from .conftest import Evidence, sample
 
@@ -22,7 +21,7 @@ T0 = datetime(2026, 11, 24, 3, 0, tzinfo=UTC)
 
 
 @pytest.fixture
-async def timed(infra: TestInfra, tmp_path) -> AsyncIterator[Evidence]:
+async def timed(infra, tmp_path) -> AsyncIterator[Evidence]:
     async with service_harness(
         infra,
         services.evidence.main,

@@ -9,14 +9,13 @@ import services.ingest.main
 from services.ingest.context import IngestContext
 from shared.clock import ManualClock
 from tests.harness import service_harness
-from tests.infra import TestInfra
 
 from .conftest import Ingest, dispute, notice
 
 T0 = datetime(2026, 11, 24, 3, 0, tzinfo=UTC)  # days away from the wall clock of any test run
 
 
-async def test_the_webhook_window_is_counted_on_the_context_clock(infra: TestInfra):
+async def test_the_webhook_window_is_counted_on_the_context_clock(infra):
     clock = ManualClock(T0)
     async with service_harness(infra, services.ingest.main, harness=Ingest, clock=clock) as ingest:
         assert isinstance(ingest.context, IngestContext) and ingest.context.clock is clock
