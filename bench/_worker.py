@@ -118,7 +118,7 @@ async def write(schema: str, prefix: str, rate: float) -> None:
 
 
 def recording_handler(tables: ChaosTables, prefix: str):
-    async def handle(session: AsyncSession, event: Envelope) -> None:
+    async def handle(session: AsyncSession, event: Envelope, ctx) -> None:
         if event.subject.startswith(prefix):
             seq = int(event.data.notice_id.split("-")[1])
             await session.execute(insert(tables.handled).values(event_id=event.id, seq=seq))

@@ -115,7 +115,7 @@ async def raw_consume(bootstrap: str, expected: int) -> float:
 async def inbox_consume(bootstrap: str, sessions, inbox_table, expected: int) -> float:
     first: list[float] = []
 
-    async def no_op(session, event) -> None:
+    async def no_op(session, event, ctx) -> None:
         if not first:
             first.append(time.perf_counter())
 
@@ -123,6 +123,7 @@ async def inbox_consume(bootstrap: str, sessions, inbox_table, expected: int) ->
     await producer.start()
     consumer = EventConsumer(
         service="bench",
+        context=None,
         group_id=f"bench-inbox-{uuid.uuid4().hex[:6]}",
         handlers={f"{TOPIC}/v1": no_op},
         sessions=sessions,

@@ -44,7 +44,7 @@ async def measure(infra: LocalInfra, events_n: int) -> list[float]:
         await conn.run_sync(metadata.create_all)
     handled: asyncio.Queue[float] = asyncio.Queue()
 
-    async def record(session, event) -> None:
+    async def record(session, event, ctx) -> None:
         if event.subject.startswith("HOP"):
             handled.put_nowait(time.perf_counter())
 
@@ -52,6 +52,7 @@ async def measure(infra: LocalInfra, events_n: int) -> list[float]:
     await producer.start()
     consumer = EventConsumer(
         service="bench",
+        context=None,
         group_id=f"bench-hop-{uuid.uuid4().hex[:6]}",
         handlers={f"{TOPIC}/v1": record},
         sessions=session_factory(engine),

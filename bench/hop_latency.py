@@ -202,7 +202,7 @@ async def hops(infra: LocalInfra, rate: int) -> tuple[Figures, Figures, Figures]
             return None  # another run's event still on the topic
         return int(event.data.notice_id.removeprefix("N-"))  # warm-up events have negative seqs
 
-    async def handle_a(session: AsyncSession, event: Envelope) -> None:
+    async def handle_a(session: AsyncSession, event: Envelope, ctx) -> None:
         now = time.perf_counter()
         seq = seq_of(event)
         if seq is None:
@@ -215,7 +215,7 @@ async def hops(infra: LocalInfra, rate: int) -> tuple[Figures, Figures, Figures]
         seq_of_second[second.id] = seq
         await services["a"].outbox.add(session, second)
 
-    async def handle_b(session: AsyncSession, event: Envelope) -> None:
+    async def handle_b(session: AsyncSession, event: Envelope, ctx) -> None:
         now = time.perf_counter()
         if (seq := seq_of_second.get(event.id)) is not None:
             hop2.setdefault(seq, now)
@@ -233,6 +233,7 @@ async def hops(infra: LocalInfra, rate: int) -> tuple[Figures, Figures, Figures]
         for name, topic, handler in (("a", HOP1_TOPIC, handle_a), ("b", HOP2_TOPIC, handle_b)):
             consumer = EventConsumer(
                 service=f"bench-{name}",
+                context=None,
                 group_id=f"bench-hop-{name}-{run}",
                 handlers={f"{topic}/v1": handler},
                 sessions=sessions,

@@ -1,6 +1,10 @@
 """What one service process runs beside its HTTP API: engine, outbox relay, consumer, lag.
 
-Built from a `ServiceDefinition` (what the service is) and its settings (where things are).
+Built from a `ServiceDefinition` (what the service is), its settings (where things are) and a
+clock. The definition's `context` factory builds the process's one `ProcessContext` (settings,
+clock and the service's own parts: a secret box, a blob store, a worker's wake-up) once, at
+construction; routes get it as a dependency, handlers as their third argument and workers as
+`runtime.context`, so no part of a service looks it up anywhere else.
 Start-up never blocks on Kafka: the app answers /healthz at once and /readyz says what is
 still missing, while the background parts keep retrying until the broker answers.
 """
@@ -12,7 +16,7 @@ from collections.abc import Callable, Coroutine, Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 from types import ModuleType
-from typing import Any, Protocol, TypeVar
+from typing import Any, Generic, Protocol, TypeVar
 
 import structlog
 from aiokafka.errors import KafkaError
@@ -21,6 +25,7 @@ from sqlalchemy import MetaData, Table, text
 from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession, async_sessionmaker
 
 from shared.backoff import Backoff
+from shared.clock import Clock, SystemClock
 from shared.contracts.topics import dlq_topic
 from shared.db.engine import create_engine, session_factory
 from shared.db.outbox import Outbox
@@ -38,9 +43,34 @@ from shared.tracing import instrument_kafka
 log = structlog.get_logger(__name__)
 
 
+@dataclass
+class ProcessContext:
+    """What every part of one process shares, built once per process (`ServiceDefinition.context`).
+
+    A service subclasses it with its own parts (`IngestContext` adds the secret box; parts with
+    no default are `field(kw_only=True)`); a service with nothing of its own subclasses it empty.
+    Its `clock` is the one every route, handler and worker of the process reads the time from
+    (tests give a `ManualClock`).
+    """
+
+    settings: ServiceSettings
+    clock: Clock = field(default_factory=SystemClock)
+
+
+ContextT = TypeVar("ContextT", bound=ProcessContext)
+# Builds a service's context from its settings (the service's own `Settings` class) and the clock.
+ContextFactory = Callable[[Any, Clock], ContextT]
+
+
+def plain_context(settings: ServiceSettings, clock: Clock) -> ProcessContext:
+    """The factory of a service that has no parts of its own (and of the kit's tests)."""
+    return ProcessContext(settings, clock)
+
+
 @dataclass(frozen=True)
-class ServiceDefinition:
-    """What a service is: its schema (with outbox and inbox), handlers, routes and migrations."""
+class ServiceDefinition(Generic[ContextT]):
+    """What a service is: its schema (with outbox and inbox), handlers, routes and migrations,
+    and how its process context is built."""
 
     name: str
     metadata: MetaData
@@ -50,8 +80,10 @@ class ServiceDefinition:
     handlers: Mapping[str, Handler] = field(default_factory=dict)
     routers: Sequence[APIRouter] = ()
     # Loops the service runs beside its relay and consumer (a scheduler, a debouncer): each gets the
-    # runtime, runs until cancelled at shutdown, and must survive database outages on its own.
-    workers: Sequence[BackgroundWorker] = ()
+    # runtime (its sessions and `context`), runs until cancelled at shutdown, and must survive
+    # database outages on its own.
+    workers: Sequence[BackgroundWorker[ContextT]] = ()
+    context: ContextFactory[ContextT] = plain_context  # type: ignore[assignment]
 
     @classmethod
     def of(
@@ -59,10 +91,11 @@ class ServiceDefinition:
         models: ModuleType,
         *,
         migrations: Path,
+        context: ContextFactory[ContextT],
         handlers: Mapping[str, Handler],
         routers: Sequence[APIRouter],
-        workers: Sequence[BackgroundWorker] = (),
-    ) -> ServiceDefinition:
+        workers: Sequence[BackgroundWorker[ContextT]] = (),
+    ) -> ServiceDefinition[ContextT]:
         """From a service's models module (SCHEMA, metadata, outbox_table, inbox_table): its name is its schema."""
         return cls(
             models.SCHEMA,
@@ -73,16 +106,20 @@ class ServiceDefinition:
             handlers,
             routers,
             workers,
+            context,
         )
 
 
-BackgroundWorker = Callable[["ServiceRuntime"], Coroutine[Any, Any, None]]
+BackgroundWorker = Callable[["ServiceRuntime[ContextT]"], Coroutine[Any, Any, None]]
 
 
-class ServiceRuntime:
-    def __init__(self, settings: ServiceSettings, definition: ServiceDefinition) -> None:
+class ServiceRuntime(Generic[ContextT]):
+    def __init__(
+        self, settings: ServiceSettings, definition: ServiceDefinition[ContextT], *, clock: Clock | None = None
+    ) -> None:
         self.settings = settings
         self.definition = definition
+        self.context: ContextT = definition.context(settings, clock or SystemClock())
         self.metrics = BackboneMetrics()
         self.engine: AsyncEngine = create_engine(
             settings.database_url, pool_size=settings.db_pool_size, application_name=definition.name
@@ -151,6 +188,7 @@ class ServiceRuntime:
                     service=self.definition.name,
                     group_id=self.consumer_group,
                     handlers=self.definition.handlers,
+                    context=self.context,
                     sessions=self.sessions,
                     inbox_table=self.definition.inbox_table,
                     producer=producer,

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from collections.abc import Callable
+from typing import Any
 
 import typer
 import uvicorn
@@ -15,7 +16,7 @@ from shared.settings import ServiceSettings, UnsafeSettingsError
 
 
 def service_cli(
-    definition: ServiceDefinition, settings_cls: type[ServiceSettings], create_app: Callable[..., FastAPI]
+    definition: ServiceDefinition[Any], settings_cls: type[ServiceSettings], create_app: Callable[..., FastAPI]
 ) -> typer.Typer:
     cli = typer.Typer(add_completion=False, help=f"The {definition.name} service.")
 

@@ -36,6 +36,7 @@ from sqlalchemy import delete, select, text
 from sqlalchemy.engine import make_url
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker, create_async_engine
 
+from shared.clock import Clock
 from shared.contracts import Envelope, parse_event
 from shared.db.inbox import Inbox
 from shared.db.migrations import upgrade
@@ -55,6 +56,11 @@ class ServiceHarness:
     client: httpx.AsyncClient
     sessions: async_sessionmaker[AsyncSession]
 
+    @property
+    def context(self) -> Any:
+        """The process's context (shared.runtime.ProcessContext): what handlers and routes are given."""
+        return self.app.state.runtime.context
+
     # -------------------------------------------------------------- who calls
 
     def token(self, role: str = "operator", seller_id: str | None = None) -> str:
@@ -72,7 +78,9 @@ class ServiceHarness:
         """Apply `events` as one consumed batch; returns "handled" or "duplicate" for each."""
         inbox = Inbox(self.definition.inbox_table, consumer=self.settings.consumer_group)
         async with session_scope(self.sessions) as session:
-            return await apply_events(session, inbox, self.definition.handlers, [Incoming.of(e) for e in events])
+            return await apply_events(
+                session, inbox, self.definition.handlers, [Incoming.of(e) for e in events], context=self.context
+            )
 
     async def outbox_events(self, *, clear: bool = False) -> list[Envelope]:
         """The events waiting in the service's outbox, oldest first (`clear` takes them out)."""
@@ -98,11 +106,14 @@ async def service_harness(
     *,
     harness: type[H] = ServiceHarness,  # type: ignore[assignment]
     kafka_bootstrap_servers: str | None = None,
+    clock: Clock | None = None,
     **settings: Any,
 ) -> AsyncIterator[H]:
     """A harness for the service whose composition root is `main` (DEFINITION, Settings, create_app).
 
     `harness` may be a subclass with the service's own helpers (sign a webhook, onboard a seller).
+    `clock` (a `ManualClock`) is the process context's clock: routes, handlers and workers read
+    it, so a test moves time instead of sleeping.
     """
     definition: ServiceDefinition = main.DEFINITION
     server = make_url(infra.database_url)
@@ -120,7 +131,7 @@ async def service_harness(
             env="local",
             **settings,
         )
-        app: FastAPI = main.create_app(service_settings)
+        app: FastAPI = main.create_app(service_settings, clock=clock)
         runtime = app.state.runtime
         async with httpx.AsyncClient(transport=httpx.ASGITransport(app=app), base_url="http://service") as client:
             try:

@@ -39,7 +39,7 @@ def dispute_received(dispute_id: str, seq: int, *, padding: int = 0) -> Envelope
 def recording_handler(handled_table, *, only_prefix: str):
     """A handler that logs each application of an event of this test into `handled`."""
 
-    async def handle(session: AsyncSession, event: Envelope) -> None:
+    async def handle(session: AsyncSession, event: Envelope, ctx) -> None:
         if event.subject.startswith(only_prefix):
             seq = int(event.data.notice_id.split("-")[1])
             await session.execute(insert(handled_table).values(event_id=event.id, dispute_id=event.subject, seq=seq))

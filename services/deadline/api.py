@@ -4,10 +4,10 @@ from __future__ import annotations
 
 from typing import Annotated, Any
 
-from fastapi import APIRouter, Path, Query, Request
+from fastapi import APIRouter, Path, Query
 
 from services.deadline import overrides, queries
-from services.deadline.context import DeadlineContext
+from services.deadline.context import Ctx
 from services.deadline.schemas import (
     ID_PATTERN,
     DeadlineList,
@@ -25,21 +25,15 @@ PathId = Annotated[str, Path(max_length=64, pattern=ID_PATTERN)]
 SellerId = Annotated[str | None, Query(max_length=64, pattern=ID_PATTERN)]
 
 
-def _context(request: Request) -> DeadlineContext:
-    return request.app.state.deadline  # type: ignore[no-any-return]
-
-
 @router.get("/deadlines/{dispute_id}")
-async def get_deadline(
-    dispute_id: PathId, request: Request, session: DbSession, principal: PrincipalDep
-) -> DeadlineOut:
+async def get_deadline(dispute_id: PathId, ctx: Ctx, session: DbSession, principal: PrincipalDep) -> DeadlineOut:
     row, reminders = await queries.get_deadline(session, principal, dispute_id)
-    return DeadlineOut.of(row, _context(request).clock.now(), reminders)
+    return DeadlineOut.of(row, ctx.clock.now(), reminders)
 
 
 @router.get("/deadlines")
 async def list_deadlines(
-    request: Request,
+    ctx: Ctx,
     session: DbSession,
     principal: PrincipalDep,
     due_within: Annotated[str | None, Query(max_length=32)] = None,
@@ -48,7 +42,7 @@ async def list_deadlines(
     limit: Annotated[int, Query(ge=1, le=200)] = 50,
 ) -> DeadlineList:
     """Open deadlines, most urgent first; with `due_within` (24h, 90m, 2d) only those due that soon."""
-    now = _context(request).clock.now()
+    now = ctx.clock.now()
     rows, next_cursor = await queries.at_risk(
         session,
         seller_id=seller_filter(principal, seller_id),
@@ -67,14 +61,10 @@ async def get_overrides(session: DbSession, _: OperatorDep) -> OverridesOut:
 
 
 @router.put("/calendar/overrides")
-async def put_overrides(
-    body: OverridesIn, request: Request, session: DbSession, principal: OperatorDep
-) -> OverridesOut:
+async def put_overrides(body: OverridesIn, ctx: Ctx, session: DbSession, principal: OperatorDep) -> OverridesOut:
     """Replaces the whole set; open deadlines whose window holds a changed date are recomputed."""
     items = [item.model_dump() for item in body.overrides]
-    rows, moved = await overrides.replace_overrides(
-        session, items, by=principal.seller_id or "operator", now=_context(request).clock.now()
-    )
+    rows, moved = await overrides.replace_overrides(session, ctx, items, by=principal.seller_id or "operator")
     return OverridesOut(overrides=[_override(r) for r in rows], rescheduled=moved)
 
 

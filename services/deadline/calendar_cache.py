@@ -13,15 +13,14 @@ from typing import Any
 
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from services.deadline.context import context_of
+from services.deadline.context import DeadlineContext
 from services.deadline.domain import BusinessCalendar, Closure, Override
 from services.deadline.repository import DeadlineRepository
 
 Names = dict[date, tuple[str, str]]  # an override's own (Korean, Chinese) name, by date
 
 
-async def current_calendar(session: AsyncSession) -> tuple[BusinessCalendar, Names]:
-    ctx = context_of(session)
+async def current_calendar(session: AsyncSession, ctx: DeadlineContext) -> tuple[BusinessCalendar, Names]:
     held = ctx.checked_calendar(session)
     if held is not None:
         return held, ctx.override_names

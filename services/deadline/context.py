@@ -1,35 +1,44 @@
-"""What the handlers, the routes and the scheduler of one runtime share: settings, clock,
+"""What the handlers, the routes and the scheduler of one process share: settings, clock,
 the calendar (overrides cached by generation) and the scheduler's wake-up.
 
-It rides on the runtime's session factory (`session.info`), so a handler, which receives only
-a session, finds the context of its own runtime, and two runtimes in one process stay apart.
+The process's `ProcessContext` (shared/runtime.py), built once by `DeadlineContext.of` (the
+definition's factory): handlers get it as their third argument, routes as `ctx: Ctx`, the
+scheduler as `runtime.context`; use cases take it as an argument. Two runtimes in one process
+have two contexts.
 """
 
 from __future__ import annotations
 
 from dataclasses import dataclass, field
 from datetime import date, timedelta
+from typing import Annotated
 
-from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
+from fastapi import Depends, Request
+from sqlalchemy.ext.asyncio import AsyncSession
 
-from shared.clock import Clock, SystemClock
 from services.deadline.domain import BusinessCalendar, Override
 from services.deadline.settings import Settings
+from shared.clock import Clock
+from shared.runtime import ProcessContext
+from shared.web.context import process_context
 from shared.worker import Wakeup
 
-CONTEXT_KEY = "dd_deadline_context"
 _CALENDAR_KEY = "dd_deadline_calendar"  # session.info: (transaction, calendar) checked in it
 
 
 @dataclass
-class DeadlineContext:
+class DeadlineContext(ProcessContext):
     settings: Settings
-    clock: Clock = field(default_factory=SystemClock)
     wakeup: Wakeup = field(default_factory=Wakeup)
     generation: int | None = None
     calendar: BusinessCalendar = field(default_factory=BusinessCalendar)
     override_names: dict[date, tuple[str, str]] = field(default_factory=dict)
     _offsets: tuple[Settings, tuple[timedelta, ...]] | None = field(default=None, repr=False)
+
+    @classmethod
+    def of(cls, settings: Settings, clock: Clock) -> DeadlineContext:
+        """The definition's context factory (`ServiceDefinition.context`)."""
+        return cls(settings, clock)
 
     @property
     def offsets(self) -> tuple[timedelta, ...]:
@@ -55,9 +64,8 @@ class DeadlineContext:
         session.info[_CALENDAR_KEY] = (session.sync_session.get_transaction(), calendar)
 
 
-def attach(sessions: async_sessionmaker[AsyncSession], context: DeadlineContext) -> None:
-    sessions.configure(info={CONTEXT_KEY: context})
+def _context(request: Request) -> DeadlineContext:
+    return process_context(request, DeadlineContext)
 
 
-def context_of(session: AsyncSession) -> DeadlineContext:
-    return session.info[CONTEXT_KEY]  # type: ignore[no-any-return]
+Ctx = Annotated[DeadlineContext, Depends(_context)]  # a route's `ctx: Ctx`

@@ -7,19 +7,20 @@ from pathlib import Path
 from fastapi import FastAPI
 
 from services.deadline import api, models
-from shared.clock import Clock, SystemClock
-from services.deadline.context import DeadlineContext, attach
+from services.deadline.context import DeadlineContext
 from services.deadline.errors import ERRORS
 from services.deadline.handlers import HANDLERS
 from services.deadline.openapi import DOCS
 from services.deadline.scheduler import scheduler
 from services.deadline.settings import Settings
+from shared.clock import Clock
 from shared.runtime import ServiceDefinition
 from shared.web.app import create_service_app
 
 DEFINITION = ServiceDefinition.of(
     models,
     migrations=Path(__file__).parent / "migrations",
+    context=DeadlineContext.of,  # settings, clock, calendar cache, the scheduler's wake-up
     handlers=HANDLERS,
     routers=[api.router],
     workers=[scheduler],
@@ -27,9 +28,5 @@ DEFINITION = ServiceDefinition.of(
 
 
 def create_app(settings: Settings | None = None, *, clock: Clock | None = None) -> FastAPI:
-    settings = settings or Settings()
-    app = create_service_app(settings, DEFINITION, errors=ERRORS, docs=DOCS)
-    context = DeadlineContext(settings, clock=clock or SystemClock())
-    attach(app.state.runtime.sessions, context)  # handlers and the scheduler find it through their sessions
-    app.state.deadline = context
-    return app
+    """The app; `clock` (tests: a `ManualClock`) is the one its routes, handlers and scheduler read."""
+    return create_service_app(settings or Settings(), DEFINITION, errors=ERRORS, docs=DOCS, clock=clock)

@@ -9,7 +9,7 @@ from typing import Any
 import structlog
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from services.deadline.context import context_of
+from services.deadline.context import DeadlineContext
 from services.deadline.domain import (
     KST,
     BusinessCalendar,
@@ -30,7 +30,7 @@ async def list_overrides(session: AsyncSession) -> list[Any]:
 
 
 async def replace_overrides(
-    session: AsyncSession, items: Sequence[dict[str, Any]], *, by: str, now: datetime
+    session: AsyncSession, ctx: DeadlineContext, items: Sequence[dict[str, Any]], *, by: str
 ) -> tuple[list[Any], list[str]]:
     """Replace the whole override set; open computed deadlines whose window holds a changed date are
     recomputed, and those whose due time moved are rescheduled and announced again.
@@ -41,6 +41,7 @@ async def replace_overrides(
     days = [o.day for o in new]
     if len(set(days)) != len(days):
         raise DuplicateOverrideDate("Each date may have one override only.")
+    now = ctx.clock.now()
     repo = DeadlineRepository(session)
     before = {(r.day, r.state) for r in await repo.overrides()}
     rows = [
@@ -59,7 +60,6 @@ async def replace_overrides(
     changed = sorted({day for day, _ in before ^ {(o.day, o.state.value) for o in new}})
     moved: list[str] = []
     if changed:
-        ctx = context_of(session)
         calendar = BusinessCalendar(new)
         names = {r["day"]: (r["name_ko"], r["name_zh"]) for r in rows if r["name_ko"] or r["name_zh"]}
         first = datetime.combine(changed[0], time(0), tzinfo=KST)

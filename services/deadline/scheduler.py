@@ -20,7 +20,7 @@ import structlog
 from sqlalchemy import Row
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
-from services.deadline.context import DeadlineContext, context_of
+from services.deadline.context import DeadlineContext
 from services.deadline.repository import DeadlineRepository, ReminderKey
 from services.deadline.scheduling import SOURCE, event_id
 from shared.backoff import Backoff
@@ -144,8 +144,6 @@ async def run(sessions: async_sessionmaker[AsyncSession], ctx: DeadlineContext) 
     await loop(sessions, ctx).run()
 
 
-async def scheduler(runtime: ServiceRuntime) -> None:
+async def scheduler(runtime: ServiceRuntime[DeadlineContext]) -> None:
     """The service's background worker (ServiceDefinition.workers): the loop on the runtime's database."""
-    async with runtime.sessions() as session:  # no connection: only to find this runtime's context
-        ctx = context_of(session)
-    await run(runtime.sessions, ctx)
+    await run(runtime.sessions, runtime.context)

@@ -17,7 +17,7 @@ from sqlalchemy import Row
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from services.deadline.calendar_cache import current_calendar, skipped_json
-from services.deadline.context import DeadlineContext, context_of
+from services.deadline.context import DeadlineContext
 from services.deadline.domain import BusinessCalendar, Deadline, DeadlineError, compute_deadline
 from services.deadline.errors import RejectedEvent
 from services.deadline.repository import DeadlineRepository
@@ -52,7 +52,7 @@ def compute(
         raise RejectedEvent(exc) from exc
 
 
-async def receive(session: AsyncSession, batch: Sequence[DisputeReceivedV1]) -> None:
+async def receive(session: AsyncSession, ctx: DeadlineContext, batch: Sequence[DisputeReceivedV1]) -> None:
     """New disputes: deadlines, reminders (past offsets skipped) and `deadline.scheduled`, a batch at a time.
 
     The clock runs per dispute; the rows go in a few statements for the whole batch (deadlines,
@@ -60,8 +60,7 @@ async def receive(session: AsyncSession, batch: Sequence[DisputeReceivedV1]) -> 
     changes nothing: the INSERT skips it and nothing else of it is written. Each new deadline row
     stays locked by its INSERT until commit, so its events are in order.
     """
-    ctx = context_of(session)
-    calendar, names = await current_calendar(session)
+    calendar, names = await current_calendar(session, ctx)
     firsts = {data.dispute_id: data for data in reversed(batch)}  # the first of a dispute wins
     computed = {
         data.dispute_id: (data, compute(ctx, calendar, data.notified_at, data.kind.value, data.respond_by))
@@ -163,15 +162,16 @@ async def reschedule(
     return True
 
 
-async def move_respond_by(session: AsyncSession, dispute_id: str, respond_by: date | datetime) -> None:
+async def move_respond_by(
+    session: AsyncSession, ctx: DeadlineContext, dispute_id: str, respond_by: date | datetime
+) -> None:
     """`dispute.updated` with a new respond_by: recompute from the stored notice, reschedule if it moved."""
-    ctx = context_of(session)
     repo = DeadlineRepository(session)
     row = await locked_deadline(repo, dispute_id)
     if row.state not in OPEN_STATES:
         log.info("respond_by_ignored_case_ended", dispute_id=dispute_id, state=row.state)
         return
-    calendar, names = await current_calendar(session)
+    calendar, names = await current_calendar(session, ctx)
     deadline = compute(ctx, calendar, row.notified_at, row.kind, respond_by)
     await reschedule(repo, ctx, row, deadline, names, respond_by=respond_by.isoformat())
 

@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import base64
 import uuid
-from datetime import UTC, datetime
 from typing import Annotated
 from urllib.parse import quote
 
@@ -12,11 +11,10 @@ from fastapi import APIRouter, Path, Query, Request, Response
 from fastapi.responses import StreamingResponse
 
 from services.evidence import reports, uploads
-from services.evidence.blobs import BlobStore
+from services.evidence.context import Ctx
 from services.evidence.errors import NoContent
 from services.evidence.intake import read_evidence_upload
 from services.evidence.schemas import ID_PATTERN, EvidenceList, EvidenceOut, ReportOut, TemplatesOut
-from services.evidence.settings import Settings
 from shared.web.auth import PrincipalDep
 from shared.web.db import DbSession, read_and_release
 
@@ -32,29 +30,17 @@ Lang = Annotated[
 ]
 
 
-def _settings(request: Request) -> Settings:
-    return request.app.state.settings
-
-
-def _blobs(request: Request) -> BlobStore:
-    return request.app.state.blobs  # built once by main.create_app
-
-
-def _utcnow() -> datetime:
-    return datetime.now(UTC)
-
-
 @router.post("/cases/{dispute_id}/evidence", status_code=201)
 async def upload_evidence(
-    dispute_id: PathId, request: Request, session: DbSession, principal: PrincipalDep
+    dispute_id: PathId, request: Request, ctx: Ctx, session: DbSession, principal: PrincipalDep
 ) -> EvidenceOut:
     """multipart/form-data (`file`, `meta`, `kind`), or an application/json body that is the meta alone."""
-    settings = _settings(request)
+    settings = ctx.settings
     async with read_and_release(session):  # the connection is not held while the body streams in
         await uploads.check_access(session, principal, dispute_id)  # 404 before a byte of the body is read
     upload = await read_evidence_upload(
         request,
-        staging_dir=_blobs(request).staging_dir,
+        staging_dir=ctx.blobs.staging_dir,
         max_bytes=settings.max_upload_bytes,
         max_meta_bytes=settings.max_meta_bytes,
     )
@@ -65,8 +51,9 @@ async def upload_evidence(
         meta_text=upload.meta_text,
         kind_text=upload.kind_text,
         file=upload.file,
-        rules=request.app.state.upload_rules,
-        now=_utcnow(),
+        rules=ctx.upload_rules,
+        now=ctx.clock.now(),
+        wakeup=ctx.wakeup,
     )
     return EvidenceOut.of(item)
 
@@ -86,13 +73,13 @@ async def list_evidence(
 
 @router.get("/cases/{dispute_id}/evidence/{evidence_id}/content", response_model=None)
 async def evidence_content(
-    dispute_id: PathId, evidence_id: uuid.UUID, request: Request, session: DbSession, principal: PrincipalDep
+    dispute_id: PathId, evidence_id: uuid.UUID, request: Request, ctx: Ctx, session: DbSession, principal: PrincipalDep
 ) -> Response:
     """The stored bytes with their sniffed type; ETag and Digest carry the sha256 (check it)."""
     item = await uploads.evidence_file(session, principal, dispute_id, evidence_id)
     if item.sha256 is None:
         raise NoContent("This item came without a file; its facts are in its meta.", evidence_id=str(evidence_id))
-    blobs = _blobs(request)
+    blobs = ctx.blobs
     if not await blobs.exists(item.sha256):
         raise RuntimeError(f"blob {item.sha256} of evidence {evidence_id} is missing from the store")
     digest = base64.b64encode(bytes.fromhex(item.sha256)).decode()
@@ -112,18 +99,25 @@ async def evidence_content(
 
 @router.delete("/cases/{dispute_id}/evidence/{evidence_id}", status_code=204)
 async def delete_evidence(
-    dispute_id: PathId, evidence_id: uuid.UUID, request: Request, session: DbSession, principal: PrincipalDep
+    dispute_id: PathId, evidence_id: uuid.UUID, ctx: Ctx, session: DbSession, principal: PrincipalDep
 ) -> Response:
-    debounce = request.app.state.upload_rules.debounce
-    await uploads.delete_evidence(session, principal, dispute_id, evidence_id, debounce=debounce, now=_utcnow())
+    await uploads.delete_evidence(
+        session,
+        principal,
+        dispute_id,
+        evidence_id,
+        debounce=ctx.upload_rules.debounce,
+        now=ctx.clock.now(),
+        wakeup=ctx.wakeup,
+    )
     return Response(status_code=204)
 
 
 @router.post("/cases/{dispute_id}/evidence/check")
 async def check_evidence(
-    dispute_id: PathId, session: DbSession, principal: PrincipalDep, lang: Lang = None
+    dispute_id: PathId, ctx: Ctx, session: DbSession, principal: PrincipalDep, lang: Lang = None
 ) -> ReportOut:
-    return ReportOut.model_validate(await reports.check_now(session, principal, dispute_id, lang, now=_utcnow()))
+    return ReportOut.model_validate(await reports.check_now(session, principal, dispute_id, lang, now=ctx.clock.now()))
 
 
 @router.get("/cases/{dispute_id}/report")

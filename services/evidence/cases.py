@@ -5,13 +5,13 @@
 
 from __future__ import annotations
 
+from datetime import datetime
 from decimal import Decimal
 from typing import Any
 
 from sqlalchemy import Row
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from services.evidence import runs
 from services.evidence.errors import CaseClosed, CaseNotFound
 from services.evidence.repository import EvidenceRepository
 from shared.contracts import (
@@ -24,6 +24,7 @@ from shared.contracts import (
 )
 from shared.kafka.handlers import Deferred
 from shared.web.auth import Principal
+from shared.worker import Wakeup
 
 
 async def record_case(session: AsyncSession, event: Envelope[DisputeReceivedV1]) -> None:
@@ -44,7 +45,9 @@ async def record_case(session: AsyncSession, event: Envelope[DisputeReceivedV1])
     )
 
 
-async def record_update(session: AsyncSession, event: Envelope[DisputeUpdatedV1]) -> None:
+async def record_update(
+    session: AsyncSession, event: Envelope[DisputeUpdatedV1], *, now: datetime, wakeup: Wakeup
+) -> None:
     """A `dispute.updated`: parked until the case is known.
 
     `updated`: an amended amount, reason code or order id becomes the case's fact; a case that
@@ -66,8 +69,8 @@ async def record_update(session: AsyncSession, event: Envelope[DisputeUpdatedV1]
         return
     await repo.amend_case(data.dispute_id, amended)
     if case.closed_at is None and (case.check_due_at is not None or await repo.latest_report(data.dispute_id)):
-        await repo.schedule_check(data.dispute_id, now=runs.utcnow())
-        runs.wake_after_commit(session)
+        await repo.schedule_check(data.dispute_id, now=now)
+        wakeup.after_commit(session)  # the checker worker, once this transaction commits
 
 
 def amended_facts(case: Row[Any], data: DisputeUpdatedV1) -> dict[str, Any]:

@@ -6,20 +6,19 @@ first, so a run and an upload of the same case never interleave, and the report,
 the cleared `check_due_at` are written in one transaction.
 
 The worker claims due cases with `FOR UPDATE SKIP LOCKED` (several processes share the work),
-sleeps until the nearest due time (at most `check_poll_interval_ms`), and is woken at once by an
-in-process event set after an upload's or delete's commit: no hot polling. The loop is the shared
+sleeps until the nearest due time (at most `check_poll_interval_ms`), and is woken at once by the
+process context's `wakeup`, set after an upload's or delete's commit: no hot polling. Time is the
+context's clock. The loop is the shared
 one (`shared/worker.py`); `run_due_check` is its step.
 """
 
 from __future__ import annotations
 
-import asyncio
 import functools
 import time
 import uuid
-import weakref
 from dataclasses import dataclass
-from datetime import UTC, datetime, timedelta
+from datetime import datetime, timedelta
 from typing import TYPE_CHECKING, Any
 
 import anyio.to_thread
@@ -30,35 +29,19 @@ from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 from services.evidence.checker import Report, TrackingRef, check, load_ruleset, tracking_key, tracking_refs
 from services.evidence.facts import case_facts, evidence_item, findings_json, set_json
 from services.evidence.repository import EvidenceRepository
-from services.evidence.settings import Settings
 from shared.backoff import Backoff
+from shared.clock import Clock
 from shared.contracts import EvidenceRef, EvidenceValidatedV1, Finding, new_event
 from shared.db.session import session_scope
 from shared.worker import Wakeup, WorkerLoop
 
 if TYPE_CHECKING:
+    from services.evidence.context import EvidenceContext
     from shared.runtime import ServiceRuntime
 
 log = structlog.get_logger(__name__)
 
 SOURCE = "evidence"
-
-# The wake-up of this process's worker, per event loop; set after a commit that scheduled a check.
-_WAKEUPS: weakref.WeakKeyDictionary[asyncio.AbstractEventLoop, Wakeup] = weakref.WeakKeyDictionary()
-
-
-def wakeup() -> Wakeup:
-    """The current event loop's wake-up (one worker per process, hence per loop)."""
-    loop = asyncio.get_running_loop()
-    found = _WAKEUPS.get(loop)
-    if found is None:
-        found = _WAKEUPS[loop] = Wakeup()
-    return found
-
-
-def wake_after_commit(session: AsyncSession) -> None:
-    """Wake the worker once `session`'s transaction has committed (a rollback wakes nobody)."""
-    wakeup().after_commit(session)
 
 
 @dataclass(frozen=True)
@@ -69,14 +52,10 @@ class Debounce:
     max_wait: timedelta
 
 
-def utcnow() -> datetime:
-    return datetime.now(UTC)
-
-
 # --------------------------------------------------------------------------- one run
 
 
-async def run_check(session: AsyncSession, case: Row, *, now: datetime, trigger: str) -> Row:
+async def run_check(session: AsyncSession, case: Row[Any], *, now: datetime, trigger: str) -> Row[Any]:
     """Check the case's current set and store the report (the caller holds the case row lock)."""
     repo = EvidenceRepository(session)
     facts = case_facts(case)
@@ -107,7 +86,7 @@ async def run_check(session: AsyncSession, case: Row, *, now: datetime, trigger:
     return stored
 
 
-def _report_values(case: Row, report: Report, *, trigger: str) -> dict[str, Any]:
+def _report_values(case: Row[Any], report: Report, *, trigger: str) -> dict[str, Any]:
     return {
         "id": uuid.uuid4(),
         "dispute_id": case.dispute_id,
@@ -124,7 +103,7 @@ def _report_values(case: Row, report: Report, *, trigger: str) -> dict[str, Any]
     }
 
 
-def _validated_event(case: Row, report_id: uuid.UUID, report: Report, now: datetime) -> Any:
+def _validated_event(case: Row[Any], report_id: uuid.UUID, report: Report, now: datetime) -> Any:
     data = EvidenceValidatedV1(
         dispute_id=case.dispute_id,
         report_id=report_id,
@@ -144,13 +123,13 @@ def _validated_event(case: Row, report_id: uuid.UUID, report: Report, now: datet
 # --------------------------------------------------------------------------- the debounce worker
 
 
-async def run_due_check(sessions: async_sessionmaker[AsyncSession], *, retry: timedelta) -> bool:
-    """Claim one case whose check is due and run it; False when none is due.
+async def run_due_check(sessions: async_sessionmaker[AsyncSession], *, retry: timedelta, clock: Clock) -> bool:
+    """Claim one case whose check is due at `clock.now()` and run it; False when none is due.
 
     A run that fails (a bug, bad data) is retried `retry` later, so one case cannot stall the others.
     A database outage propagates: the worker waits it out.
     """
-    now = utcnow()
+    now = clock.now()
     claimed: str | None = None
     try:
         async with session_scope(sessions) as session:
@@ -165,43 +144,44 @@ async def run_due_check(sessions: async_sessionmaker[AsyncSession], *, retry: ti
             raise
         log.error("evidence_check_failed", dispute_id=claimed, error=repr(exc), retry_in_s=retry.total_seconds())
         async with session_scope(sessions) as session:
-            await EvidenceRepository(session).set_check_due(claimed, utcnow() + retry)
+            await EvidenceRepository(session).set_check_due(claimed, clock.now() + retry)
         return True
 
 
-async def next_due_in(sessions: async_sessionmaker[AsyncSession], *, longest: float) -> float:
+async def next_due_in(sessions: async_sessionmaker[AsyncSession], *, longest: float, clock: Clock) -> float:
     """Seconds until the nearest due check, at most `longest`."""
     async with session_scope(sessions) as session:
         due = await EvidenceRepository(session).next_check_due()
     if due is None:
         return longest
-    return max(0.0, min(longest, (due - utcnow()).total_seconds()))
+    return max(0.0, min(longest, (due - clock.now()).total_seconds()))
 
 
 def check_loop(
-    sessions: async_sessionmaker[AsyncSession], *, poll_s: float, retry: timedelta, wake: Wakeup
+    sessions: async_sessionmaker[AsyncSession], *, poll_s: float, retry: timedelta, wake: Wakeup, clock: Clock
 ) -> WorkerLoop:
     """The shared worker loop running due checks: one case per pass, then a sleep until the next is
     due (at most `poll_s`) or `wake` is set; `.run()` it until cancelled."""
 
     async def step() -> float | None:
-        if await run_due_check(sessions, retry=retry):
+        if await run_due_check(sessions, retry=retry, clock=clock):
             return 0.0  # one case checked: look for the next at once
-        return await next_due_in(sessions, longest=poll_s)
+        return await next_due_in(sessions, longest=poll_s, clock=clock)
 
-    return WorkerLoop("evidence-check-worker", step, backoff=_BACKOFF, max_sleep_s=poll_s, wakeup=wake, clock=utcnow)
+    return WorkerLoop("evidence-check-worker", step, backoff=_BACKOFF, max_sleep_s=poll_s, wakeup=wake, clock=clock.now)
 
 
 _BACKOFF = Backoff(base_s=0.2, cap_s=5.0)
 
 
-async def check_worker(runtime: ServiceRuntime) -> None:
-    """The `ServiceDefinition` worker: `check_loop` on the runtime's database and settings."""
-    s = runtime.settings
-    assert isinstance(s, Settings)
+async def check_worker(runtime: ServiceRuntime[EvidenceContext]) -> None:
+    """The `ServiceDefinition` worker: `check_loop` on the runtime's database, settings, clock and wake-up."""
+    ctx = runtime.context
+    s = ctx.settings
     await check_loop(
         runtime.sessions,
         poll_s=s.check_poll_interval_ms / 1000,
         retry=timedelta(milliseconds=s.check_retry_ms),
-        wake=wakeup(),
+        wake=ctx.wakeup,
+        clock=ctx.clock,
     ).run()

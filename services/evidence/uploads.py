@@ -39,6 +39,7 @@ from services.evidence.meta import parse_meta
 from services.evidence.repository import EvidenceRepository
 from shared.contracts import Envelope, EvidenceUploadedV1, new_event
 from shared.web.auth import Principal
+from shared.worker import Wakeup
 
 SOURCE = "evidence"
 
@@ -72,6 +73,7 @@ async def add_evidence(
     file: StagedFile | None,
     rules: UploadRules,
     now: datetime,
+    wakeup: Wakeup,
     kind_text: str | None = None,
 ) -> Row[Any]:
     """Store one item (the staged file is moved into the blob store or deleted, whatever happens).
@@ -96,7 +98,7 @@ async def add_evidence(
     await repo.index_tracking(tracking)
     await repo.evidence_changed(dispute_id, now=now, delay=rules.debounce.delay, max_wait=rules.debounce.max_wait)
     await repo.add_events(_uploaded_event(case, item, "added", now, carrier=_carrier_of(tracking)))
-    runs.wake_after_commit(session)
+    wakeup.after_commit(session)  # the checker worker, once this transaction commits
     return item
 
 
@@ -108,6 +110,7 @@ async def delete_evidence(
     *,
     debounce: runs.Debounce,
     now: datetime,
+    wakeup: Wakeup,
 ) -> None:
     """Take the item out of the case's evidence set (soft delete: its bytes and provenance stay)."""
     repo = EvidenceRepository(session)
@@ -122,7 +125,7 @@ async def delete_evidence(
     await repo.unindex_tracking(evidence_id)
     await repo.evidence_changed(dispute_id, now=now, delay=debounce.delay, max_wait=debounce.max_wait)
     await repo.add_events(_uploaded_event(case, item, "deleted", now))
-    runs.wake_after_commit(session)
+    wakeup.after_commit(session)  # the checker worker, once this transaction commits
 
 
 async def list_evidence(

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from datetime import UTC, datetime, timedelta
+from datetime import timedelta
 from typing import Annotated, Any
 
 from fastapi import APIRouter, Path, Query, Request, Response
@@ -10,6 +10,7 @@ from pydantic import AwareDatetime
 from sqlalchemy import Row
 
 from services.ingest import billing, buyers, cases, figures, importing, notices, sellers
+from services.ingest.context import Ctx
 from services.ingest.csv_upload import read_csv_upload
 from services.ingest.domain.risk import RiskRule
 from services.ingest.errors import MissingSeller, PayloadTooLarge, SellerNotFound
@@ -24,6 +25,7 @@ from services.ingest.schemas import (
     CaseOut,
     DisputeResult,
     ImportAnswer,
+    ImportRow,
     Month,
     NoticeAnswer,
     PlanIn,
@@ -39,8 +41,6 @@ from services.ingest.schemas import (
     StatsOut,
     TimelineEntry,
 )
-from services.ingest.secretbox import SecretBox
-from services.ingest.settings import Settings
 from shared.contracts import CaseStatus, ReasonCode
 from shared.web.auth import OperatorDep, Principal, PrincipalDep, seller_filter
 from shared.web.db import DbSession
@@ -52,20 +52,8 @@ PathId = Annotated[str, Path(max_length=64, pattern=ID_PATTERN)]
 QueryText = Annotated[str | None, Query(min_length=1, max_length=64, pattern=r"^[^\x00-\x1f]+$")]
 
 
-def _settings(request: Request) -> Settings:
-    return request.app.state.settings
-
-
-def _box(request: Request) -> SecretBox:
-    return request.app.state.secret_box  # built once by main.create_app
-
-
 def _seller_out(row: Row[Any]) -> SellerOut:
     return SellerOut.model_validate(row, from_attributes=True)
-
-
-def _utcnow() -> datetime:
-    return datetime.now(UTC)
 
 
 def _own_seller(principal: Principal, seller_id: str) -> None:
@@ -92,9 +80,11 @@ async def _read_limited(request: Request, limit: int) -> bytes:
 
 
 @router.post("/webhooks/coupang/{seller_id}", status_code=202)
-async def coupang_webhook(seller_id: PathId, request: Request, response: Response, session: DbSession) -> NoticeAnswer:
-    body = await _read_limited(request, _settings(request).webhook_max_body_bytes)
-    outcome = await notices.receive_notice(session, seller_id, request.headers, body, box=_box(request), now=_utcnow())
+async def coupang_webhook(
+    seller_id: PathId, request: Request, response: Response, ctx: Ctx, session: DbSession
+) -> NoticeAnswer:
+    body = await _read_limited(request, ctx.settings.webhook_max_body_bytes)
+    outcome = await notices.receive_notice(session, seller_id, request.headers, body, ctx=ctx)
     if outcome.replayed:
         response.status_code = 200  # a repeated webhook-id: acknowledged, nothing changed
     return NoticeAnswer(
@@ -108,17 +98,17 @@ async def coupang_webhook(seller_id: PathId, request: Request, response: Respons
 
 
 @router.post("/sellers", status_code=201)
-async def create_seller(body: SellerCreate, request: Request, session: DbSession, _: OperatorDep) -> SellerCreated:
-    settings = _settings(request)
+async def create_seller(body: SellerCreate, ctx: Ctx, session: DbSession, _: OperatorDep) -> SellerCreated:
+    settings = ctx.settings
     onboarded = await sellers.onboard_seller(
         session,
         body.seller_id,
         body.name,
         body.contact,
-        box=_box(request),
+        box=ctx.secret_box,
         auth_secret=settings.auth_secret,
         token_ttl=timedelta(days=settings.seller_token_ttl_days),
-        now=_utcnow(),
+        now=ctx.clock.now(),
     )
     return SellerCreated(
         **_seller_out(onboarded.seller).model_dump(), token=onboarded.token, webhook_secret=onboarded.webhook_secret
@@ -144,11 +134,11 @@ async def get_seller(seller_id: PathId, session: DbSession, principal: Principal
 
 @router.post("/sellers/{seller_id}/webhook-secret/rotate")
 async def rotate_webhook_secret(
-    seller_id: PathId, request: Request, session: DbSession, principal: PrincipalDep
+    seller_id: PathId, ctx: Ctx, session: DbSession, principal: PrincipalDep
 ) -> SecretRotated:
     _own_seller(principal, seller_id)
-    grace = timedelta(seconds=_settings(request).webhook_secret_grace_s)
-    rotated = await sellers.rotate_secret(session, seller_id, box=_box(request), grace=grace, now=_utcnow())
+    grace = timedelta(seconds=ctx.settings.webhook_secret_grace_s)
+    rotated = await sellers.rotate_secret(session, seller_id, box=ctx.secret_box, grace=grace, now=ctx.clock.now())
     return SecretRotated(**vars(rotated))
 
 
@@ -208,7 +198,7 @@ async def get_statement(
 @router.get("/buyers/{buyer_id}/risk")
 async def buyer_risk(
     buyer_id: PathId,
-    request: Request,
+    ctx: Ctx,
     session: DbSession,
     principal: PrincipalDep,
     seller_id: Annotated[str | None, Query(max_length=64, pattern=ID_PATTERN)] = None,
@@ -216,9 +206,9 @@ async def buyer_risk(
     owner = seller_filter(principal, seller_id)
     if owner is None:
         raise MissingSeller("An operator names the seller: ?seller_id=...")
-    settings = _settings(request)
+    settings = ctx.settings
     rule = RiskRule(window_days=settings.risk_window_days, min_disputes=settings.risk_min_disputes)
-    risk = await buyers.buyer_risk(session, owner, buyer_id, rule=rule, now=_utcnow())
+    risk = await buyers.buyer_risk(session, owner, buyer_id, rule=rule, now=ctx.clock.now())
     return BuyerRiskOut(
         buyer_id=buyer_id,
         seller_id=owner,
@@ -271,6 +261,7 @@ async def stats(
 @router.post("/disputes/import")
 async def import_disputes(
     request: Request,
+    ctx: Ctx,
     session: DbSession,
     principal: PrincipalDep,
     seller_id: Annotated[str | None, Query(max_length=64, pattern=ID_PATTERN)] = None,
@@ -280,10 +271,10 @@ async def import_disputes(
     owner = seller_filter(principal, seller_id)
     if owner is None:
         raise MissingSeller("An operator names the seller: ?seller_id=...")
-    limit = _settings(request).import_max_body_bytes
+    limit = ctx.settings.import_max_body_bytes
     upload = await read_csv_upload(request, charset=charset, limit=limit)
     result = await importing.import_disputes(
-        session, owner, upload.chunks, declared_charset=upload.charset, limit=limit, now=_utcnow()
+        session, owner, upload.chunks, declared_charset=upload.charset, limit=limit, now=ctx.clock.now()
     )
     return ImportAnswer(
         seller_id=owner,
@@ -291,7 +282,7 @@ async def import_disputes(
         created=result.counts["created"],
         duplicate=result.counts["duplicate"],
         errors=result.counts["error"],
-        results=result.results,
+        results=[ImportRow.model_validate(row) for row in result.results],
     )
 
 
@@ -300,6 +291,7 @@ async def import_disputes(
 
 @router.get("/cases")
 async def list_cases(
+    ctx: Ctx,
     session: DbSession,
     principal: PrincipalDep,
     status: Annotated[list[CaseStatus] | None, Query()] = None,
@@ -318,12 +310,12 @@ async def list_cases(
         q=q,
     )
     rows, next_cursor = await cases.list_cases(session, where, cursor=cursor, limit=limit)
-    now = _utcnow()
+    now = ctx.clock.now()
     return CaseList(items=[CaseOut.of(row, now) for row in rows], next_cursor=next_cursor)
 
 
 @router.get("/cases/{dispute_id}")
-async def get_case(dispute_id: PathId, session: DbSession, principal: PrincipalDep) -> CaseDetail:
+async def get_case(dispute_id: PathId, ctx: Ctx, session: DbSession, principal: PrincipalDep) -> CaseDetail:
     case, timeline = await cases.get_case(session, principal, dispute_id)
     entries = [
         TimelineEntry(
@@ -338,10 +330,10 @@ async def get_case(dispute_id: PathId, session: DbSession, principal: PrincipalD
         )
         for row in timeline
     ]
-    return CaseDetail.of(case, _utcnow(), timeline=entries)
+    return CaseDetail.of(case, ctx.clock.now(), timeline=entries)
 
 
 @router.post("/cases/{dispute_id}/accept")
-async def accept_case(dispute_id: PathId, session: DbSession, principal: PrincipalDep) -> CaseOut:
-    now = _utcnow()
+async def accept_case(dispute_id: PathId, ctx: Ctx, session: DbSession, principal: PrincipalDep) -> CaseOut:
+    now = ctx.clock.now()
     return CaseOut.of(await cases.accept_case(session, principal, dispute_id, now=now), now)

@@ -21,6 +21,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from services.ingest import models, signing
 from services.ingest.cases import SOURCE, apply_seller_rule, case_values, is_decided, status_values, updated_fields
+from services.ingest.context import IngestContext
 from services.ingest.domain.reason_codes import reason_from_network_code
 from services.ingest.domain.rules import AutoAcceptRule, AutoAction
 from services.ingest.domain.status import advance
@@ -36,7 +37,6 @@ from services.ingest.schemas import (
     UpdatedDispute,
     UpdatedNotice,
 )
-from services.ingest.secretbox import SecretBox
 from services.ingest.sellers import auto_accept_of
 from shared.contracts import (
     CaseStatus,
@@ -95,10 +95,13 @@ async def receive_notice(
     headers: Mapping[str, str],
     body: bytes,
     *,
-    box: SecretBox,
-    now: datetime,
+    ctx: IngestContext,
 ) -> NoticeOutcome:
-    """Verify, de-duplicate by webhook-id, then apply each dispute of the notice; `replayed` on a repeat."""
+    """Verify, de-duplicate by webhook-id, then apply each dispute of the notice; `replayed` on a repeat.
+
+    The time is `ctx.clock`'s, the seller's secrets are opened with `ctx.secret_box`, and events
+    parked before their case are replayed with `ctx` (the handlers' context)."""
+    now, box = ctx.clock.now(), ctx.secret_box
     repo = IngestRepository(session)
     webhook_id = signing.webhook_id(headers, now=now)  # headers first: a refused one costs no query
     # The receipt is claimed with the look-up (one round trip); a refused signature rolls it back.
@@ -113,7 +116,7 @@ async def receive_notice(
         seller_rules = SellerRules.model_validate(rules or {})
         auto = auto_accept_of(seller_rules)
         results = await _open(
-            repo, seller_id, notice, auto=auto, language=seller_rules.language, now=now, receipt=receipt
+            repo, seller_id, notice, auto=auto, language=seller_rules.language, now=now, receipt=receipt, ctx=ctx
         )
     elif isinstance(notice, ClosedNotice):
         results = [await _close(repo, seller_id, d.dispute_id, d.outcome, d.amount, now=now) for d in notice.disputes]
@@ -161,6 +164,7 @@ async def _open(
     language: Language,
     now: datetime,
     receipt: _Receipt,
+    ctx: IngestContext,
 ) -> list[DisputeOutcome]:
     # A one-dispute notice's answer is known before its case statement runs, if the case is new:
     # it goes with that statement (a round trip less per webhook), and is rewritten at the end if not.
@@ -174,7 +178,7 @@ async def _open(
             continue
         seen.add(dispute.dispute_id)
         results[index] = await _open_one(
-            repo, seller_id, notice, dispute, auto=auto, language=language, now=now, receipt=single
+            repo, seller_id, notice, dispute, auto=auto, language=language, now=now, receipt=single, ctx=ctx
         )
     return [results[index] for index in range(len(notice.disputes))]
 
@@ -188,6 +192,7 @@ async def _open_one(
     auto: AutoAcceptRule | None,
     language: Language,
     now: datetime,
+    ctx: IngestContext,
     receipt: _Receipt | None = None,
 ) -> DisputeOutcome:
     reason = _reason(dispute.reason_code, dispute.raw_reason_code)
@@ -234,7 +239,7 @@ async def _open_one(
             dispute_id=dispute.dispute_id, result="duplicate", status=existing.status if existing else None
         )
     if parked:  # facts that came before the case (the statement holds the dispute's parking lock)
-        await release_parked(repo.session, models.parked_events_table, dispute.dispute_id)
+        await release_parked(repo.session, models.parked_events_table, dispute.dispute_id, ctx)
     if await apply_seller_rule(repo, dispute.dispute_id, data.amount, auto, now=now) is AutoAction.accept:
         return DisputeOutcome(dispute_id=dispute.dispute_id, result="created", status=CaseStatus.accepted.value)
     return DisputeOutcome(dispute_id=dispute.dispute_id, result="created", status=CaseStatus.received.value)

@@ -6,7 +6,7 @@ import re
 from datetime import date, datetime
 from decimal import Decimal
 from enum import StrEnum
-from typing import Annotated, Any, Literal
+from typing import Annotated, Any, Literal, Self
 from zoneinfo import ZoneInfo
 
 import pycountry
@@ -322,7 +322,7 @@ class CaseOut(BaseModel):
     updated_at: datetime
 
     @classmethod
-    def of(cls, row: Row[Any], now: datetime, **extra: Any) -> CaseOut:
+    def of(cls, row: Row[Any], now: datetime, **extra: Any) -> Self:
         return cls(
             dispute_id=row.dispute_id,
             seller_id=row.seller_id,

@@ -7,15 +7,21 @@ from pathlib import Path
 from fastapi import FastAPI
 
 from services.notify import api, models
+from services.notify.context import NotifyContext
 from services.notify.handlers import HANDLERS
 from services.notify.settings import Settings
+from shared.clock import Clock
 from shared.runtime import ServiceDefinition
 from shared.web.app import create_service_app
 
 DEFINITION = ServiceDefinition.of(
-    models, migrations=Path(__file__).parent / "migrations", handlers=HANDLERS, routers=[api.router]
+    models,
+    migrations=Path(__file__).parent / "migrations",
+    context=NotifyContext.of,
+    handlers=HANDLERS,
+    routers=[api.router],
 )
 
 
-def create_app(settings: Settings | None = None) -> FastAPI:
-    return create_service_app(settings or Settings(), DEFINITION)
+def create_app(settings: Settings | None = None, *, clock: Clock | None = None) -> FastAPI:
+    return create_service_app(settings or Settings(), DEFINITION, clock=clock)

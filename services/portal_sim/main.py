@@ -25,11 +25,11 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     app.add_middleware(RequestContextMiddleware)
 
     @app.get("/healthz")
-    async def healthz() -> dict:
+    async def healthz() -> dict[str, str]:
         return {"status": "ok", "service": "portal_sim"}
 
     @app.get("/readyz")
-    async def readyz() -> dict:
+    async def readyz() -> dict[str, object]:
         return {"status": "ready", "checks": {}}
 
     install_openapi(app, docs=DOCS)

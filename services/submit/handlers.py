@@ -1,6 +1,7 @@
 """Handlers of the events the submit service consumes, keyed by event class (none yet).
 
-Each is `async def on_x(session, event: Envelope[XV1]) -> None`, runs inside the consumer's
+Each is `async def on_x(session, event: Envelope[XV1], ctx: SubmitContext) -> None` (the
+process's context, handed in by the consumer), runs inside the consumer's
 transaction (with the inbox claim) and never commits; one that needs an earlier fact of its
 dispute raises `Deferred` and the event is parked until that fact is recorded.
 """

@@ -106,8 +106,11 @@ class EventConsumer:
         topics: Sequence[str] | None = None,
         batch_transactions: bool = True,
         after_database_commit: AfterDatabaseCommit | None = None,
+        context: Any,
     ) -> None:
-        """`handlers` maps an event's `dataschema` (e.g. "dispute.received/v1") to its handler;
+        """`handlers` maps an event's `dataschema` (e.g. "dispute.received/v1") to its handler,
+        each called as `handler(session, event, context)` with the process's `context` (the
+        runtime passes its `ProcessContext`; the kit's own tests and benches pass None);
         `settings` gives the latency, batch and retry knobs (`kafka_*`, `consumer_*`).
 
         `after_database_commit` (for crash tests) is awaited with each batch's offsets once its
@@ -117,6 +120,7 @@ class EventConsumer:
         self.service = service
         self.group_id = group_id
         self.handlers = handlers  # the map itself: a HandlerMap also offers batch handlers
+        self.context = context  # the runtime's ProcessContext, handed to every handler
         self.topics = tuple(topics or topics_of(handlers))
         self._sessions = sessions
         self.inbox = Inbox(inbox_table, consumer=group_id)
@@ -266,7 +270,9 @@ class EventConsumer:
             return False
         try:
             async with session_scope(self._sessions) as session:
-                outcomes = await apply_events(session, self.inbox, self.handlers, [item.incoming for item in batch])
+                outcomes = await apply_events(
+                    session, self.inbox, self.handlers, [item.incoming for item in batch], context=self.context
+                )
         except Exception as exc:
             if is_connection_error(exc):
                 raise
@@ -282,7 +288,9 @@ class EventConsumer:
         while error is None or (attempts < self._settings.consumer_max_attempts and not _is_permanent(error)):
             try:
                 async with session_scope(self._sessions) as session:
-                    (outcome,) = await apply_events(session, self.inbox, self.handlers, [item.incoming])
+                    (outcome,) = await apply_events(
+                        session, self.inbox, self.handlers, [item.incoming], context=self.context
+                    )
                 self._count(item, outcome)
                 return
             except Exception as exc:

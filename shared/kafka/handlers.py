@@ -1,6 +1,6 @@
 """Typed event handlers, keyed by event class, and parking of events that arrive too early.
 
-    async def on_dispute_updated(session, event: Envelope[DisputeUpdatedV1]) -> None:
+    async def on_dispute_updated(session, event: Envelope[DisputeUpdatedV1], ctx: IngestContext) -> None:
         case = await repo.case(event.data.dispute_id)
         if case is None:
             raise Deferred("case not received yet")   # parked, applied once dispute.received is
@@ -10,18 +10,20 @@
                            parked=models.parked_events_table)
 
 `handler_map` gives the consumer what it looks up, a mapping from `dataschema`
-("dispute.updated/v1") to `async handler(session, event)`. With `parked=` each handler runs in a
-SAVEPOINT: a `Deferred` rolls back only what that handler did and parks the event (see
-`shared.db.parking`), and the handler returns normally, so the inbox claim commits, the offset
-moves on and nothing is dead-lettered. After any handler of the map succeeds for a dispute, the
-dispute's parked events are replayed in arrival order in the same transaction; facts recorded
-outside a handler (an HTTP request's use case) call `release_parked(session, parked_table,
-dispute_id)`, which finds the map built for that table: a use case names its parked table, never
+("dispute.updated/v1") to `async handler(session, event, context)`, where `context` is the
+process's one `ProcessContext` (shared/runtime.py), handed in by the consumer (or the test that
+delivers the event): a handler finds its settings, clock and service parts there, nowhere else.
+With `parked=` each handler runs in a SAVEPOINT: a `Deferred` rolls back only what that handler
+did and parks the event (see `shared.db.parking`), and the handler returns normally, so the inbox
+claim commits, the offset moves on and nothing is dead-lettered. After any handler of the map
+succeeds for a dispute, the dispute's parked events are replayed in arrival order in the same
+transaction; facts recorded outside a handler (an HTTP request's use case) call `release_parked(session, parked_table,
+dispute_id, context)`, which finds the map built for that table: a use case names its parked table, never
 the service's handlers module (handlers depend on use cases, not the other way round).
 
 A hot event type may also be handled a fetched batch at a time (`batched={DisputeReceivedV1:
-on_many}`, `async def on_many(session, events) -> None`): `apply_events` hands it each run of
-consecutive new events of that type at once, without a savepoint per event, and the parked events
+on_many}`, `async def on_many(session, events, ctx) -> None`): `apply_events` hands it each run
+of consecutive new events of that type at once, without a savepoint per event, and the parked events
 of all their disputes are looked up in one round trip. A batch handler may not defer. The same
 function still serves single events (the consumer's one-by-one replay, a parked replay), as a
 batch of one, so there is one handler per event type, whatever path delivers it.
@@ -44,12 +46,13 @@ from shared.tracing import handling_span
 
 log = structlog.get_logger(__name__)
 
-# What the consumer calls: the event is a parsed envelope of the handler's dataschema.
-Handler = Callable[[AsyncSession, Envelope[Any]], Awaitable[None]]
-# What a service writes: `async def on_x(session, event: Envelope[XV1]) -> None`.
-TypedHandler = Callable[[AsyncSession, Any], Awaitable[None]]
-# Or, for a hot event type: `async def on_many(session, events: Sequence[Envelope[XV1]]) -> None`.
-BatchHandler = Callable[[AsyncSession, Sequence[Envelope[Any]]], Awaitable[None]]
+# What the consumer calls: the event is a parsed envelope of the handler's dataschema, the third
+# argument the process's context (shared.runtime.ProcessContext, or the service's subclass).
+Handler = Callable[[AsyncSession, Envelope[Any], Any], Awaitable[None]]
+# What a service writes: `async def on_x(session, event: Envelope[XV1], ctx: MyContext) -> None`.
+TypedHandler = Callable[[AsyncSession, Any, Any], Awaitable[None]]
+# Or, for a hot event type: `async def on_many(session, events: Sequence[Envelope[XV1]], ctx) -> None`.
+BatchHandler = Callable[[AsyncSession, Sequence[Envelope[Any]], Any], Awaitable[None]]
 
 _CLEAR = "dd_parking_clear"  # session.info: (transaction, disputes known to have nothing parked)
 # The map built last for each parked-events table (a service builds one, at import of its handlers).
@@ -86,16 +89,16 @@ class HandlerMap(Mapping[str, Handler]):
         if fn is None:
             return None
 
-        async def handle_batch(session: AsyncSession, events: Sequence[Envelope[Any]]) -> None:
+        async def handle_batch(session: AsyncSession, events: Sequence[Envelope[Any]], context: Any) -> None:
             try:
-                await fn(session, events)
+                await fn(session, events, context)
             except Deferred as exc:
                 raise RuntimeError(f"{dataschema} is batched and may not defer ({exc.reason})") from exc
-            await self.release_parked_many(session, [event.subject for event in events])
+            await self.release_parked_many(session, [event.subject for event in events], context)
 
         return handle_batch
 
-    async def release_parked_many(self, session: AsyncSession, dispute_ids: Sequence[str]) -> int:
+    async def release_parked_many(self, session: AsyncSession, dispute_ids: Sequence[str], context: Any) -> int:
         """`release_parked` for many disputes: one round trip finds the few that have parked events."""
         if self.parked is None:
             return 0
@@ -106,7 +109,7 @@ class HandlerMap(Mapping[str, Handler]):
         applied = 0
         for dispute_id in todo:
             if dispute_id in waiting:
-                applied += await self.release_parked(session, dispute_id)
+                applied += await self.release_parked(session, dispute_id, context)
         return applied
 
     def __getitem__(self, dataschema: str) -> Handler:
@@ -120,37 +123,38 @@ class HandlerMap(Mapping[str, Handler]):
 
     def _wrap(self, fn: TypedHandler) -> Handler:
         @functools.wraps(fn)
-        async def handle(session: AsyncSession, event: Envelope[Any]) -> None:
-            await self._handle(session, fn, event)
+        async def handle(session: AsyncSession, event: Envelope[Any], context: Any) -> None:
+            await self._handle(session, fn, event, context)
 
         return handle
 
-    async def _handle(self, session: AsyncSession, fn: TypedHandler, event: Envelope[Any]) -> None:
+    async def _handle(self, session: AsyncSession, fn: TypedHandler, event: Envelope[Any], context: Any) -> None:
         if self.parked is None:
             try:
-                await fn(session, event)
+                await fn(session, event, context)
             except Deferred as exc:
                 raise RuntimeError(f"{event.dataschema} deferred ({exc.reason}) without parked=") from exc
             return
         dispute_id = event.subject
-        deferred = await _attempt(session, fn, event)
+        deferred = await _attempt(session, fn, event, context)
         if deferred is not None:
             await parking.lock_dispute(session, self.parked, dispute_id, exclusive=True)
-            deferred = await _attempt(session, fn, event)  # a fact committed meanwhile is visible now
+            deferred = await _attempt(session, fn, event, context)  # a fact committed meanwhile is visible now
         if deferred is not None:
             await parking.park(session, self.parked, event, deferred.reason)
             _clear_set(session).discard(dispute_id)
             log.info("event_parked", dataschema=event.dataschema, event_id=str(event.id), reason=deferred.reason)
             return
-        await self.release_parked(session, dispute_id)
+        await self.release_parked(session, dispute_id, context)
 
-    async def release_parked(self, session: AsyncSession, dispute_id: str) -> int:
+    async def release_parked(self, session: AsyncSession, dispute_id: str, context: Any) -> int:
         """Replay the dispute's parked events in arrival order, in the caller's transaction.
 
         Call it after recording a fact outside a handler (handlers of this map do it themselves).
         Each replay runs in a savepoint: applied ones are deleted, deferred ones stay. A replay
         that fails otherwise stays parked with its error as reason (never lost, visible in the
-        metric) and does not fail the caller. Returns how many were applied.
+        metric) and does not fail the caller. The replayed handlers get `context` (the process's).
+        Returns how many were applied.
         """
         clear = _clear_set(session)
         if self.parked is None or dispute_id in clear:
@@ -163,7 +167,7 @@ class HandlerMap(Mapping[str, Handler]):
         while waiting and progress:  # each pass applies one or more, else stops: at most len(waiting) passes
             progress = False
             for row in list(waiting):
-                outcome = await self._replay(session, parked, row)
+                outcome = await self._replay(session, parked, row, context)
                 if outcome != "deferred":
                     waiting.remove(row)
                 if outcome == "applied":
@@ -173,7 +177,7 @@ class HandlerMap(Mapping[str, Handler]):
             clear.discard(dispute_id)  # a later fact of this transaction may free them
         return applied
 
-    async def _replay(self, session: AsyncSession, parked: Table, row: parking.ParkedEvent) -> str:
+    async def _replay(self, session: AsyncSession, parked: Table, row: parking.ParkedEvent, context: Any) -> str:
         fn = self._typed.get(row.dataschema)
         try:
             if fn is None:
@@ -181,7 +185,7 @@ class HandlerMap(Mapping[str, Handler]):
             event = parse_event(row.payload)
             # The replay continues the trace of the event that was parked.
             with handling_span({"traceparent": row.traceparent or ""}, f"replay {row.dataschema}"):
-                deferred = await _attempt(session, fn, event)
+                deferred = await _attempt(session, fn, event, context)
         except Exception as exc:
             log.error("parked_event_failed", parked_id=row.id, dataschema=row.dataschema, error=repr(exc))
             await parking.mark_failed(session, parked, row.id, f"failed: {exc!r}")
@@ -227,27 +231,27 @@ def _one_of(fn: BatchHandler) -> TypedHandler:
     """A batch handler serving one event (one-by-one replays, parked replays) as a batch of one."""
 
     @functools.wraps(fn)
-    async def handle_one(session: AsyncSession, event: Envelope[Any]) -> None:
-        await fn(session, [event])
+    async def handle_one(session: AsyncSession, event: Envelope[Any], context: Any) -> None:
+        await fn(session, [event], context)
 
     return handle_one
 
 
-async def release_parked(session: AsyncSession, parked: Table, dispute_id: str) -> int:
+async def release_parked(session: AsyncSession, parked: Table, dispute_id: str, context: Any) -> int:
     """Replay the dispute's events parked in `parked` (`HandlerMap.release_parked`), with the handler
-    map built for that table: for a use case that recorded a fact outside a handler. Returns how
-    many were applied."""
+    map built for that table: for a use case that recorded a fact outside a handler, which passes
+    the process's context on to the replayed handlers. Returns how many were applied."""
     handlers = _BY_PARKED_TABLE.get(parked)
     if handlers is None:
         raise LookupError(f"no handler_map(parked={parked.fullname}) is built: import the service's handlers")
-    return await handlers.release_parked(session, dispute_id)
+    return await handlers.release_parked(session, dispute_id, context)
 
 
-async def _attempt(session: AsyncSession, fn: TypedHandler, event: Envelope[Any]) -> Deferred | None:
+async def _attempt(session: AsyncSession, fn: TypedHandler, event: Envelope[Any], context: Any) -> Deferred | None:
     """Run `fn` in a savepoint; a `Deferred` undoes only what it did and is returned."""
     try:
         async with session.begin_nested():
-            await fn(session, event)
+            await fn(session, event, context)
     except Deferred as deferred:
         return deferred
     return None

@@ -5,10 +5,12 @@ from __future__ import annotations
 import gc
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
+from typing import Any
 
 import structlog
 from fastapi import FastAPI
 
+from shared.clock import Clock
 from shared.logging import configure_logging
 from shared.runtime import ServiceDefinition, ServiceRuntime
 from shared.settings import ServiceSettings
@@ -25,14 +27,19 @@ GC_THRESHOLD_0 = 10_000  # allocations between young-generation collections (CPy
 
 def create_service_app(
     settings: ServiceSettings,
-    definition: ServiceDefinition,
+    definition: ServiceDefinition[Any],
     *,
     errors: ProblemTable | None = None,
     docs: RouteDocs | None = None,
+    clock: Clock | None = None,
 ) -> FastAPI:
     """The service's app; `errors` is its table of domain errors to problems (shared.web.problems),
-    `docs` what its OpenAPI document says beyond the route signatures (shared.web.openapi)."""
-    runtime = ServiceRuntime(settings, definition)
+    `docs` what its OpenAPI document says beyond the route signatures (shared.web.openapi).
+
+    The runtime builds the process's context with `clock` (the system's unless a test gives a
+    `ManualClock`); routes reach it through `shared.web.context.process_context`.
+    """
+    runtime = ServiceRuntime(settings, definition, clock=clock)
 
     @asynccontextmanager
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:

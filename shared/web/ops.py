@@ -16,8 +16,8 @@ from shared.web.problems import ProblemError
 router = APIRouter(tags=["operations"])
 
 
-def _runtime(request: Request) -> ServiceRuntime:
-    runtime: ServiceRuntime = request.app.state.runtime  # set by the service's create_app
+def _runtime(request: Request) -> ServiceRuntime[Any]:
+    runtime: ServiceRuntime[Any] = request.app.state.runtime  # set by the service's create_app
     return runtime
 
 

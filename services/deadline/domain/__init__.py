@@ -1,14 +1,5 @@
 """The deadline service's pure rules: the business-day clock, reminder times, durations. No I/O."""
 
-from services.deadline.domain.business_calendar import (
-    BusinessCalendar,
-    Closure,
-    Override,
-    OverrideState,
-    SkipReason,
-    parse_override,
-    parse_override_date,
-)
 from services.deadline.domain.arithmetic import (
     BEIJING,
     DEFAULT_BUSINESS_DAYS,
@@ -20,6 +11,15 @@ from services.deadline.domain.arithmetic import (
     reminder_times,
     seconds_left,
     show_times,
+)
+from services.deadline.domain.business_calendar import (
+    BusinessCalendar,
+    Closure,
+    Override,
+    OverrideState,
+    SkipReason,
+    parse_override,
+    parse_override_date,
 )
 from services.deadline.domain.errors import (
     CalendarExhausted,

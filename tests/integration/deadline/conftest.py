@@ -17,8 +17,8 @@ from sqlalchemy import select
 
 import services.deadline.main
 from services.deadline import models, scheduler
-from shared.clock import ManualClock
 from services.deadline.context import DeadlineContext
+from shared.clock import ManualClock
 from shared.contracts import (
     CaseSubmittedV1,
     DisputeReceivedV1,
@@ -37,7 +37,7 @@ T0 = datetime(2026, 11, 23, 1, 0, tzinfo=UTC)  # Monday 10:00 KST
 class Deadline(ServiceHarness):
     @property
     def context(self) -> DeadlineContext:
-        return self.app.state.deadline
+        return self.app.state.runtime.context  # type: ignore[no-any-return]
 
     @property
     def clock(self) -> ManualClock:

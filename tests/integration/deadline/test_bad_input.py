@@ -70,6 +70,7 @@ async def test_bad_events_go_to_the_dlq_at_once_with_their_reason_and_good_ones_
             await producer.send_and_wait(topic, value, key=b"k")
         consumer = EventConsumer(
             service="deadline",
+            context=deadline.context,
             group_id=f"g-{topic}",
             handlers=deadline.definition.handlers,
             sessions=deadline.sessions,

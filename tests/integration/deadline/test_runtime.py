@@ -8,8 +8,8 @@ from datetime import timedelta
 from aiokafka import AIOKafkaConsumer
 
 import services.deadline.main
-from shared.clock import ManualClock
 from services.deadline.settings import Settings
+from shared.clock import ManualClock
 from shared.contracts import parse_event, topics
 from shared.kafka.metadata import topic_partitions
 from shared.kafka.producer import create_producer

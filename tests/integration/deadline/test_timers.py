@@ -11,9 +11,9 @@ from datetime import UTC, datetime, timedelta
 from sqlalchemy import func, select, text
 
 from services.deadline import models, scheduler
-from shared.clock import ManualClock
 from services.deadline.context import DeadlineContext
 from services.deadline.settings import Settings
+from shared.clock import ManualClock
 from shared.contracts import parse_event
 from shared.db.engine import create_engine, session_factory
 from tests.infra import REPO

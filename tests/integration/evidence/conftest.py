@@ -100,7 +100,7 @@ class Evidence(ServiceHarness):
         return {p.name for p in self.blob_root.rglob("*") if p.is_file() and len(p.name) == 64}
 
     def staged_files(self) -> list[Path]:
-        staging = self.app.state.blobs.staging_dir
+        staging = self.context.blobs.staging_dir
         return [p for p in Path(staging).rglob("*") if p.is_file()] if Path(staging).exists() else []
 
 

@@ -27,7 +27,7 @@ def updated(seller: str, dispute: str, change: str = "updated", **fields) -> obj
 
 async def run_due_checks(evidence: Evidence) -> None:
     """What the debounce worker does on its next wake-up: run every check that is due."""
-    while await runs.run_due_check(evidence.sessions, retry=timedelta(seconds=30)):
+    while await runs.run_due_check(evidence.sessions, retry=timedelta(seconds=30), clock=evidence.context.clock):
         pass
 
 

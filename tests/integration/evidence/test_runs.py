@@ -144,7 +144,13 @@ async def debounced(infra, tmp_path):
     ) as harness:
         harness.blob_root = tmp_path
         worker = asyncio.create_task(
-            runs.check_loop(harness.sessions, poll_s=0.5, retry=timedelta(seconds=5), wake=runs.wakeup()).run()
+            runs.check_loop(
+                harness.sessions,
+                poll_s=0.5,
+                retry=timedelta(seconds=5),
+                wake=harness.context.wakeup,
+                clock=harness.context.clock,
+            ).run()
         )
         try:
             yield harness
@@ -177,7 +183,9 @@ async def test_two_workers_share_due_cases_and_check_each_once(evidence: Evidenc
         assert (await evidence.upload(dispute, seller, sample("pod_complete"), as_json=True)).status_code == 201
     workers = [
         asyncio.create_task(
-            runs.check_loop(evidence.sessions, poll_s=0.2, retry=timedelta(seconds=5), wake=Wakeup()).run()
+            runs.check_loop(
+                evidence.sessions, poll_s=0.2, retry=timedelta(seconds=5), wake=Wakeup(), clock=evidence.context.clock
+            ).run()
         )
         for _ in range(2)
     ]
@@ -208,7 +216,9 @@ async def test_a_seller_who_keeps_uploading_still_gets_a_check_after_the_longest
     ) as evidence:
         wake = Wakeup()
         worker = asyncio.create_task(
-            runs.check_loop(evidence.sessions, poll_s=0.2, retry=timedelta(seconds=5), wake=wake).run()
+            runs.check_loop(
+                evidence.sessions, poll_s=0.2, retry=timedelta(seconds=5), wake=wake, clock=evidence.context.clock
+            ).run()
         )
         try:
             seller, dispute = await evidence.new_case()
@@ -261,7 +271,9 @@ async def test_a_run_that_fails_is_retried_later_and_does_not_stop_other_cases(e
         await session.execute(i.update().where(i.c.dispute_id == bad).values(facts={"exif_time": "not a time"}))
     await evidence.upload(good, good_seller, sample("pod_complete"), as_json=True)
     worker = asyncio.create_task(
-        runs.check_loop(evidence.sessions, poll_s=0.2, retry=timedelta(seconds=30), wake=Wakeup()).run()
+        runs.check_loop(
+            evidence.sessions, poll_s=0.2, retry=timedelta(seconds=30), wake=Wakeup(), clock=evidence.context.clock
+        ).run()
     )
     try:
         deadline = asyncio.get_running_loop().time() + 10

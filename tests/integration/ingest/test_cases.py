@@ -181,7 +181,7 @@ async def test_accepting_a_case_concedes_it_once_and_emits_dispute_updated(inges
     assert (again.status_code, again.json()["code"]) == (409, "case_not_open")
     # Its own event coming back from Kafka changes nothing.
     async with session_scope(ingest.sessions) as session:
-        await DEFINITION.handlers["dispute.updated/v1"](session, parse_event(payload))
+        await DEFINITION.handlers["dispute.updated/v1"](session, parse_event(payload), ingest.context)
     assert len((await show(ingest, seller_id, dispute_id))["timeline"]) == 2
 
 

@@ -45,6 +45,7 @@ async def main(schema: str, prefix: str, total: int, group: str) -> None:
     relay = OutboxRelay(outbox_table=outbox_table, producer=producer, settings=settings)
     consumer = EventConsumer(
         service="worker",
+        context=None,
         group_id=group,
         handlers={f"{topics.DISPUTE_RECEIVED}/v1": recording_handler(handled, only_prefix=prefix)},
         sessions=sessions,

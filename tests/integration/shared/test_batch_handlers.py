@@ -26,12 +26,12 @@ class Desk:
             {DisputeUpdatedV1: self.on_updated}, parked=self.parked, batched={DisputeReceivedV1: self.on_received}
         )
 
-    async def on_received(self, session, events) -> None:
+    async def on_received(self, session, events, ctx) -> None:
         self.calls.append([e.subject for e in events])
         self.log.extend(f"received {e.subject}" for e in events)
         await session.execute(insert(self.cases), [{"dispute_id": e.subject} for e in events])
 
-    async def on_updated(self, session, event) -> None:
+    async def on_updated(self, session, event, ctx) -> None:
         found = await session.execute(select(self.cases).where(self.cases.c.dispute_id == event.subject))
         if found.first() is None:
             raise Deferred("case not received yet")
@@ -40,7 +40,7 @@ class Desk:
     async def deliver(self, *events) -> list[str]:
         inbox = Inbox(self.scratch.inbox_table, consumer="desk")
         async with session_scope(self.scratch.sessions) as session:
-            return await apply_events(session, inbox, self.handlers, [Incoming.of(e) for e in events])
+            return await apply_events(session, inbox, self.handlers, [Incoming.of(e) for e in events], context=None)
 
 
 @pytest.fixture
@@ -77,12 +77,12 @@ async def test_events_parked_for_any_dispute_of_a_run_are_released_by_it(desk, s
 async def test_a_single_event_of_a_batched_type_is_a_batch_of_one(desk, scratch):
     a = scratch.dispute_id(0)
     async with session_scope(scratch.sessions) as session:
-        await desk.handlers["dispute.received/v1"](session, dispute_received(a, 0))  # the one-by-one path
+        await desk.handlers["dispute.received/v1"](session, dispute_received(a, 0), None)  # the one-by-one path
     assert desk.calls == [[a]]
 
 
 def test_a_type_is_either_batched_or_single():
-    async def fn(session, event) -> None: ...
+    async def fn(session, event, ctx) -> None: ...
 
     with pytest.raises(TypeError):
         handler_map({DisputeReceivedV1: fn}, batched={DisputeReceivedV1: fn})

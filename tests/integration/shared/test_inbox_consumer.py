@@ -25,6 +25,7 @@ SCHEMA = "dispute.received/v1"
 def make_consumer(scratch, kafka, producer, topic, handler, *, group=None, metrics=None, **kw):
     return EventConsumer(
         service="test",
+        context=None,
         group_id=group or f"g-{scratch.schema}",
         handlers={SCHEMA: handler},
         sessions=scratch.sessions,
@@ -85,10 +86,14 @@ async def test_apply_events_claims_and_handles_an_envelope_without_kafka(scratch
     inbox = Inbox(scratch.inbox_table, consumer="harness")
     first, second = dispute_received(scratch.dispute_id(1), 1), dispute_received(scratch.dispute_id(1), 2)
     async with session_scope(scratch.sessions) as session:
-        outcomes = await apply_events(session, inbox, {SCHEMA: handler}, [Incoming.of(first), Incoming.of(first)])
+        outcomes = await apply_events(
+            session, inbox, {SCHEMA: handler}, [Incoming.of(first), Incoming.of(first)], context=None
+        )
     assert outcomes == ["handled", "duplicate"]
     async with session_scope(scratch.sessions) as session:
-        outcomes = await apply_events(session, inbox, {SCHEMA: handler}, [Incoming.of(first), Incoming.of(second)])
+        outcomes = await apply_events(
+            session, inbox, {SCHEMA: handler}, [Incoming.of(first), Incoming.of(second)], context=None
+        )
     assert outcomes == ["duplicate", "handled"]
     assert await handled_seqs(scratch) == [1, 2]
 
@@ -99,10 +104,10 @@ async def test_poison_message_goes_to_dlq_after_retries_next_is_handled_and_repl
     broken = {"seq": 3}
     record = recording_handler(scratch.handled, only_prefix=scratch.prefix)
 
-    async def flaky(session, event):
+    async def flaky(session, event, ctx):
         if int(event.data.notice_id.split("-")[1]) == broken["seq"]:
             raise RuntimeError("tracking service said no")
-        await record(session, event)
+        await record(session, event, ctx)
 
     key = scratch.dispute_id(1).encode()
     await producer.send_and_wait(topic, dispute_received(scratch.dispute_id(1), 1).to_bytes(), key=key)

@@ -80,12 +80,12 @@ class Desk:
         if values:
             await session.execute(update(self.cases).where(self.cases.c.dispute_id == case.dispute_id).values(values))
 
-    async def on_received(self, session, event: Envelope[DisputeReceivedV1]) -> None:
+    async def on_received(self, session, event: Envelope[DisputeReceivedV1], ctx) -> None:
         await self.applied(session, event)
         row = {"dispute_id": event.subject, "status": "received", "amount": event.data.amount.value}
         await session.execute(pg_insert(self.cases).values(row).on_conflict_do_nothing())
 
-    async def on_updated(self, session, event: Envelope[DisputeUpdatedV1]) -> None:
+    async def on_updated(self, session, event: Envelope[DisputeUpdatedV1], ctx) -> None:
         await self.applied(session, event)
         case = await self.case(session, event)
         d = event.data
@@ -93,13 +93,14 @@ class Desk:
         status = d.outcome if d.change == "closed" else "accepted" if d.change == "accepted" else None
         await self.move(session, case, status, **values)
 
-    async def on_validated(self, session, event: Envelope[EvidenceValidatedV1]) -> None:
+    async def on_validated(self, session, event: Envelope[EvidenceValidatedV1], ctx) -> None:
         await self.applied(session, event)
         await self.move(session, await self.case(session, event), event.data.status)
 
     def consumer(self, kafka, producer) -> EventConsumer:
         return EventConsumer(
             service="desk",
+            context=None,
             group_id=f"g-{self.scratch.schema}",
             handlers=self.handlers,
             sessions=self.scratch.sessions,
@@ -238,7 +239,7 @@ async def test_a_fact_recorded_outside_a_handler_releases_the_parked_events(desk
 
     async with session_scope(desk.scratch.sessions) as session:  # e.g. a case created by an HTTP import
         await session.execute(insert(desk.cases).values(dispute_id=dispute, status="received", amount="45000"))
-        assert await desk.handlers.release_parked(session, dispute) == 1
+        assert await desk.handlers.release_parked(session, dispute, None) == 1
 
     assert (await desk.case_of(dispute))["status"] == "won"
     assert await desk.rows(desk.parked) == []
@@ -253,11 +254,11 @@ async def test_a_parked_event_waits_for_the_fact_a_concurrent_transaction_commit
     async def early_event() -> None:
         await fact_written.wait()
         async with session_scope(desk.scratch.sessions) as session:
-            await desk.handlers[updated.dataschema](session, updated)
+            await desk.handlers[updated.dataschema](session, updated, None)
 
     early = asyncio.create_task(early_event())
     async with session_scope(desk.scratch.sessions) as session:
-        await desk.handlers[received.dataschema](session, received)  # its release check finds nothing
+        await desk.handlers[received.dataschema](session, received, None)  # its release check finds nothing
         fact_written.set()
         # Commit once the early event is done, or after it waited a second (on the parking lock).
         await asyncio.wait([early], timeout=1.0)
@@ -272,7 +273,7 @@ async def deliver(handlers, sessions, *events: Envelope) -> None:
     """Each event in its own transaction, as the consumer's one-by-one path does."""
     for event in events:
         async with session_scope(sessions) as session:
-            await handlers[event.dataschema](session, event)
+            await handlers[event.dataschema](session, event, None)
 
 
 async def test_parked_events_that_wait_on_each_other_are_applied_over_several_passes(desk):
@@ -287,12 +288,12 @@ async def test_parked_events_that_wait_on_each_other_are_applied_over_several_pa
         source="tests",
     )
 
-    async def on_scheduled(session, event: Envelope[DeadlineScheduledV1]) -> None:
+    async def on_scheduled(session, event: Envelope[DeadlineScheduledV1], ctx) -> None:
         await desk.applied(session, event)
         if (await desk.case(session, event)).status != "ready":
             raise Deferred("evidence not validated yet")
 
-    async def on_alerted(session, event: Envelope[DeadlineAlertedV1]) -> None:
+    async def on_alerted(session, event: Envelope[DeadlineAlertedV1], ctx) -> None:
         raise Deferred("waits for a fact that never comes")
 
     handlers = handler_map(
@@ -316,7 +317,7 @@ async def test_a_parked_event_whose_replay_fails_stays_parked_with_its_error_and
     received = story(dispute)[0]
     verdict = new_event(VerdictReturnedV1(dispute_id=dispute, outcome="won"), source="tests")
 
-    async def on_verdict(session, event: Envelope[VerdictReturnedV1]) -> None:
+    async def on_verdict(session, event: Envelope[VerdictReturnedV1], ctx) -> None:
         await desk.case(session, event)
         raise RuntimeError("verdict store unreachable")
 

@@ -143,7 +143,7 @@ async def test_readyz_turns_503_when_kafka_stops_and_200_when_it_returns(infra, 
     await asyncio.to_thread(upgrade, INGEST.migrations, infra.database_url)
     settings = IngestSettings(database_url=infra.database_url, kafka_bootstrap_servers=kafka)
 
-    async def ignore(session, event) -> None:
+    async def ignore(session, event, ctx) -> None:
         pass
 
     # With a consumer, so there is lag to read (and to fail to read while Kafka is away).

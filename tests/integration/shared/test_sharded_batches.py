@@ -27,6 +27,7 @@ EVENTS = 240
 def sharded_consumer(scratch, kafka, producer, topic, handler, *, concurrency: int, metrics=None) -> EventConsumer:
     return EventConsumer(
         service="test",
+        context=None,
         group_id=f"g-{scratch.schema}",
         handlers={SCHEMA: handler},
         sessions=scratch.sessions,
@@ -62,8 +63,8 @@ async def transactions_log(scratch) -> None:
 def logging_transactions(scratch, record, *, pause_s: float = 0.0):
     """The recording handler, also logging which transaction applied each event and when."""
 
-    async def handle(session, event):
-        await record(session, event)
+    async def handle(session, event, ctx):
+        await record(session, event, ctx)
         await session.execute(
             text(
                 f'INSERT INTO "{scratch.schema}".applied_in '
@@ -136,10 +137,10 @@ async def test_a_failing_event_sends_only_its_own_shard_one_by_one(scratch, kafk
     broken_seq = 37
     record = recording_handler(scratch.handled, only_prefix=scratch.prefix)
 
-    async def flaky(session, event):
+    async def flaky(session, event, ctx):
         if int(event.data.notice_id.split("-")[1]) == broken_seq:
             raise RuntimeError("tracking service said no")
-        await record(session, event)
+        await record(session, event, ctx)
 
     await backlog(scratch, producer, topic)
     metrics = BackboneMetrics()

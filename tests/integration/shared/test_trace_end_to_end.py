@@ -101,7 +101,7 @@ async def test_one_trace_runs_from_the_request_through_outbox_kafka_and_consumer
 
     handled: list[str] = []
 
-    async def handle(session: AsyncSession, event: Envelope) -> None:
+    async def handle(session: AsyncSession, event: Envelope, ctx) -> None:
         if event.subject.startswith(scratch.prefix):
             structlog.get_logger("e2e").info("e2e_dispute_handled", dispute_id=event.subject)
             handled.append(event.subject)
@@ -113,6 +113,7 @@ async def test_one_trace_runs_from_the_request_through_outbox_kafka_and_consumer
     await producer.start()
     consumer = EventConsumer(
         service="e2e",
+        context=None,
         group_id=group,
         handlers={SCHEMA: handle},
         sessions=scratch.sessions,

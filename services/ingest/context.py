@@ -1,0 +1,37 @@
+"""What the routes and handlers of one ingest process share: its `ProcessContext`.
+
+Built once by `IngestContext.of` (the definition's factory): settings, clock and the secret box
+that seals webhook secrets at rest (secretbox.py). Routes ask for `ctx: Ctx`, handlers get it as
+their third argument; use cases that need a part of it take it (or the part) as an argument.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import Annotated
+
+from fastapi import Depends, Request
+
+from services.ingest.secretbox import SecretBox
+from services.ingest.settings import Settings
+from shared.clock import Clock
+from shared.runtime import ProcessContext
+from shared.web.context import process_context
+
+
+@dataclass
+class IngestContext(ProcessContext):
+    settings: Settings
+    secret_box: SecretBox = field(kw_only=True)  # webhook secrets at rest
+
+    @classmethod
+    def of(cls, settings: Settings, clock: Clock) -> IngestContext:
+        """The definition's context factory (`ServiceDefinition.context`)."""
+        return cls(settings, clock, secret_box=SecretBox(settings.secret_key))
+
+
+def _context(request: Request) -> IngestContext:
+    return process_context(request, IngestContext)
+
+
+Ctx = Annotated[IngestContext, Depends(_context)]  # a route's `ctx: Ctx`
