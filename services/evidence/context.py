@@ -15,10 +15,10 @@ from typing import Annotated
 
 from fastapi import Depends, Request
 
-from services.evidence.blobs import BlobStore, LocalBlobStore
 from services.evidence.runs import Debounce
 from services.evidence.settings import Settings
 from services.evidence.uploads import UploadRules
+from shared.blobs import BlobStore, LocalBlobStore
 from shared.clock import Clock
 from shared.runtime import ProcessContext
 from shared.web.context import process_context

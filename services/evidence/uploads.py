@@ -21,7 +21,6 @@ from sqlalchemy import Row
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from services.evidence import runs
-from services.evidence.blobs import BlobStore
 from services.evidence.cases import case_of, ensure_open, uploader_of
 from services.evidence.checker import (
     ExtractedFacts,
@@ -37,6 +36,7 @@ from services.evidence.facts import case_facts, evidence_item, facts_json
 from services.evidence.intake import StagedFile
 from services.evidence.meta import parse_meta
 from services.evidence.repository import EvidenceRepository
+from shared.blobs import BlobStore
 from shared.contracts import Envelope, EvidenceUploadedV1, new_event
 from shared.web.auth import Principal
 from shared.worker import Wakeup

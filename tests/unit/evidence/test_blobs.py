@@ -7,7 +7,7 @@ from pathlib import Path
 
 import pytest
 
-from services.evidence.blobs import BlobNotFound, BlobStore, InvalidBlobId, LocalBlobStore
+from shared.blobs import BlobNotFound, BlobStore, InvalidBlobId, LocalBlobStore
 
 
 def _stage(store: LocalBlobStore, content: bytes, name: str = "a.upload") -> tuple[Path, str]:

@@ -1,4 +1,4 @@
-"""Where evidence bytes live: a small content-addressed store behind one interface.
+"""Where bytes live (evidence files, submission packages): a small content-addressed store behind one interface.
 
 Blobs are named by their sha256 (hex), so the same file uploaded twice is stored once and a
 report can pin the exact bytes it checked. `LocalBlobStore` keeps them on the local
