@@ -1,32 +1,52 @@
 """What the routes, handlers and workers of one submit process share: its `ProcessContext`.
 
-Nothing of its own yet beyond settings and clock; parts the service grows (a channel client,
-a portal client) are added here as fields, built once in `of`, the definition's factory.
-Routes ask for `ctx: Ctx`, handlers get it as their third argument, workers as
-`runtime.context`.
+Settings and clock, the package store (the shared blob store, `shared/blobs.py`), the per-seller
+portal rate limit (its own small engine: a bucket UPDATE must commit at once, never wait inside a
+request's transaction), the HTTP client of the evidence service and the workers' wake-up. Built
+once in `of`, the definition's factory. Routes ask for `ctx: Ctx`, handlers get it as their third
+argument, workers as `runtime.context`.
 """
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Annotated
 
+import httpx
 from fastapi import Depends, Request
 
+from services.submit.letters import LetterFont
+from services.submit.ratelimit import PortalRateLimit
 from services.submit.settings import Settings
+from shared.blobs import BlobStore, LocalBlobStore
 from shared.clock import Clock
+from shared.db.engine import create_engine
 from shared.runtime import ProcessContext
 from shared.web.context import process_context
+from shared.worker import Wakeup
 
 
 @dataclass
 class SubmitContext(ProcessContext):
     settings: Settings
+    packages: BlobStore = field(kw_only=True)
+    rate_limit: PortalRateLimit = field(kw_only=True)
+    evidence: httpx.AsyncClient = field(kw_only=True)
+    font: LetterFont = field(kw_only=True)
+    wakeup: Wakeup = field(default_factory=Wakeup)
 
     @classmethod
     def of(cls, settings: Settings, clock: Clock) -> SubmitContext:
         """The definition's context factory (`ServiceDefinition.context`)."""
-        return cls(settings, clock)
+        engine = create_engine(settings.database_url, pool_size=2, application_name="submit-ratelimit")
+        return cls(
+            settings,
+            clock,
+            packages=LocalBlobStore(settings.package_root),
+            rate_limit=PortalRateLimit(engine, rate_per_s=settings.portal_rate_per_s, burst=settings.portal_rate_burst),
+            evidence=httpx.AsyncClient(base_url=settings.evidence_url, timeout=settings.evidence_timeout_s),
+            font=LetterFont(settings.letter_font_path, settings.letter_font_index),
+        )
 
 
 def _context(request: Request) -> SubmitContext:

@@ -49,6 +49,46 @@ class InvalidReceiptNumber(DomainError):
     code = "invalid_receipt_number"
 
 
+class EvidenceUnavailable(DomainError):
+    """The evidence service did not answer (or answered 5xx): nothing was stored, retry later."""
+
+    code = "evidence_unavailable"
+
+
+class IdempotencyKeyReused(DomainError):
+    """The same `Idempotency-Key` came with another request body."""
+
+    code = "idempotency_key_reused"
+
+
+class IdempotencyKeyInvalid(DomainError):
+    code = "idempotency_key_invalid"
+
+
+class PortalRefused(DomainError):
+    """The portal refused the package (a 4xx other than 429): nothing was submitted; fix and retry."""
+
+    code = "portal_rejected"
+
+
+class NotManual(DomainError):
+    """A receipt number for a case whose submission is not waiting for a WING upload."""
+
+    code = "not_manual"
+
+
+class SubmissionNotFound(NotFound):
+    code = "submission_not_found"
+
+
+class VerdictSignatureInvalid(DomainError):
+    code = "signature_invalid"
+
+
+class VerdictInvalid(DomainError):
+    code = "verdict_invalid"
+
+
 ERRORS: ProblemTable = {
     CaseNotFound: Problem(404, "case_not_found", "Case not found"),
     EvidenceNotReady: Problem(409, "evidence_not_ready", "The evidence is not ready to submit"),
@@ -57,4 +97,12 @@ ERRORS: ProblemTable = {
     AlreadySubmitted: Problem(409, "already_submitted", "The case was already submitted"),
     CaseMismatch: Problem(422, "case_mismatch", "The submission does not match the case"),
     InvalidReceiptNumber: Problem(422, "invalid_receipt_number", "Not a WING receipt number"),
+    EvidenceUnavailable: Problem(503, "evidence_unavailable", "The evidence service is not answering"),
+    IdempotencyKeyReused: Problem(422, "idempotency_key_reused", "Idempotency-Key reused with another request"),
+    IdempotencyKeyInvalid: Problem(400, "idempotency_key_invalid", "Not a usable Idempotency-Key"),
+    PortalRefused: Problem(422, "portal_rejected", "The portal refused the package"),
+    NotManual: Problem(409, "not_manual", "The submission is not waiting for a WING receipt"),
+    SubmissionNotFound: Problem(404, "submission_not_found", "No submission for this case"),
+    VerdictSignatureInvalid: Problem(401, "signature_invalid", "Bad webhook signature"),
+    VerdictInvalid: Problem(422, "verdict_invalid", "Not a verdict"),
 }

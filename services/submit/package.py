@@ -134,6 +134,17 @@ def _evidence_order(item: PackageFile) -> tuple[str, str, str]:
     return (item.kind, "" if evidence_id is None else str(evidence_id), item.sha256)
 
 
+def evidence_names(dispute_id: str, evidence: Sequence[PackageFile], *, letters: int) -> list[tuple[str, PackageFile]]:
+    """The names `build` gives the evidence (after `letters` generated files), in package order: for
+    a cover letter that lists the files it comes before."""
+    ordered = sorted(evidence, key=_evidence_order)
+    width = max(2, len(str(letters + len(ordered))))
+    return [
+        (file_name(dispute_id, letters + nn, item.kind, item.media_type, width=width), item)
+        for nn, item in enumerate(ordered, start=1)
+    ]
+
+
 def _entry_info(name: str, media_type: str) -> zipfile.ZipInfo:
     info = zipfile.ZipInfo(name, date_time=_EPOCH)
     info.create_system = 3
