@@ -23,6 +23,10 @@ from shared.kafka.topics import ensure_topics
 PROCFILE = Path(__file__).with_name("Procfile")
 SERVICES = {"ingest": 8001, "evidence": 8002, "deadline": 8003, "notify": 8004, "submit": 8005, "portal_sim": 8099}
 MIGRATED = ("ingest", "evidence", "deadline", "notify", "submit")
+# The portal's webhook secret, shared by the simulator (signs) and submit (verifies); a development value.
+PORTAL_WEBHOOK_SECRET = os.environ.get(
+    "DD_PORTAL_WEBHOOK_SECRET", "whsec_ZGV2LXBvcnRhbC13ZWJob29rLXNlY3JldC0zMmJ5dGVzIQ=="
+)
 READY_TIMEOUT_S = 90
 
 
@@ -87,6 +91,14 @@ def main() -> None:
             "DD_KAFKA_BOOTSTRAP_SERVERS": infra.kafka_bootstrap_servers,
             "DD_ALLOW_PRIVATE_TARGETS": "true",
             "DD_EVIDENCE_BLOB_ROOT": str(infra.root / "blobs" / "evidence"),  # beside the dev data: make clean
+            "DD_SUBMIT_PACKAGE_ROOT": str(infra.root / "blobs" / "submit"),
+            "DD_SUBMIT_EVIDENCE_URL": f"http://127.0.0.1:{SERVICES['evidence']}",
+            "DD_SUBMIT_PORTAL_URL": f"http://127.0.0.1:{SERVICES['portal_sim']}",
+            # The simulator calls submit back with its verdict, signed with the secret both read.
+            "DD_PORTAL_SIM_CALLBACK_URL": f"http://127.0.0.1:{SERVICES['submit']}/v1/portal/verdicts",
+            "DD_PORTAL_SIM_WEBHOOK_SECRET": PORTAL_WEBHOOK_SECRET,
+            "DD_SUBMIT_PORTAL_WEBHOOK_SECRET": PORTAL_WEBHOOK_SECRET,
+            "DD_SUBMIT_VERDICT_POLL_AFTER_S": "15",  # a lost callback is polled for within seconds, too
             "PATH": f"{Path(sys.executable).parent}{os.pathsep}{os.environ.get('PATH', '')}",
             "PYTHONUNBUFFERED": "1",
         }
