@@ -38,7 +38,10 @@ log = structlog.get_logger(__name__)
 def verify(secret: str, body: bytes, headers: Mapping[str, str]) -> VerdictCallback:
     """The callback's body, once its signature is checked; `signature_invalid` (401) otherwise."""
     try:
-        Webhook(secret).verify(body, dict(headers))
+        text = body.decode("utf-8")  # the library signs text: bytes that are not UTF-8 cannot verify
+        Webhook(secret).verify(text, dict(headers))
+    except UnicodeDecodeError:
+        raise VerdictSignatureInvalid("The webhook signature does not verify: the body is not UTF-8.") from None
     except WebhookVerificationError as error:
         raise VerdictSignatureInvalid(f"The webhook signature does not verify: {error}.") from None
     try:

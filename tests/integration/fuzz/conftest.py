@@ -151,6 +151,8 @@ async def target(
     settings: dict[str, Any] = {}
     if name == "evidence":
         settings = {"blob_root": tmp_path_factory.mktemp("fuzz-blobs"), "check_debounce_ms": 0}
+    if name == "submit":
+        settings = {"package_root": tmp_path_factory.mktemp("fuzz-packages")}
     async with service_harness(infra, main, **settings) as harness:
         target = Target(name, harness.app, harness.client, loop, harness.settings.auth_secret, values, secrets)
         if "dispute.received/v1" in harness.definition.handlers and name != "ingest":

@@ -85,3 +85,9 @@ async def test_the_poller_brings_the_verdict_when_no_callback_comes(submit: Subm
     [verdict] = await submit.events_of(dispute, "verdict.returned")
     assert verdict.data.outcome == "lost" and verdict.data.summary_zh and verdict.data.suggestions
     assert await verdicts.poll(submit.sessions, submit.context) == 0
+
+
+async def test_a_body_that_is_not_utf8_is_a_bad_signature_not_a_crash(submit: Submit) -> None:
+    headers = {"webhook-id": "", "webhook-signature": "", "webhook-timestamp": ""}
+    answer = await submit.client.post("/v1/portal/verdicts", content=b"\x80", headers=headers)
+    assert answer.status_code == 401 and answer.json()["code"] == "signature_invalid"
