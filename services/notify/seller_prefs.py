@@ -51,14 +51,14 @@ async def put_preferences(
 ) -> dict[str, Any]:
     seller = whose(principal, seller_id)
     document = preferences.parse_preferences(body)
+    repo = NotifyRepository(session)
+    raw = await repo.preferences(seller, lock=True)
+    known = {} if raw is None else stored.load(raw, ctx.secret_box).secrets()
+    document = preferences.carry_secrets(document, known)
     for index, url in preferences.channel_urls(document):
         try:
             await check_target(url, ctx.policy, system_resolver)
         except errors.TargetRefused as refused:
             raise type(refused)(refused.detail, field=f"channels.{index}.url") from None
-    repo = NotifyRepository(session)
-    raw = await repo.preferences(seller, lock=True)
-    known = {} if raw is None else stored.load(raw, ctx.secret_box).secrets()
-    document = preferences.carry_secrets(document, known)
     await repo.put_preferences(seller, stored.dump(document, ctx.secret_box), ctx.clock.now())
     return view(stored.Stored(document), seller)
