@@ -32,7 +32,7 @@ from services.notify.errors import (
 )
 from services.notify.schemas import PreferencesDocument
 from shared.errors import InvalidCursor
-from shared.web.openapi import NOT_FOUND, RouteDoc, RouteDocs, schema_of
+from shared.web.openapi import BAD_REQUEST, NOT_FOUND, RouteDoc, RouteDocs, schema_of
 
 _PREFS_REF, _PREFS_SCHEMAS = schema_of(PreferencesDocument, "PreferencesDocument")
 
@@ -71,7 +71,7 @@ _REFUSALS = [
 DOCS: RouteDocs = {
     "get_preferences": RouteDoc(errors=[SellerRequired, PreferencesNotFound, NOT_FOUND]),
     "put_preferences": RouteDoc(
-        errors=[SellerRequired, NOT_FOUND, *_REFUSALS],
+        errors=[BAD_REQUEST, SellerRequired, NOT_FOUND, *_REFUSALS],
         request_body={
             "required": True,
             "content": {"application/json": {"schema": _PREFS_REF, "example": _EXAMPLE}},
