@@ -52,6 +52,7 @@ class NotifyContext(ProcessContext):
             target_policy(s),
             total_timeout_s=s.http_total_timeout_s,
             max_response_bytes=s.http_max_response_bytes,
+            max_connections=max(s.dispatch_concurrency, 10),
             clock=clock,
         )
         smtp = SmtpConfig(

@@ -35,7 +35,7 @@ from services.notify.channels.base import DeliveryResult, Notification
 from services.notify.context import NotifyContext
 from services.notify.errors import TemplateVariableMissing
 from services.notify.render import CaseFacts, Message, Money
-from services.notify.repository import NotifyRepository
+from services.notify.repository import RECORDED, NotifyRepository
 from services.notify.retry import Decision, Outcome
 from shared.backoff import Backoff
 from shared.contracts import EVENT_DATA_TYPES
@@ -186,12 +186,14 @@ async def record(
     woken: list[datetime] = []
     async with session_scope(sessions) as session:
         repo = NotifyRepository(session)
-        attempts = []
+        attempts: list[dict[str, Any]] = []
+        outcomes: list[dict[str, Any]] = []
+        gone: list[_Job] = []
         for job in jobs:
             row = job.row
             if job.final is not None:
                 status, error = job.final
-                await repo.record(row.id, lease_id, {"status": status, "last_error": error, "due_at": now})
+                outcomes.append({"id": row.id, **_unchanged(row), "status": status, "last_error": error, "due_at": now})
                 failed += 1
                 continue
             result = job.result
@@ -208,9 +210,7 @@ async def record(
             )
             if result.gone and decision.outcome is not Outcome.delivered:
                 decision = Decision(Outcome.gone)
-            values = _next_state(decision, result, number, row.round_attempts + 1, first, now)
-            if not await repo.record(row.id, lease_id, values):
-                log.warning("notification_lease_lost", notification_id=str(row.id))
+            outcomes.append({"id": row.id, **_next_state(decision, result, number, row.round_attempts + 1, first, now)})
             attempts.append(
                 {
                     "notification_id": row.id,
@@ -236,17 +236,29 @@ async def record(
                     error=result.error,
                 )
             if decision.outcome is Outcome.gone:
-                woken += await _disable(repo, ctx, job, now)
+                gone.append(job)
+        recorded = await repo.record_many(lease_id, outcomes)
+        for outcome in outcomes:
+            if outcome["id"] not in recorded:
+                log.warning("notification_lease_lost", notification_id=str(outcome["id"]))
         await repo.add_attempts(attempts)
+        for job in gone:
+            woken += await _disable(repo, ctx, job, now)
         if woken:
             ctx.wakeup.after_commit(session, at=min(woken))
     return delivered, failed
+
+
+def _unchanged(row: Row[Any]) -> dict[str, Any]:
+    """The recorded columns as they are (a row closed without an attempt keeps its counts)."""
+    return {name: getattr(row, name) for name in RECORDED}
 
 
 def _next_state(
     decision: Decision, result: DeliveryResult, number: int, round_number: int, first: datetime, now: datetime
 ) -> dict[str, Any]:
     values: dict[str, Any] = {
+        "delivered_at": None,
         "attempts": number,
         "round_attempts": round_number,
         "first_attempt_at": first,

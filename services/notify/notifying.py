@@ -44,69 +44,101 @@ def seller_zone(document: PreferencesDocument) -> ZoneInfo:
     return ZoneInfo(document.quiet_hours.timezone if document.quiet_hours else DEFAULT_ZONE)
 
 
-async def handle(
-    session: AsyncSession,
-    ctx: NotifyContext,
-    event: Envelope[Any],
-    *,
-    facts: Mapping[str, Any] | None = None,
-    received: bool = False,
-) -> None:
-    """Record what `event` says of its case, then add its notification rows per the seller's preferences."""
-    repo = NotifyRepository(session)
+def _seller_of(event: Envelope[Any]) -> str | None:
+    return getattr(event.data, "seller_id", None) or event.sellerid
+
+
+def facts_of(event: Envelope[Any]) -> tuple[dict[str, Any], bool] | None:
+    """What `event` says of its case (None values: not said), and whether it is the case's dispute.received."""
     data = event.data
-    dispute_id: str = data.dispute_id
+    if event.type == topics.DISPUTE_RECEIVED:
+        return case_facts(data), True
+    if event.type == topics.DISPUTE_UPDATED:
+        return case_facts(data), False
+    if event.type in (topics.DEADLINE_SCHEDULED, topics.DEADLINE_ALERTED):
+        return {"due_at": data.due_at}, False
+    return None
+
+
+async def handle_many(session: AsyncSession, ctx: NotifyContext, events: Sequence[Envelope[Any]]) -> None:
+    """Record what `events` say of their cases, then add their notification rows per their sellers' preferences.
+
+    A fetched run of events in a few statements (the facts of all their cases in one, their
+    rows in one), whatever their number: the same path serves one event (a batch of one).
+    """
+    repo = NotifyRepository(session)
     now = ctx.clock.now()
-    seller_id = getattr(data, "seller_id", None) or event.sellerid
-    if seller_id is None:
-        known = await repo.case(dispute_id)
-        if known is None:
-            return  # nobody to tell: the event names no seller and the case is unknown
-        seller_id = known.seller_id
-    if facts is not None or received:
-        await repo.merge_case(dispute_id, seller_id, facts or {}, received=received, now=now)
-    raw = await repo.preferences(seller_id)
-    if raw is None:
+    unnamed = [e.data.dispute_id for e in events if _seller_of(e) is None]
+    known = await repo.cases(unnamed) if unnamed else {}
+    items: list[tuple[Envelope[Any], str]] = []
+    for event in events:
+        seller_id = _seller_of(event)
+        if seller_id is None and event.data.dispute_id in known:
+            seller_id = known[event.data.dispute_id].seller_id
+        if seller_id is not None:  # else nobody to tell: no seller named and the case unknown
+            items.append((event, seller_id))
+    merged: dict[str, tuple[str, dict[str, Any], bool]] = {}
+    for event, seller_id in items:
+        said = facts_of(event)
+        if said is None:
+            continue
+        facts, received = said
+        dispute_id = event.data.dispute_id
+        before = merged.get(dispute_id)
+        if before is not None:  # one dispute twice in a batch: later facts win, earlier ones fill in
+            facts = before[1] | {k: v for k, v in facts.items() if v is not None}
+            received = received or before[2]
+        merged[dispute_id] = (seller_id, facts, received)
+    await repo.merge_cases([(d, s, f, r) for d, (s, f, r) in merged.items()], now)
+    raw = await repo.preferences_of([seller_id for _, seller_id in items])
+    if not raw:
         return  # no preferences: nothing is sent
-    prefs = stored.load(raw, ctx.secret_box)
-    document = prefs.document
-    if event.type == topics.DEADLINE_SCHEDULED:
-        due = preferences.release_at(document, now=now, due_at=data.due_at)
-        released = await repo.release_awaiting(dispute_id, due)
-        _wake(session, ctx, released)
-    if not preferences.wants(document, event.type):
-        return
-    channels = prefs.active_channels()
-    if not channels:
-        return
-    if event.type == topics.DISPUTE_RECEIVED and preferences.goes_to_digest(
-        document, event.type, MoneyIn(value=str(data.amount.value), currency=data.amount.currency)
-    ):
-        await _digest(repo, ctx, seller_id, dispute_id, document, channels, now)
-        return
-    case = await repo.case(dispute_id)
-    deadline = getattr(data, "due_at", None) or (case.due_at if case is not None else None)
-    due_at = preferences.release_at(document, now=now, due_at=deadline)
-    awaiting = event.type == topics.DISPUTE_RECEIVED and deadline is None
-    if awaiting:
-        due_at = max(due_at, now + timedelta(seconds=ctx.settings.deadline_wait_s))
-    rows = [
-        _row(
-            event.id,
-            channel,
-            seller_id=seller_id,
-            dispute_id=dispute_id,
-            event_type=event.type,
-            occurred_at=event.time,
-            data=data.model_dump(mode="json"),
-            due_at=due_at,
-            now=now,
-            awaiting=awaiting,
-        )
-        for channel in channels
-    ]
+    prefs = {seller_id: stored.load(document, ctx.secret_box) for seller_id, document in raw.items()}
+    cases = await repo.cases([e.data.dispute_id for e, seller_id in items if seller_id in prefs])
+    rows: list[dict[str, Any]] = []
+    woken: list[datetime] = []
+    for event, seller_id in items:
+        saved = prefs.get(seller_id)
+        if saved is None:
+            continue
+        data = event.data
+        dispute_id = data.dispute_id
+        document = saved.document
+        if event.type == topics.DEADLINE_SCHEDULED:
+            due = preferences.release_at(document, now=now, due_at=data.due_at)
+            woken += await repo.release_awaiting(dispute_id, due)
+        channels = saved.active_channels()
+        if not preferences.wants(document, event.type) or not channels:
+            continue
+        if event.type == topics.DISPUTE_RECEIVED and preferences.goes_to_digest(
+            document, event.type, MoneyIn(value=str(data.amount.value), currency=data.amount.currency)
+        ):
+            await _digest(repo, ctx, seller_id, dispute_id, document, channels, now)
+            continue
+        case = cases.get(dispute_id)
+        deadline = getattr(data, "due_at", None) or (case.due_at if case is not None else None)
+        due_at = preferences.release_at(document, now=now, due_at=deadline)
+        awaiting = event.type == topics.DISPUTE_RECEIVED and deadline is None
+        if awaiting:
+            due_at = max(due_at, now + timedelta(seconds=ctx.settings.deadline_wait_s))
+        payload = data.model_dump(mode="json")
+        rows += [
+            _row(
+                event.id,
+                channel,
+                seller_id=seller_id,
+                dispute_id=dispute_id,
+                event_type=event.type,
+                occurred_at=event.time,
+                data=payload,
+                due_at=due_at,
+                now=now,
+                awaiting=awaiting,
+            )
+            for channel in channels
+        ]
     added = await repo.add_notifications(rows)
-    _wake(session, ctx, [row.due_at for row in added])
+    _wake(session, ctx, woken + [row.due_at for row in added])
 
 
 async def _digest(

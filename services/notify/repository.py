@@ -7,11 +7,12 @@ from collections.abc import Mapping, Sequence
 from datetime import date, datetime
 from typing import Any
 
-from sqlalchemy import Row, and_, case, func, select, tuple_, update
+from sqlalchemy import Row, and_, case, func, select, text, tuple_, update
 from sqlalchemy.dialects.postgresql import insert
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from services.notify import models
+from shared.db.backbone import qualified_name
 
 _preferences, _cases, _notifications, _attempts, _digest_items = (
     models.preferences,
@@ -21,6 +22,30 @@ _preferences, _cases, _notifications, _attempts, _digest_items = (
     models.digest_items,
 )
 _DUE = _notifications.c.status.in_(models.DUE_STATUSES)
+
+# What recording an attempt writes (`record_many`), with its SQL array type.
+_RECORDED_TYPES = {
+    "status": "text",
+    "due_at": "timestamptz",
+    "attempts": "int",
+    "round_attempts": "int",
+    "first_attempt_at": "timestamptz",
+    "last_attempt_at": "timestamptz",
+    "last_status_code": "int",
+    "last_error": "text",
+    "delivered_at": "timestamptz",
+}
+RECORDED = tuple(_RECORDED_TYPES)
+_RECORD_MANY = text(
+    f"""
+    UPDATE {qualified_name(_notifications)} AS notifications
+    SET lease_id = NULL, {", ".join(f"{name} = t.{name}" for name in RECORDED)}
+    FROM unnest(CAST(:id AS uuid[]), {", ".join(f"CAST(:{n} AS {t}[])" for n, t in _RECORDED_TYPES.items())})
+        AS t(id, {", ".join(RECORDED)})
+    WHERE notifications.id = t.id AND notifications.lease_id = CAST(:lease AS uuid)
+    RETURNING notifications.id
+    """
+)
 
 # What a case row may learn from an event; a None leaves what is known.
 CASE_FACTS = ("order_id", "amount_value", "amount_currency", "reason_code", "reason_text", "due_at")
@@ -58,19 +83,26 @@ class NotifyRepository:
 
     # ------------------------------------------------------------------ case facts
 
-    async def merge_case(
-        self, dispute_id: str, seller_id: str, facts: Mapping[str, Any], *, received: bool, now: datetime
-    ) -> None:
-        """Insert the case or fill in what `facts` knows (None values leave the known fact)."""
-        values = {k: facts.get(k) for k in CASE_FACTS}
-        statement = insert(_cases).values(
-            dispute_id=dispute_id, seller_id=seller_id, received=received, updated_at=now, **values
-        )
+    async def merge_cases(self, cases: Sequence[tuple[str, str, Mapping[str, Any], bool]], now: datetime) -> None:
+        """Insert each (dispute_id, seller_id, facts, received) case or fill in what its facts know
+        (a None leaves the known fact), in one statement; each dispute at most once."""
+        if not cases:
+            return
+        values = [
+            {
+                "dispute_id": dispute_id,
+                "seller_id": seller_id,
+                "received": received,
+                "updated_at": now,
+                **{k: facts.get(k) for k in CASE_FACTS},
+            }
+            for dispute_id, seller_id, facts, received in cases
+        ]
+        statement = insert(_cases).values(values)
         excluded = statement.excluded
-        set_: dict[str, Any] = {k: func.coalesce(excluded[k], _cases.c[k]) for k in CASE_FACTS if k in facts}
+        set_: dict[str, Any] = {k: func.coalesce(excluded[k], _cases.c[k]) for k in CASE_FACTS}
         set_["updated_at"] = now
-        if received:
-            set_["received"] = True
+        set_["received"] = _cases.c.received | excluded.received
         await self.session.execute(statement.on_conflict_do_update(index_elements=[_cases.c.dispute_id], set_=set_))
 
     async def case(self, dispute_id: str) -> Row[Any] | None:
@@ -145,15 +177,16 @@ class NotifyRepository:
         )
         return list(await self.session.execute(statement))
 
-    async def record(self, notification_id: uuid.UUID, lease_id: uuid.UUID, values: Mapping[str, Any]) -> bool:
-        """The outcome of an attempt, if the row is still under this lease (False: the lease was lost)."""
-        statement = (
-            update(_notifications)
-            .where(_notifications.c.id == notification_id, _notifications.c.lease_id == lease_id)
-            .values(**values, lease_id=None)
-        )
-        result = await self.session.execute(statement)
-        return bool(result.rowcount)  # type: ignore[attr-defined]
+    async def record_many(self, lease_id: uuid.UUID, outcomes: Sequence[Mapping[str, Any]]) -> set[uuid.UUID]:
+        """The outcome of each attempt (`RECORDED` keys, plus `id`), in one statement, for the rows still
+        under this lease; returns the ids recorded (a missing one lost its lease to another claim)."""
+        if not outcomes:
+            return set()
+        params: dict[str, Any] = {"lease": lease_id}
+        for name in ("id", *RECORDED):
+            params[name] = [o.get(name) for o in outcomes]
+        result = await self.session.execute(_RECORD_MANY, params)
+        return set(result.scalars())
 
     async def add_attempts(self, rows: Sequence[Mapping[str, Any]]) -> None:
         if rows:

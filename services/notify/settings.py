@@ -47,7 +47,7 @@ class Settings(ServiceSettings):
     # due again after it), concurrent sends per pass, its longest sleep and its backoff cap.
     dispatch_batch: int = Field(default=200, ge=1, le=5000)
     dispatch_lease_s: float = Field(default=60.0, gt=0)
-    dispatch_concurrency: int = Field(default=50, ge=1, le=500)
+    dispatch_concurrency: int = Field(default=16, ge=1, le=500)
     dispatch_max_sleep_s: float = Field(default=30.0, gt=0)
     dispatch_backoff_max_s: float = Field(default=5.0, gt=0)
 
