@@ -70,6 +70,7 @@ bench: install
 	$(PY) -m bench.deadline
 	$(PY) -m bench.deadline --replicas 2
 	$(PY) -m bench.submit
+	$(PY) -m bench.notify
 
 ## Kafka and PostgreSQL restarted under a steady writer; exits 1 if an event is lost, duplicated or
 ## dead-lettered. `tests/integration/shared/test_chaos_backbone.py` is its short form, run by `make test`.

@@ -1,7 +1,7 @@
 """What the routes and handlers of one ingest process share: its `ProcessContext`.
 
 Built once by `IngestContext.of` (the definition's factory): settings, clock and the secret box
-that seals webhook secrets at rest (secretbox.py). Routes ask for `ctx: Ctx`, handlers get it as
+that seals webhook secrets at rest (shared/secretbox.py). Routes ask for `ctx: Ctx`, handlers get it as
 their third argument; use cases that need a part of it take it (or the part) as an argument.
 """
 
@@ -12,10 +12,10 @@ from typing import Annotated
 
 from fastapi import Depends, Request
 
-from services.ingest.secretbox import SecretBox
 from services.ingest.settings import Settings
 from shared.clock import Clock
 from shared.runtime import ProcessContext
+from shared.secretbox import SecretBox
 from shared.web.context import process_context
 
 

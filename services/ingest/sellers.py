@@ -17,7 +17,8 @@ from services.ingest.domain.rules import AutoAcceptRule
 from services.ingest.errors import SellerExists, SellerNotFound
 from services.ingest.repository import IngestRepository
 from services.ingest.schemas import SellerRules
-from services.ingest.secretbox import SecretBox, new_webhook_secret
+from services.ingest.secretbox import new_webhook_secret
+from shared.secretbox import SecretBox
 from shared.web.auth import Role, mint_token
 
 

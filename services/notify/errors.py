@@ -9,7 +9,7 @@ notification's attempt; over HTTP it would be a 500, so it has no row here).
 
 from __future__ import annotations
 
-from shared.errors import DomainError
+from shared.errors import DomainError, NotFound
 from shared.web.problems import Problem, ProblemTable
 
 
@@ -103,7 +103,33 @@ class TemplateVariableMissing(DomainError):
     code = "template_variable_missing"
 
 
+class PreferencesNotFound(NotFound):
+    """The seller has saved no preferences (so nothing is sent to it)."""
+
+    code = "preferences_not_found"
+
+
+class NotificationNotFound(NotFound):
+    code = "notification_not_found"
+
+
+class SellerRequired(DomainError):
+    """An operator reading or saving preferences names the seller (`?seller_id=`)."""
+
+    code = "seller_id_required"
+
+
+class NotRetryable(DomainError):
+    """Only a failed notification (retrying, dead, disabled) can be made due now; `status` says what it is."""
+
+    code = "not_retryable"
+
+
 ERRORS: ProblemTable = {
+    PreferencesNotFound: Problem(404, "preferences_not_found", "Preferences not found"),
+    NotificationNotFound: Problem(404, "notification_not_found", "Notification not found"),
+    SellerRequired: Problem(422, "seller_id_required", "Seller required"),
+    NotRetryable: Problem(409, "not_retryable", "Notification not retryable"),
     UnknownLanguage: Problem(422, "unknown_language", "Unknown language"),
     UnknownEvent: Problem(422, "unknown_event", "Unknown event type"),
     UnknownChannelType: Problem(422, "unknown_channel_type", "Unknown channel type"),

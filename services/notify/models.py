@@ -1,8 +1,40 @@
-"""Tables of the notify service, all in its own `notify` schema."""
+"""Tables of the notify service, all in its own `notify` schema.
+
+- `preferences`: one document per seller (SPEC section 7), each channel's secret sealed
+  (`sealed_secret`, shared/secretbox.py) and its plain `secret` null; a channel a 410 disabled
+  carries `disabled_at`.
+- `cases`: the facts of a case the messages show (dispute.received/updated, deadline.scheduled).
+- `notifications`: one row per (event id, channel key), unique, so a redelivered event notifies
+  once per channel; its `id` is the `webhook-id` of every attempt. `due_at` is when the dispatcher
+  may next take it; a claim moves `due_at` to the end of the lease and stamps `lease_id`, so a
+  dispatcher that dies mid-send leaves a row that is due again when the lease ends.
+- `attempts`: every delivery attempt (status code, latency, error).
+- `digest_items`: the small disputes of a seller's day, listed by that day's digest rows.
+"""
 
 from __future__ import annotations
 
-from sqlalchemy import MetaData
+from sqlalchemy import (
+    BigInteger,
+    Boolean,
+    CheckConstraint,
+    Column,
+    Date,
+    DateTime,
+    Float,
+    ForeignKey,
+    Index,
+    Integer,
+    MetaData,
+    PrimaryKeyConstraint,
+    String,
+    Table,
+    Text,
+    UniqueConstraint,
+    func,
+    text,
+)
+from sqlalchemy.dialects.postgresql import JSONB, UUID
 
 from shared.db.backbone import backbone_tables, parked_table
 
@@ -11,3 +43,90 @@ SCHEMA = "notify"
 metadata = MetaData(schema=SCHEMA)
 outbox_table, inbox_table = backbone_tables(metadata)
 parked_events_table = parked_table(metadata)
+
+ID = 64
+
+# pending: waiting for its due_at (or in flight under a lease); retrying: failed, due again at due_at;
+# delivered; dead: retries exhausted (or the channel is no longer in the preferences); disabled: the
+# channel answered 410 Gone (this row and the channel's other waiting rows).
+STATUSES = ("pending", "retrying", "delivered", "dead", "disabled")
+DUE_STATUSES = ("pending", "retrying")
+
+preferences = Table(
+    "preferences",
+    metadata,
+    Column("seller_id", String(ID), primary_key=True),
+    Column("document", JSONB, nullable=False),
+    Column("updated_at", DateTime(timezone=True), nullable=False, server_default=func.now()),
+)
+
+cases = Table(
+    "cases",
+    metadata,
+    Column("dispute_id", String(ID), primary_key=True),
+    Column("seller_id", String(ID), nullable=False),
+    Column("order_id", String(ID), nullable=True),
+    Column("amount_value", String(32), nullable=True),
+    Column("amount_currency", String(3), nullable=True),
+    Column("reason_code", String(64), nullable=True),
+    Column("reason_text", Text, nullable=True),
+    Column("due_at", DateTime(timezone=True), nullable=True),
+    Column("received", Boolean, nullable=False, server_default=text("false")),  # dispute.received seen
+    Column("updated_at", DateTime(timezone=True), nullable=False, server_default=func.now()),
+)
+
+notifications = Table(
+    "notifications",
+    metadata,
+    Column("id", UUID(as_uuid=True), primary_key=True),  # the webhook-id of every attempt
+    Column("event_id", UUID(as_uuid=True), nullable=False),  # the event's id, or the digest's own
+    Column("channel_key", String(600), nullable=False),  # which of the seller's channels (type + target)
+    Column("channel_type", String(16), nullable=False),
+    Column("seller_id", String(ID), nullable=False),
+    Column("dispute_id", String(ID), nullable=True),  # null for a digest
+    Column("event_type", String(32), nullable=False),  # the event's type, `digest` or `channel.disabled`
+    Column("occurred_at", DateTime(timezone=True), nullable=False),  # the event's time
+    Column("data", JSONB, nullable=False),  # the event's data (a digest: its day)
+    Column("status", String(16), nullable=False, server_default="pending"),
+    Column("due_at", DateTime(timezone=True), nullable=False),
+    Column("awaiting_deadline", Boolean, nullable=False, server_default=text("false")),
+    Column("lease_id", UUID(as_uuid=True), nullable=True),  # the dispatcher claim holding it
+    Column("attempts", Integer, nullable=False, server_default="0"),
+    # attempts since the schedule last started (a manual retry starts it again); `attempts` counts all
+    Column("round_attempts", Integer, nullable=False, server_default="0"),
+    Column("first_attempt_at", DateTime(timezone=True), nullable=True),
+    Column("last_attempt_at", DateTime(timezone=True), nullable=True),
+    Column("last_status_code", Integer, nullable=True),
+    Column("last_error", Text, nullable=True),
+    Column("delivered_at", DateTime(timezone=True), nullable=True),
+    Column("created_at", DateTime(timezone=True), nullable=False),
+    UniqueConstraint("event_id", "channel_key", name="uq_notifications_event_channel"),
+    CheckConstraint("status IN ('pending','retrying','delivered','dead','disabled')", name="notification_status"),
+    Index("ix_notifications_due", "due_at", postgresql_where=text("status IN ('pending','retrying')")),
+    Index("ix_notifications_seller_created", "seller_id", "created_at", "id"),
+    Index("ix_notifications_dispute", "dispute_id", postgresql_where=text("awaiting_deadline")),
+)
+
+attempts = Table(
+    "attempts",
+    metadata,
+    Column("id", BigInteger, primary_key=True, autoincrement=True),
+    Column("notification_id", UUID(as_uuid=True), ForeignKey("notifications.id", ondelete="CASCADE"), nullable=False),
+    Column("attempt", Integer, nullable=False),
+    Column("at", DateTime(timezone=True), nullable=False),
+    Column("status_code", Integer, nullable=True),
+    Column("latency_ms", Float, nullable=False),
+    Column("error", Text, nullable=True),
+    Column("outcome", String(16), nullable=False),  # delivered | retry | gone | dead
+    Index("ix_attempts_notification", "notification_id", "attempt"),
+)
+
+digest_items = Table(
+    "digest_items",
+    metadata,
+    Column("seller_id", String(ID), nullable=False),
+    Column("day", Date, nullable=False),  # in the seller's zone
+    Column("dispute_id", String(ID), nullable=False),
+    Column("added_at", DateTime(timezone=True), nullable=False),
+    PrimaryKeyConstraint("seller_id", "day", "dispute_id"),
+)

@@ -186,6 +186,7 @@ def _environment(*, autoescape: bool, finalize: Any = None) -> jinja2.Environmen
         lstrip_blocks=True,
         keep_trailing_newline=False,
         finalize=finalize,
+        auto_reload=False,  # templates change with a deploy: no stat() per render
     )
     return env
 

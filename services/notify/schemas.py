@@ -10,8 +10,10 @@ from __future__ import annotations
 import base64
 import binascii
 import re
-from datetime import time
-from typing import Annotated, Final, Literal
+import uuid
+from collections.abc import Sequence
+from datetime import datetime, time
+from typing import Annotated, Any, Final, Literal
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 from pydantic import BaseModel, ConfigDict, Field, field_validator
@@ -197,3 +199,71 @@ class PreferencesDocument(_Frozen):
     @classmethod
     def _unique(cls, value: list[str]) -> list[str]:
         return list(dict.fromkeys(value))
+
+
+NotificationStatus = Literal["pending", "retrying", "delivered", "dead", "disabled"]
+
+
+class AttemptOut(BaseModel):
+    attempt: int
+    at: datetime
+    status_code: int | None
+    latency_ms: float
+    error: str | None
+    outcome: str
+
+
+class NotificationOut(BaseModel):
+    """One notification: one event (or a digest, or a channel-disabled notice) on one channel."""
+
+    id: uuid.UUID  # the `webhook-id` of every attempt
+    event_id: uuid.UUID
+    event_type: str
+    seller_id: str
+    dispute_id: str | None
+    channel: ChannelType
+    channel_key: str
+    status: NotificationStatus
+    due_at: datetime | None  # when it goes next (pending or retrying), else None
+    attempts: int
+    last_status_code: int | None
+    last_error: str | None
+    created_at: datetime
+    delivered_at: datetime | None
+    attempt_log: list[AttemptOut] = Field(default_factory=list)
+
+    @classmethod
+    def of(cls, row: Any, attempts: Sequence[Any] = ()) -> NotificationOut:
+        waiting = row.status in ("pending", "retrying")
+        return cls(
+            id=row.id,
+            event_id=row.event_id,
+            event_type=row.event_type,
+            seller_id=row.seller_id,
+            dispute_id=row.dispute_id,
+            channel=row.channel_type,
+            channel_key=row.channel_key,
+            status=row.status,
+            due_at=row.due_at if waiting else None,
+            attempts=row.attempts,
+            last_status_code=row.last_status_code,
+            last_error=row.last_error,
+            created_at=row.created_at,
+            delivered_at=row.delivered_at,
+            attempt_log=[
+                AttemptOut(
+                    attempt=a.attempt,
+                    at=a.at,
+                    status_code=a.status_code,
+                    latency_ms=a.latency_ms,
+                    error=a.error,
+                    outcome=a.outcome,
+                )
+                for a in attempts
+            ],
+        )
+
+
+class NotificationList(BaseModel):
+    items: list[NotificationOut]
+    next_cursor: str | None

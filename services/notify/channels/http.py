@@ -50,6 +50,7 @@ class HttpSender:
         connect_timeout_s: float = 5.0,
         total_timeout_s: float = 10.0,
         max_response_bytes: int = 64 * 1024,
+        max_connections: int = 100,
         clock: Clock | None = None,
     ) -> None:
         self.policy = policy
@@ -60,7 +61,8 @@ class HttpSender:
         self._client = client or httpx.AsyncClient(
             follow_redirects=False,
             timeout=httpx.Timeout(total_timeout_s, connect=connect_timeout_s),
-            limits=httpx.Limits(max_connections=100, max_keepalive_connections=20),
+            # as many kept alive as may be open: a dispatcher sending a batch reuses them instead of reconnecting
+            limits=httpx.Limits(max_connections=max_connections, max_keepalive_connections=max_connections),
             trust_env=False,  # no proxy from the environment: the checked address is the one reached
         )
 

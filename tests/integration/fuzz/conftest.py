@@ -11,6 +11,7 @@ records its ids: a response to another seller must never show them.
 from __future__ import annotations
 
 import asyncio
+import base64
 import json
 import uuid
 from collections.abc import AsyncIterator
@@ -22,7 +23,7 @@ import httpx
 import pytest
 from standardwebhooks import Webhook
 
-from shared.contracts import DisputeReceivedV1, Money, new_event
+from shared.contracts import DeadlineAlertedV1, DisputeReceivedV1, Money, new_event
 from shared.web.auth import mint_token
 from tests.harness import ServiceHarness, service_harness
 from tests.infra import TestInfra
@@ -120,7 +121,21 @@ async def _seed_evidence(h: ServiceHarness, target: Target) -> None:
     target.secret_values.add(evidence_id)
 
 
-SEEDERS = {"ingest": _seed_ingest, "evidence": _seed_evidence}
+async def _seed_notify(h: ServiceHarness, target: Target) -> None:
+    secret = "whsec_" + base64.b64encode(b"f" * 32).decode()
+    prefs = {"language": "zh", "channels": [{"type": "webhook", "url": "http://127.0.0.1:9/hook", "secret": secret}]}
+    answer = await h.client.put("/v1/preferences", json=prefs, headers=h.seller_headers(SELLER))
+    assert answer.status_code == 200, answer.text
+    due = datetime.now(UTC) + timedelta(days=2)
+    alert = DeadlineAlertedV1(dispute_id=DISPUTE, alert="reminder", due_at=due, hours_left=48.0, offset_minutes=2880)
+    assert await h.deliver_events(new_event(alert, source="tests", seller_id=SELLER)) == ["handled"]
+    listed = await h.client.get("/v1/notifications", headers=h.seller_headers(SELLER))
+    [notification] = listed.json()["items"]
+    target.path_values["notification_id"] = notification["id"]
+    target.secret_values.add(notification["id"])
+
+
+SEEDERS = {"ingest": _seed_ingest, "evidence": _seed_evidence, "notify": _seed_notify}
 
 
 def sign(secret: str, raw: bytes) -> dict[str, str]:
@@ -153,6 +168,8 @@ async def target(
         settings = {"blob_root": tmp_path_factory.mktemp("fuzz-blobs"), "check_debounce_ms": 0}
     if name == "submit":
         settings = {"package_root": tmp_path_factory.mktemp("fuzz-packages")}
+    if name == "notify":
+        settings = {"allow_private_targets": True}  # the seeded channel is local; nothing is sent (no dispatcher)
     async with service_harness(infra, main, **settings) as harness:
         target = Target(name, harness.app, harness.client, loop, harness.settings.auth_secret, values, secrets)
         if "dispute.received/v1" in harness.definition.handlers and name != "ingest":

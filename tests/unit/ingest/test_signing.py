@@ -8,8 +8,9 @@ import pytest
 from standardwebhooks import Webhook
 
 from services.ingest.errors import SignatureMismatch, SignatureMissing, SignatureTimestampOutOfRange
-from services.ingest.secretbox import SecretBox, new_webhook_secret
+from services.ingest.secretbox import new_webhook_secret
 from services.ingest.signing import verify, webhook_id
+from shared.secretbox import SecretBox
 
 NOW = datetime(2026, 11, 2, 1, 0, tzinfo=UTC)
 BODY = b'{"event": "dispute.opened", "notice_id": "N-1"}'
