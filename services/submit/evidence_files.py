@@ -6,13 +6,18 @@ call): `GET {evidence_url}/v1/cases/{id}/evidence` (provenance: uploader, times,
 `GET .../report?lang=ko|zh` (the legal basis the cover letter cites). A file whose bytes are not
 the sha256 the report checked is `EvidenceNotReady` (the set changed: the report is stale); the
 evidence service away is `EvidenceUnavailable` (503, nothing stored: retry).
+
+The checked set's `message_log` items (with a file or not) are read from the same listing: their
+meta's `messages[]` (`{sent_at, sender, text}`, SPEC section 5) become `MessageLog`s, which the
+package renders to their own PDF. Meta is never edited after upload, so the listing's is the one the
+report checked; an item of the set missing from the listing or deleted is `EvidenceNotReady`.
 """
 
 from __future__ import annotations
 
 import hashlib
 import uuid
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from pathlib import Path
 from typing import Any
@@ -22,10 +27,19 @@ import anyio.to_thread
 import httpx
 
 from services.submit.errors import EvidenceNotReady, EvidenceUnavailable
-from services.submit.letters import LegalBasis
+from services.submit.letters import LegalBasis, Message
 from services.submit.package import PackageFile, Provenance
 from shared.contracts import EvidenceRef
 from shared.web.auth import mint_token
+
+
+@dataclass(frozen=True)
+class MessageLog:
+    """A checked `message_log` item's messages, for its PDF."""
+
+    evidence_id: uuid.UUID
+    source: str | None
+    messages: list[Message]
 
 
 @dataclass(frozen=True)
@@ -33,6 +47,7 @@ class Fetched:
     files: list[PackageFile]
     staged: list[Path]  # delete once packed
     legal_basis: list[LegalBasis]
+    message_logs: list[MessageLog] = field(default_factory=list)  # in evidence id order
 
 
 def _headers(secret: str, now: datetime) -> dict[str, str]:
@@ -43,6 +58,41 @@ def _when(value: Any) -> datetime | None:
     return datetime.fromisoformat(value) if isinstance(value, str) else None
 
 
+def _sent_at(value: Any) -> datetime | None:
+    """An ISO 8601 send time with a zone; None for anything else (no zone, another format, missing)."""
+    if not isinstance(value, str):
+        return None
+    try:
+        at = datetime.fromisoformat(value.strip())
+    except ValueError:
+        return None
+    return at if at.utcoffset() is not None else None
+
+
+def _message_log(ref: EvidenceRef, item: dict[str, Any] | None) -> MessageLog | None:
+    """The item's messages (None when it has none: its own file, if any, is packed as it is)."""
+    if item is None or item.get("deleted_at") is not None:
+        raise EvidenceNotReady(
+            "A message log the report checked is gone: check the evidence again.", evidence_id=str(ref.evidence_id)
+        )
+    meta = item.get("meta") or {}
+    raw = meta.get("messages") if isinstance(meta, dict) else None
+    if not isinstance(raw, list) or not raw:
+        return None
+    messages = [
+        Message(
+            at=_sent_at(m.get("sent_at")),
+            sender=str(m.get("sender") or ""),
+            text=str(m.get("text") or ""),
+            written=str(m.get("sent_at") or ""),
+        )
+        for m in raw
+        if isinstance(m, dict)
+    ]
+    source = meta.get("source") or item.get("source")
+    return MessageLog(ref.evidence_id, None if source is None else str(source), messages)
+
+
 async def fetch(
     client: httpx.AsyncClient,
     dispute_id: str,
@@ -51,12 +101,19 @@ async def fetch(
     *,
     secret: str,
     now: datetime,
+    message_logs: tuple[EvidenceRef, ...] = (),
 ) -> Fetched:
-    """Every file of `refs` staged under `staging`, checked against its sha256; their provenance."""
+    """Every file of `refs` staged under `staging`, checked against its sha256; their provenance;
+    the messages of the `message_logs` items (the checked set's, with a file or not)."""
     headers = _headers(secret, now)
     case = quote(dispute_id, safe="")
     items = await _json(client, f"/v1/cases/{case}/evidence", headers, params={"include_deleted": "true"})
     by_id = {str(item["evidence_id"]): item for item in items.get("items", [])}
+    logs = [
+        log
+        for ref in sorted(message_logs, key=lambda r: str(r.evidence_id))
+        if (log := _message_log(ref, by_id.get(str(ref.evidence_id)))) is not None
+    ]
     staged: list[Path] = []
     files: list[PackageFile] = []
     try:
@@ -84,7 +141,7 @@ async def fetch(
         for path in staged:
             path.unlink(missing_ok=True)
         raise
-    return Fetched(files, staged, await _legal_basis(client, case, headers))
+    return Fetched(files, staged, await _legal_basis(client, case, headers), logs)
 
 
 async def _json(client: httpx.AsyncClient, url: str, headers: dict[str, str], **kw: Any) -> dict[str, Any]:

@@ -7,7 +7,8 @@ reportlab's CID fonts are not embedded and show as empty boxes in common viewers
 refuses CFF (`.otf`) outlines. The output is byte-for-byte the same for the same input (reportlab's
 `invariant` mode: fixed dates and document id), so a package built twice has one sha256.
 
-Times: the cover letter's timeline is in KST; the message log shows each message in UTC and in KST.
+Times: the cover letter's timeline is in KST; the message log shows each message in UTC and in KST
+(a time with no zone is shown as written, marked so, and never converted).
 """
 
 from __future__ import annotations
@@ -122,9 +123,14 @@ class CoverLetter:
 
 @dataclass(frozen=True)
 class Message:
-    at: datetime
+    """One message of a log. `at` is None when its send time has no zone or is not ISO 8601: then
+    `written` (the time as the log gave it) is shown as it is, marked as having no zone, since
+    converting it would be a guess."""
+
+    at: datetime | None
     sender: str
     text: str
+    written: str = ""
 
 
 def kst(at: datetime) -> str:
@@ -246,21 +252,39 @@ def cover_letter(letter: CoverLetter, font: LetterFont) -> bytes:
     return _render(story, name, f"분쟁 답변서 {letter.dispute_id}")
 
 
-def message_log(dispute_id: str, messages: Sequence[Message], font: LetterFont) -> bytes:
-    """The message log PDF: each message with its time in UTC and in KST, oldest first."""
+def _message_order(m: Message) -> tuple[bool, datetime]:
+    return (m.at is None, m.at or datetime.min.replace(tzinfo=KST))  # timed first, oldest first; the rest as given
+
+
+def message_log(
+    dispute_id: str,
+    messages: Sequence[Message],
+    font: LetterFont,
+    *,
+    evidence_id: str | None = None,
+    source: str | None = None,
+) -> bytes:
+    """The message log PDF: each message with its time in UTC and in KST, oldest first (messages
+    whose time has no zone last, in their order, their time as written); `evidence_id` and
+    `source` name the log it renders."""
     name = font.register()
     s = _Styles(name)
     cell = s.cell
     rows = [[Paragraph(h, cell) for h in ("UTC", "KST（韩国时间）", "보낸 사람（发送人）", "내용（内容）")]]
-    for m in sorted(messages, key=lambda m: m.at):
-        rows.append(
-            [Paragraph(utc(m.at), cell), Paragraph(kst(m.at), cell), Paragraph(escape(m.sender), cell)]
-            + [Paragraph(escape(m.text).replace("\n", "<br/>"), cell)]
-        )
+    for m in sorted(messages, key=_message_order):
+        if m.at is not None:
+            times = [Paragraph(utc(m.at), cell), Paragraph(kst(m.at), cell)]
+        else:
+            written = escape(m.written) if m.written else "—"
+            times = [Paragraph(f"{written}<br/>시간대 없음（无时区）", cell), Paragraph("—", cell)]
+        text = Paragraph(escape(m.text).replace("\n", "<br/>"), cell)
+        rows.append([*times, Paragraph(escape(m.sender), cell), text])
     story: list[Any] = [
         Paragraph(escape(f"메시지 기록 {dispute_id}"), s.title),
         Paragraph("（沟通记录：每条消息的时间以 UTC 与韩国时间 KST 标注）", s.zh),
-        Spacer(1, 4 * mm),
-        _table(rows, [36 * mm, 36 * mm, 26 * mm, 76 * mm], name),
     ]
+    if evidence_id is not None or source is not None:
+        origin = " · ".join(part for part in (f"출처（来源）: {source}" if source else "", evidence_id or "") if part)
+        story.append(Paragraph(escape(origin), s.zh))
+    story += [Spacer(1, 4 * mm), _table(rows, [36 * mm, 36 * mm, 26 * mm, 76 * mm], name)]
     return _render(story, name, f"메시지 기록 {dispute_id}")

@@ -129,6 +129,11 @@ def file_name(dispute_id: str, nn: int, kind: str, media_type: str, *, width: in
     return f"{safe_id}_{nn:0{width}d}_{_SAFE.sub('-', kind)}.{ext}"
 
 
+def name_width(count: int) -> int:
+    """The digits of `nn` in a package of `count` files (two, more past 99)."""
+    return max(2, len(str(count)))
+
+
 def _evidence_order(item: PackageFile) -> tuple[str, str, str]:
     evidence_id = item.provenance.evidence_id
     return (item.kind, "" if evidence_id is None else str(evidence_id), item.sha256)
@@ -138,7 +143,7 @@ def evidence_names(dispute_id: str, evidence: Sequence[PackageFile], *, letters:
     """The names `build` gives the evidence (after `letters` generated files), in package order: for
     a cover letter that lists the files it comes before."""
     ordered = sorted(evidence, key=_evidence_order)
-    width = max(2, len(str(letters + len(ordered))))
+    width = name_width(letters + len(ordered))
     return [
         (file_name(dispute_id, letters + nn, item.kind, item.media_type, width=width), item)
         for nn, item in enumerate(ordered, start=1)
@@ -199,7 +204,7 @@ async def build(
 ) -> BuiltPackage:
     """Write the package to `out` (replaced if it exists) and return its sha256, size and entries."""
     ordered = [*letters, *sorted(evidence, key=_evidence_order)]
-    width = max(2, len(str(len(ordered))))
+    width = name_width(len(ordered))
     entries: list[ManifestEntry] = []
     try:
         with zipfile.ZipFile(out, "w") as zf:

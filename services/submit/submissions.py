@@ -7,7 +7,8 @@
    the key: the same key and request again is answered as before, the same key with another
    request is `idempotency_key_reused`;
 2. preflight (`preflight.check`), then fetch every checked file from the evidence service and check
-   its sha256 (`evidence_files`), render the cover letter, build the ZIP (`package.build`) and store
+   its sha256, and the checked message logs' messages (`evidence_files`), render each message log
+   to its own PDF and the cover letter that lists them, build the ZIP (`package.build`) and store
    it in the package store (`shared/blobs.py`);
 3. write the submission row, with the idempotency key the portal honours, and COMMIT it: this is the
    one use case that ends a transaction itself, because the row must exist before the portal call
@@ -24,6 +25,7 @@ there sends the stored package again under the same key (the portal answers one 
 
 from __future__ import annotations
 
+import functools
 import hashlib
 import json
 import os
@@ -60,6 +62,7 @@ from shared.web.auth import Principal
 log = structlog.get_logger(__name__)
 
 SOURCE = "submit"
+GENERATED = "generated"  # the provenance `source` of a file submit rendered from an evidence item (a message log)
 _EVENTS = uuid.UUID("5d1b6a52-37a4-4c1e-9d0a-8f3e2b7c6a11")  # namespace of our deterministic event ids
 
 
@@ -215,13 +218,30 @@ def _amount_text(amount: Money) -> str:
 
 
 async def _build(ctx: SubmitContext, case: Row[Any], cleared: preflight.Cleared, now: datetime) -> package.BuiltPackage:
-    """Fetch and check the files, render the cover letter, write the ZIP to a staged file."""
+    """Fetch and check the files, render the message logs and the cover letter, write the ZIP to a staged file."""
     staging = ctx.packages.staging_dir / "build"
+    logs = tuple(ref for ref in cleared.report.evidence_set if ref.kind.value == "message_log")
     fetched = await evidence_files.fetch(
-        ctx.evidence, case.dispute_id, cleared.files, staging, secret=ctx.settings.auth_secret, now=now
+        ctx.evidence,
+        case.dispute_id,
+        cleared.files,
+        staging,
+        secret=ctx.settings.auth_secret,
+        now=now,
+        message_logs=logs,
     )
     try:
-        named = package.evidence_names(case.dispute_id, fetched.files, letters=1)
+        rendered = [await _message_log_pdf(ctx, case.dispute_id, log) for log in fetched.message_logs]
+        generated = 1 + len(rendered)  # the cover letter, then one message-log PDF per log
+        width = package.name_width(generated + len(fetched.files))
+        lines = [
+            letters.EvidenceLine(
+                package.file_name(case.dispute_id, nn, pdf.kind, pdf.media_type, width=width), pdf.kind, pdf.sha256
+            )
+            for nn, pdf in enumerate(rendered, start=2)
+        ]
+        named = package.evidence_names(case.dispute_id, fetched.files, letters=generated)
+        lines += [letters.EvidenceLine(name, item.kind, item.sha256) for name, item in named]
         timeline = [letters.TimelineEntry(case.notified_at, "분쟁 접수", "收到争议")]
         if case.due_at is not None:
             timeline.append(letters.TimelineEntry(case.due_at, "답변 기한", "答复期限"))
@@ -233,7 +253,7 @@ async def _build(ctx: SubmitContext, case: Row[Any], cleared: preflight.Cleared,
             amount=_amount_text(Money(value=case.amount_value, currency=case.amount_currency)),
             reason_code=case.reason_code,
             timeline=timeline,
-            evidence=[letters.EvidenceLine(name, item.kind, item.sha256) for name, item in named],
+            evidence=lines,
             legal_basis=fetched.legal_basis,
         )
         pdf = await anyio.to_thread.run_sync(letters.cover_letter, letter, ctx.font)
@@ -242,11 +262,27 @@ async def _build(ctx: SubmitContext, case: Row[Any], cleared: preflight.Cleared,
             case.dispute_id,
             fetched.files,
             out,
-            letters=[package.generated("cover_letter", "application/pdf", pdf)],
+            letters=[package.generated("cover_letter", "application/pdf", pdf), *rendered],
             report_id=cleared.report.report_id,
         )
     finally:
         await _remove(*fetched.staged)
+
+
+async def _message_log_pdf(ctx: SubmitContext, dispute_id: str, log: evidence_files.MessageLog) -> package.PackageFile:
+    """One message log rendered to its own PDF: kind `message_log`, provenance `generated` from its item."""
+    pdf = await anyio.to_thread.run_sync(
+        functools.partial(
+            letters.message_log,
+            dispute_id,
+            log.messages,
+            ctx.font,
+            evidence_id=str(log.evidence_id),
+            source=log.source,
+        )
+    )
+    provenance = package.Provenance(evidence_id=log.evidence_id, source=GENERATED)
+    return package.generated("message_log", "application/pdf", pdf, provenance)
 
 
 async def complete(session: AsyncSession, ctx: SubmitContext, dispute_id: str, receipt: Receipt) -> bool:

@@ -13,7 +13,7 @@ from __future__ import annotations
 import asyncio
 import hashlib
 import uuid
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
@@ -66,14 +66,18 @@ async def serve(app: FastAPI) -> AsyncIterator[str]:
 
 @dataclass
 class StoredFile:
+    """An evidence item at the stand-in: a file (`data`) and/or structured `meta` (a message log's messages)."""
+
     evidence_id: uuid.UUID
     kind: str
-    data: bytes
-    media_type: str
+    data: bytes | None
+    media_type: str | None
+    meta: dict[str, Any] = field(default_factory=dict)
+    deleted: bool = False
 
     @property
-    def sha256(self) -> str:
-        return hashlib.sha256(self.data).hexdigest()
+    def sha256(self) -> str | None:
+        return None if self.data is None else hashlib.sha256(self.data).hexdigest()
 
 
 @dataclass
@@ -104,6 +108,8 @@ class EvidenceStandIn:
                     "uploaded_at": "2026-11-02T01:00:00+00:00",
                     "source": "upload",
                     "captured_at": None,
+                    "meta": {"kind": f.kind, **f.meta},
+                    "deleted_at": "2026-11-02T02:00:00+00:00" if f.deleted else None,
                 }
                 for f in self.files.get(dispute_id, [])
             ]
@@ -114,7 +120,7 @@ class EvidenceStandIn:
             if not authorized(request):
                 return JSONResponse({"code": "forbidden"}, status_code=403)
             for f in self.files.get(dispute_id, []):
-                if str(f.evidence_id) == evidence_id:
+                if str(f.evidence_id) == evidence_id and f.data is not None and not f.deleted:
                     self.served += 1
                     return Response(f.data, media_type=f.media_type)
             return JSONResponse({"code": "evidence_not_found"}, status_code=404)
@@ -149,15 +155,17 @@ class Submit(ServiceHarness):
         files: int = 2,
         status: str = "ready",
         due_in: timedelta | None = timedelta(days=3),
+        extra: Sequence[StoredFile] = (),
     ) -> tuple[str, str]:
-        """A case received, its files at the evidence stand-in, validated and scheduled: (seller, dispute)."""
+        """A case received, its files (and the `extra` items) at the evidence stand-in, validated and
+        scheduled: (seller, dispute)."""
         seller_id = seller_id or f"V{uuid.uuid4().hex[:8].upper()}"
         dispute_id = f"CD-{uuid.uuid4().hex[:12]}"
         stored = [
             StoredFile(uuid.uuid4(), kind, PNG + f"{dispute_id}-{n}".encode(), "image/png")
             for n, kind in enumerate(["proof_of_delivery", "tracking_record", "product_photo"][:files] * 4)
         ][:files]
-        self.evidence.files[dispute_id] = stored
+        self.evidence.files[dispute_id] = [*stored, *extra]
         received = DisputeReceivedV1(
             dispute_id=dispute_id,
             seller_id=seller_id,
