@@ -5,6 +5,10 @@ portal rate limit (its own small engine: a bucket UPDATE must commit at once, ne
 request's transaction), the HTTP client of the evidence service and the workers' wake-up. Built
 once in `of`, the definition's factory. Routes ask for `ctx: Ctx`, handlers get it as their third
 argument, workers as `runtime.context`.
+
+`aclose` closes what it opened (the rate limit's engine, the evidence client). The runtime does not
+close a context (`shared/runtime.py` stops only its own parts), so the service's worker, which lives
+exactly as long as the runtime and is cancelled by its `stop`, calls it on its way out (`workers.py`).
 """
 
 from __future__ import annotations
@@ -34,6 +38,13 @@ class SubmitContext(ProcessContext):
     evidence: httpx.AsyncClient = field(kw_only=True)
     font: LetterFont = field(kw_only=True)
     wakeup: Wakeup = field(default_factory=Wakeup)
+
+    async def aclose(self) -> None:
+        """Close the rate limit's engine and the evidence client (at shutdown, by the worker)."""
+        try:
+            await self.evidence.aclose()
+        finally:
+            await self.rate_limit.aclose()
 
     @classmethod
     def of(cls, settings: Settings, clock: Clock) -> SubmitContext:

@@ -42,5 +42,10 @@ def loop(sessions: async_sessionmaker[AsyncSession], ctx: SubmitContext) -> Work
 
 
 async def portal_worker(runtime: ServiceRuntime[SubmitContext]) -> None:
-    """The service's background worker (ServiceDefinition.workers)."""
-    await loop(runtime.sessions, runtime.context).run()
+    """The service's background worker (ServiceDefinition.workers). It runs as long as the runtime
+    (cancelled by `ServiceRuntime.stop`, after the HTTP server has stopped taking requests), so it
+    closes the context's engine and client on its way out: the runtime has no hook of its own for it."""
+    try:
+        await loop(runtime.sessions, runtime.context).run()
+    finally:
+        await runtime.context.aclose()
