@@ -9,13 +9,17 @@ evidence service away is `EvidenceUnavailable` (503, nothing stored: retry).
 
 The checked set's `message_log` items (with a file or not) are read from the same listing: their
 meta's `messages[]` (`{sent_at, sender, text}`, SPEC section 5) become `MessageLog`s, which the
-package renders to their own PDF. Meta is never edited after upload, so the listing's is the one the
-report checked; an item of the set missing from the listing or deleted is `EvidenceNotReady`.
+package renders to their own PDF. Every other checked item without a file (a tracking record or a
+proof of delivery typed in as meta, which the checker accepts) is packed as its meta, a JSON record
+(`records`), so the package carries every item the report checked. Meta is never edited after
+upload, so the listing's is the one the report checked; an item of the set missing from the listing
+or deleted is `EvidenceNotReady`.
 """
 
 from __future__ import annotations
 
 import hashlib
+import json
 import uuid
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
@@ -48,6 +52,7 @@ class Fetched:
     staged: list[Path]  # delete once packed
     legal_basis: list[LegalBasis]
     message_logs: list[MessageLog] = field(default_factory=list)  # in evidence id order
+    records: list[PackageFile] = field(default_factory=list)  # structured items' meta, as JSON files
 
 
 def _headers(secret: str, now: datetime) -> dict[str, str]:
@@ -67,6 +72,34 @@ def _sent_at(value: Any) -> datetime | None:
     except ValueError:
         return None
     return at if at.utcoffset() is not None else None
+
+
+def _checked_item(ref: EvidenceRef, item: dict[str, Any] | None) -> dict[str, Any]:
+    if item is None or item.get("deleted_at") is not None:
+        raise EvidenceNotReady(
+            "An item the report checked is gone: check the evidence again.", evidence_id=str(ref.evidence_id)
+        )
+    return item
+
+
+def _record(ref: EvidenceRef, item: dict[str, Any] | None) -> PackageFile:
+    """A checked item without a file, packed as its meta (UTF-8 JSON, keys sorted: the same bytes each time)."""
+    item = _checked_item(ref, item)
+    meta = item.get("meta") or {}
+    content = json.dumps(meta, ensure_ascii=False, sort_keys=True, indent=2).encode()
+    return PackageFile(
+        kind=ref.kind.value,
+        media_type="application/json",
+        sha256=hashlib.sha256(content).hexdigest(),
+        content=content,
+        provenance=Provenance(
+            evidence_id=ref.evidence_id,
+            uploader=item.get("uploader"),
+            uploaded_at=_when(item.get("uploaded_at")),
+            source=item.get("source") or "meta",
+            captured_at=_when(item.get("captured_at")),
+        ),
+    )
 
 
 def _message_log(ref: EvidenceRef, item: dict[str, Any] | None) -> MessageLog | None:
@@ -102,6 +135,7 @@ async def fetch(
     secret: str,
     now: datetime,
     message_logs: tuple[EvidenceRef, ...] = (),
+    records: tuple[EvidenceRef, ...] = (),
 ) -> Fetched:
     """Every file of `refs` staged under `staging`, checked against its sha256; their provenance;
     the messages of the `message_logs` items (the checked set's, with a file or not)."""
@@ -141,7 +175,8 @@ async def fetch(
         for path in staged:
             path.unlink(missing_ok=True)
         raise
-    return Fetched(files, staged, await _legal_basis(client, case, headers), logs)
+    packed_records = [_record(ref, by_id.get(str(ref.evidence_id))) for ref in records]
+    return Fetched(files, staged, await _legal_basis(client, case, headers), logs, packed_records)
 
 
 async def _json(client: httpx.AsyncClient, url: str, headers: dict[str, str], **kw: Any) -> dict[str, Any]:

@@ -8,7 +8,7 @@ raises the first refusal, in this order, so the answer names what the seller can
 3. `already_submitted` (409): a submission exists (the same `Idempotency-Key` is answered before this);
 4. `deadline_passed` (409): `now` is past the deadline (a case with no deadline yet is not refused:
    the portal, not us, has the last word, and refusing would only lose the seller time);
-5. `evidence_not_ready` (409): no report, the latest is `needs_fix`, it checked no file, or the
+5. `evidence_not_ready` (409): no report, the latest is `needs_fix`, it checked no evidence, or the
    seller confirmed an older report than the latest (the set changed since they looked).
 """
 
@@ -68,6 +68,11 @@ class Cleared:
         """The items with a file (a sha256), the ones the package fetches and checks."""
         return tuple(ref for ref in self.report.evidence_set if ref.sha256 is not None)
 
+    @property
+    def records(self) -> tuple[EvidenceRef, ...]:
+        """The structured items without a file: packed as their meta (evidence_files.py)."""
+        return tuple(ref for ref in self.report.evidence_set if ref.sha256 is None)
+
 
 def _same_amount(a: Money, b: Money) -> bool:
     try:
@@ -114,6 +119,6 @@ def check(
             report_id=str(report.report_id),
         )
     cleared = Cleared(case, report)
-    if not cleared.files:
-        raise EvidenceNotReady("The report checked no file to submit.", report_id=str(report.report_id))
+    if not report.evidence_set:
+        raise EvidenceNotReady("The report checked no evidence to submit.", report_id=str(report.report_id))
     return cleared

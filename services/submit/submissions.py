@@ -145,7 +145,7 @@ async def submit(
             "state": "pending" if choice.adapter == "http" else "sent",
             "portal_key": f"dd-{uuid.uuid4()}",
             "report_id": cleared.report.report_id,
-            "evidence_set": [ref.model_dump(mode="json") for ref in cleared.files],
+            "evidence_set": [ref.model_dump(mode="json") for ref in cleared.report.evidence_set],
             "package_sha256": built.sha256,
             "package_size": built.size,
             "manifest": [entry.as_json() for entry in built.entries],
@@ -220,7 +220,12 @@ def _amount_text(amount: Money) -> str:
 async def _build(ctx: SubmitContext, case: Row[Any], cleared: preflight.Cleared, now: datetime) -> package.BuiltPackage:
     """Fetch and check the files, render the message logs and the cover letter, write the ZIP to a staged file."""
     staging = ctx.packages.staging_dir / "build"
+    await anyio.to_thread.run_sync(
+        functools.partial(staging.mkdir, parents=True, exist_ok=True)
+    )  # no download may have made it
     logs = tuple(ref for ref in cleared.report.evidence_set if ref.kind.value == "message_log")
+    # Structured items without a file go in as their meta; a message log's is its PDF already.
+    records = tuple(ref for ref in cleared.records if ref.kind.value != "message_log")
     fetched = await evidence_files.fetch(
         ctx.evidence,
         case.dispute_id,
@@ -229,18 +234,20 @@ async def _build(ctx: SubmitContext, case: Row[Any], cleared: preflight.Cleared,
         secret=ctx.settings.auth_secret,
         now=now,
         message_logs=logs,
+        records=records,
     )
+    evidence = [*fetched.files, *fetched.records]
     try:
         rendered = [await _message_log_pdf(ctx, case.dispute_id, log) for log in fetched.message_logs]
         generated = 1 + len(rendered)  # the cover letter, then one message-log PDF per log
-        width = package.name_width(generated + len(fetched.files))
+        width = package.name_width(generated + len(evidence))
         lines = [
             letters.EvidenceLine(
                 package.file_name(case.dispute_id, nn, pdf.kind, pdf.media_type, width=width), pdf.kind, pdf.sha256
             )
             for nn, pdf in enumerate(rendered, start=2)
         ]
-        named = package.evidence_names(case.dispute_id, fetched.files, letters=generated)
+        named = package.evidence_names(case.dispute_id, evidence, letters=generated)
         lines += [letters.EvidenceLine(name, item.kind, item.sha256) for name, item in named]
         timeline = [letters.TimelineEntry(case.notified_at, "분쟁 접수", "收到争议")]
         if case.due_at is not None:
@@ -260,7 +267,7 @@ async def _build(ctx: SubmitContext, case: Row[Any], cleared: preflight.Cleared,
         out = staging / f"package-{uuid.uuid4().hex}.zip"
         return await package.build(
             case.dispute_id,
-            fetched.files,
+            evidence,
             out,
             letters=[package.generated("cover_letter", "application/pdf", pdf), *rendered],
             report_id=cleared.report.report_id,

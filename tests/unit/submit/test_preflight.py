@@ -103,9 +103,14 @@ def test_confirming_an_older_report_than_the_latest_is_evidence_not_ready():
     run(confirmation=replace(OK, report_id=None))  # not pinned: the latest is what is packed
 
 
-def test_a_report_that_checked_no_file_is_evidence_not_ready():
+def test_a_report_that_checked_no_evidence_is_evidence_not_ready():
     with pytest.raises(EvidenceNotReady):
-        run(report=replace(READY, evidence_set=SET[1:]))
+        run(report=replace(READY, evidence_set=()))
+
+
+def test_a_ready_set_of_structured_items_only_is_cleared_to_pack_as_records():
+    cleared = run(report=replace(READY, evidence_set=SET[1:]))
+    assert cleared.files == () and cleared.records == SET[1:]
 
 
 def test_the_first_refusal_wins_in_the_documented_order():
