@@ -3,6 +3,12 @@ replicas share a burst without sending any notification twice.
 
 Both run against real PostgreSQL and the local webhook sink (sinks.py); every body the sink
 receives is verified with the reference `standardwebhooks` library.
+
+Checked against broken dispatchers: a claim whose lease never ends fails the first test (the
+killed one's row is never sent again), a new `webhook-id` per attempt fails it too, and a claim
+without its row lock fails the second (10 to 50 of the 200 sent twice). `FOR UPDATE` without
+`SKIP LOCKED` passes the second, rightly: the replicas wait on each other's claims, and
+PostgreSQL rechecks `due_at` after the wait, so nothing is sent twice (only slower).
 """
 
 from __future__ import annotations
@@ -13,7 +19,9 @@ import signal
 import sys
 import uuid
 from collections import Counter
+from collections.abc import Awaitable, Callable
 from datetime import timedelta
+from pathlib import Path
 
 from sqlalchemy import select, text
 from standardwebhooks import Webhook
@@ -36,18 +44,34 @@ def verified(request: Received) -> dict:
     return Webhook(WHSEC).verify(request.body, headers)  # type: ignore[no-any-return]
 
 
-async def _spawn(database_url: str) -> asyncio.subprocess.Process:
-    return await asyncio.create_subprocess_exec(
-        sys.executable,
-        "-m",
-        "tests.integration.notify.dispatcher_process",
-        database_url,
-        str(LEASE_S),
-        cwd=REPO,
-        env=os.environ,
-        stdout=asyncio.subprocess.DEVNULL,
-        stderr=asyncio.subprocess.DEVNULL,
-    )
+async def _spawn(database_url: str, output: Path) -> asyncio.subprocess.Process:
+    with output.open("ab") as log:  # the child keeps its own descriptor
+        return await asyncio.create_subprocess_exec(
+            sys.executable,
+            "-m",
+            "tests.integration.notify.dispatcher_process",
+            database_url,
+            str(LEASE_S),
+            cwd=REPO,
+            env=os.environ,
+            stdout=log,
+            stderr=log,
+        )
+
+
+async def _running(process: asyncio.subprocess.Process, output: Path, until: Callable[[], Awaitable[bool]]) -> None:
+    """Wait for `until()` while the dispatcher runs; a failure shows the end of what the processes wrote."""
+
+    async def check() -> bool:
+        if process.returncode is not None:
+            raise AssertionError(f"the dispatcher process exited {process.returncode}")
+        return await until()
+
+    try:
+        await eventually(check, timeout_s=30, interval_s=0.05)
+    except AssertionError as exc:
+        written = await asyncio.to_thread(output.read_text, errors="replace")
+        raise AssertionError(f"{exc}; the dispatcher processes wrote: {written[-3000:]}") from None
 
 
 async def _kill(process: asyncio.subprocess.Process) -> None:
@@ -62,7 +86,8 @@ async def _row(notify, notification_id: uuid.UUID):
         return (await session.execute(select(t).where(t.c.id == notification_id))).one()
 
 
-async def test_a_dispatcher_sigkilled_between_claim_and_record_loses_no_notification(notify):
+async def test_a_dispatcher_sigkilled_between_claim_and_record_loses_no_notification(notify, tmp_path):
+    output = tmp_path / "dispatcher.log"
     seller, dispute = new_seller(), new_dispute_id()
     held = asyncio.Event()
 
@@ -80,9 +105,9 @@ async def test_a_dispatcher_sigkilled_between_claim_and_record_loses_no_notifica
         [row] = await notify.notifications(seller)
         notification_id = uuid.UUID(row["id"])
 
-        first = await _spawn(url)
+        first = await _spawn(url, output)
         try:
-            await asyncio.wait_for(held.wait(), 30)  # claimed, committed, in the send
+            await _running(first, output, _set(held))  # claimed, committed, in the send
         finally:
             await _kill(first)
         claimed = await _row(notify, notification_id)
@@ -90,9 +115,9 @@ async def test_a_dispatcher_sigkilled_between_claim_and_record_loses_no_notifica
         assert claimed.lease_id is not None
         assert (claimed.status, claimed.attempts) == ("pending", 0)
 
-        second = await _spawn(url)
+        second = await _spawn(url, output)
         try:
-            await eventually(lambda: _delivered(notify, seller), timeout_s=30)
+            await _running(second, output, lambda: _delivered(notify, seller))
             await asyncio.sleep(LEASE_S + 1)  # room for a repeat to show up
         finally:
             await _kill(second)
@@ -106,6 +131,13 @@ async def test_a_dispatcher_sigkilled_between_claim_and_record_loses_no_notifica
     assert row["status"] == "delivered" and row["attempts"] == 1
     assert [(a["attempt"], a["status_code"], a["outcome"]) for a in row["attempt_log"]] == [(1, 200, "delivered")]
     assert (await _row(notify, notification_id)).lease_id is None
+
+
+def _set(event: asyncio.Event) -> Callable[[], Awaitable[bool]]:
+    async def is_set() -> bool:
+        return event.is_set()
+
+    return is_set
 
 
 async def _delivered(notify, seller: str) -> bool:
