@@ -8,12 +8,12 @@ from datetime import datetime, timedelta
 from typing import Any
 
 from sqlalchemy import Row, delete, func, insert, select, update
-from sqlalchemy.dialects.postgresql import insert as pg_insert
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from services.evidence import models
 from shared.contracts import Envelope
 from shared.db.outbox import Outbox
+from shared.db.rows import insert_new, row_by_key
 
 _outbox = Outbox(models.outbox_table)
 _cases, _items, _reports, _tracking = models.cases, models.evidence_items, models.reports, models.tracking_index
@@ -27,15 +27,11 @@ class EvidenceRepository:
 
     async def insert_case(self, values: dict[str, Any]) -> bool:
         """A new case from `dispute.received`; False when the dispute is known already."""
-        stmt = pg_insert(_cases).values(**values).on_conflict_do_nothing(index_elements=["dispute_id"])
-        return bool((await self.session.execute(stmt.returning(_cases.c.dispute_id))).first())
+        return await insert_new(self.session, _cases, values, key="dispute_id")
 
     async def case(self, dispute_id: str, *, lock: bool = False) -> Row[Any] | None:
         """The case; `lock` takes its row FOR UPDATE (one dispute's writes and events stay in order)."""
-        query = select(_cases).where(_cases.c.dispute_id == dispute_id)
-        if lock:
-            query = query.with_for_update()
-        return (await self.session.execute(query)).first()
+        return await row_by_key(self.session, _cases, dispute_id, key="dispute_id", lock=lock)
 
     async def set_submitted(self, dispute_id: str, submitted_at: datetime) -> None:
         """Mark the case submitted (the first submission's time is kept)."""

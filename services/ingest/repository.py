@@ -21,6 +21,7 @@ from services.ingest import models
 from shared.contracts import Envelope, EventData
 from shared.db.backbone import parked_of_function, qualified_name
 from shared.db.outbox import Outbox
+from shared.db.rows import row_by_key
 from shared.db.session import driver_connection
 
 _outbox = Outbox(models.outbox_table)
@@ -334,11 +335,7 @@ class IngestRepository:
         return {row["dispute_id"] for row in rows}
 
     async def case(self, dispute_id: str, *, lock: bool = False) -> Row[Any] | None:
-        cases = models.cases
-        query = select(cases).where(cases.c.dispute_id == dispute_id)
-        if lock:
-            query = query.with_for_update()
-        return (await self.session.execute(query)).first()
+        return await row_by_key(self.session, models.cases, dispute_id, key="dispute_id", lock=lock)
 
     async def existing_case(self, dispute_id: str) -> Row[Any]:
         """A case this transaction has created or locked (so it is there)."""

@@ -12,6 +12,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from services.submit import models
 from shared.contracts import Envelope
 from shared.db.outbox import Outbox
+from shared.db.rows import insert_new, row_by_key
 
 _outbox = Outbox(models.outbox_table)
 _cases, _portals, _submissions = models.cases, models.seller_portals, models.submissions
@@ -25,15 +26,11 @@ class SubmitRepository:
     # ------------------------------------------------------------------ cases
 
     async def insert_case(self, values: dict[str, Any]) -> bool:
-        stmt = pg_insert(_cases).values(**values).on_conflict_do_nothing(index_elements=["dispute_id"])
-        return bool((await self.session.execute(stmt.returning(_cases.c.dispute_id))).first())
+        return await insert_new(self.session, _cases, values, key="dispute_id")
 
     async def case(self, dispute_id: str, *, lock: bool = False) -> Row[Any] | None:
         """The case; `lock` takes its row FOR UPDATE (a submit, its events and its verdict stay in order)."""
-        query = select(_cases).where(_cases.c.dispute_id == dispute_id)
-        if lock:
-            query = query.with_for_update()
-        return (await self.session.execute(query)).first()
+        return await row_by_key(self.session, _cases, dispute_id, key="dispute_id", lock=lock)
 
     async def update_case(self, dispute_id: str, values: dict[str, Any]) -> None:
         stmt = update(_cases).where(_cases.c.dispute_id == dispute_id).values(**values, updated_at=func.now())
