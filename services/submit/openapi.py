@@ -75,8 +75,11 @@ DOCS: RouteDocs = {
             }
         },
     ),
-    "record_receipt": RouteDoc(errors=[CaseNotFound, SubmissionNotFound, InvalidReceiptNumber, NotManual]),
-    "put_portal": RouteDoc(),
+    "record_receipt": RouteDoc(
+        errors=[CaseNotFound, SubmissionNotFound, InvalidReceiptNumber, NotManual],
+        example={"receipt_number": "WING-2026-1203-000123"},
+    ),
+    "put_portal": RouteDoc(example={"adapter": "http", "endpoint": "http://127.0.0.1:8099", "vendor_id": "A00012345"}),
     "portal_verdict": RouteDoc(
         errors=[VerdictSignatureInvalid, VerdictInvalid, CaseNotFound],
         request_body=_VERDICT_BODY,
