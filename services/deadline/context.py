@@ -64,7 +64,7 @@ class DeadlineContext(ProcessContext):
         session.info[_CALENDAR_KEY] = (session.sync_session.get_transaction(), calendar)
 
 
-def _context(request: Request) -> DeadlineContext:
+async def _context(request: Request) -> DeadlineContext:
     return process_context(request, DeadlineContext)
 
 

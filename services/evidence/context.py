@@ -48,7 +48,7 @@ class EvidenceContext(ProcessContext):
         return cls(settings, clock, blobs=blobs, upload_rules=rules)
 
 
-def _context(request: Request) -> EvidenceContext:
+async def _context(request: Request) -> EvidenceContext:
     return process_context(request, EvidenceContext)
 
 

@@ -30,7 +30,7 @@ class IngestContext(ProcessContext):
         return cls(settings, clock, secret_box=SecretBox(settings.secret_key))
 
 
-def _context(request: Request) -> IngestContext:
+async def _context(request: Request) -> IngestContext:
     return process_context(request, IngestContext)
 
 

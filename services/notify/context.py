@@ -78,7 +78,7 @@ class NotifyContext(ProcessContext):
         return self.channels.http.policy
 
 
-def _context(request: Request) -> NotifyContext:
+async def _context(request: Request) -> NotifyContext:
     return process_context(request, NotifyContext)
 
 

@@ -60,7 +60,7 @@ class SubmitContext(ProcessContext):
         )
 
 
-def _context(request: Request) -> SubmitContext:
+async def _context(request: Request) -> SubmitContext:
     return process_context(request, SubmitContext)
 
 

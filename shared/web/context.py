@@ -2,7 +2,7 @@
 
 A service names its own once, in its `context.py`::
 
-    def _context(request: Request) -> IngestContext:
+    async def _context(request: Request) -> IngestContext:  # async: FastAPI runs a plain def in a thread
         return process_context(request, IngestContext)
 
     Ctx = Annotated[IngestContext, Depends(_context)]
