@@ -104,10 +104,7 @@ def _record(ref: EvidenceRef, item: dict[str, Any] | None) -> PackageFile:
 
 def _message_log(ref: EvidenceRef, item: dict[str, Any] | None) -> MessageLog | None:
     """The item's messages (None when it has none: its own file, if any, is packed as it is)."""
-    if item is None or item.get("deleted_at") is not None:
-        raise EvidenceNotReady(
-            "A message log the report checked is gone: check the evidence again.", evidence_id=str(ref.evidence_id)
-        )
+    item = _checked_item(ref, item)
     meta = item.get("meta") or {}
     raw = meta.get("messages") if isinstance(meta, dict) else None
     if not isinstance(raw, list) or not raw:
