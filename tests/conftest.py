@@ -15,6 +15,7 @@ from shared.db.backbone import backbone_tables
 from shared.db.engine import create_engine, session_factory
 from shared.kafka.topics import ensure_topics
 from tests.infra import TestInfra, provide_infra
+from tests.system import RunningSystem, running_system
 
 # Tests are a local run (the development auth secret is allowed); set before any settings are built.
 os.environ.setdefault("DD_ENV", "local")
@@ -80,3 +81,9 @@ async def scratch(engine: AsyncEngine) -> AsyncIterator[Scratch]:
     yield Scratch(schema, metadata, outbox, inbox, handled, session_factory(engine), prefix=schema.upper())
     async with engine.begin() as conn:
         await conn.execute(text(f'DROP SCHEMA "{schema}" CASCADE'))
+
+
+@pytest.fixture(scope="session")
+def system(infra: TestInfra, kafka: str) -> Iterator[RunningSystem]:
+    """The five services and the simulator as processes, up for the whole session once asked for."""
+    yield from running_system(infra)
