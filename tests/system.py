@@ -52,7 +52,8 @@ class RunningSystem:
                     stderr=subprocess.STDOUT,
                 )
         only = SystemPorts({name: self.ports[name] for name in names}) if names else self.ports
-        wait_ready(only, timeout_s=READY_TIMEOUT_S, still_running=lambda: all(p.poll() is None for p in self.procs.values()))
+        alive = lambda: all(p.poll() is None for p in self.procs.values())  # noqa: E731
+        wait_ready(only, timeout_s=READY_TIMEOUT_S, still_running=alive)
 
     def stop(self, *names: str, sig: signal.Signals = signal.SIGTERM) -> dict[str, int]:
         """Stop the named services (all when none is named); their exit codes."""
