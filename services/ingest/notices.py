@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import json
 from collections.abc import Mapping
-from dataclasses import asdict, dataclass, field
+from dataclasses import dataclass, field
 from datetime import datetime
 from decimal import Decimal
 from typing import Any, Literal
@@ -51,6 +51,7 @@ from shared.contracts import (
 )
 from shared.kafka.handlers import release_parked
 
+_ANSWER_ENCODER = json.JSONEncoder(ensure_ascii=False, separators=(",", ":"))
 _notice: TypeAdapter[OpenedNotice | UpdatedNotice | ClosedNotice] = TypeAdapter(Notice)
 
 Result = Literal["created", "duplicate", "updated", "unchanged", "closed", "accepted", "error"]
@@ -75,11 +76,9 @@ class NoticeOutcome:
 
     def answer_json(self) -> str:
         """What a repeat of the webhook-id gets back (with `replayed` set then)."""
-        return json.dumps(
-            {"notice_id": self.notice_id, "results": [asdict(result) for result in self.results]},
-            ensure_ascii=False,
-            separators=(",", ":"),
-        )
+        # On every webhook: plain dicts (`asdict` deep-copies each field) and one encoder built once.
+        results = [vars(result) for result in self.results]  # flat, frozen, no slots: its fields
+        return _ANSWER_ENCODER.encode({"notice_id": self.notice_id, "results": results})
 
     @classmethod
     def replay_of(cls, stored: Mapping[str, Any] | None) -> NoticeOutcome:
@@ -123,9 +122,8 @@ async def receive_notice(
     else:
         results = [await _update(repo, seller_id, d, now=now) for d in notice.disputes]
     answer = NoticeOutcome(notice_id=notice.notice_id, results=results)
-    answer_json = answer.answer_json()
-    if answer_json != receipt.written:  # not written with the case, or it turned out otherwise
-        await repo.set_receipt_answer(seller_id, webhook_id, answer_json)
+    if answer != receipt.written:  # not written with the case, or it turned out otherwise
+        await repo.set_receipt_answer(seller_id, webhook_id, answer.answer_json())
     return answer
 
 
@@ -135,7 +133,7 @@ class _Receipt:
 
     seller_id: str
     webhook_id: str
-    written: str | None = None
+    written: NoticeOutcome | None = None  # compared, not re-encoded: the common case writes nothing more
 
 
 def parse_notice(body: bytes) -> OpenedNotice | UpdatedNotice | ClosedNotice:
@@ -225,9 +223,11 @@ async def _open_one(
         action = auto.action_for(Decimal(data.amount.value), data.amount.currency) if auto is not None else None
         status = CaseStatus.accepted if action is AutoAction.accept else CaseStatus.received
         created_result = DisputeOutcome(dispute_id=dispute.dispute_id, result="created", status=status.value)
-        answer = NoticeOutcome(notice_id=notice.notice_id, results=[created_result]).answer_json()
+        answer = NoticeOutcome(notice_id=notice.notice_id, results=[created_result])
     created, parked = await repo.open_case(
-        values, event, answer=(receipt.seller_id, receipt.webhook_id, answer) if receipt and answer else None
+        values,
+        event,
+        answer=(receipt.seller_id, receipt.webhook_id, answer.answer_json()) if receipt and answer else None,
     )
     if created and receipt is not None:
         receipt.written = answer
