@@ -1,9 +1,13 @@
-"""Hop latency: outbox → relay → Kafka → inbox consumer, one hop and two chained, beside raw aiokafka.
+"""Hop latency: outbox → relay → Kafka → inbox consumer, one hop and two chained, beside raw aiokafka
+and beside the limit (the work no correct hop can skip, hand-written).
 
     python -m bench.hop_latency      (also run by `make bench`, after the throughput benchmark)
 
 Everything runs in this one process, so one clock (perf_counter) times every path:
   raw            idempotent acks=all producer send → consumer (manual commit per batch) receives
+  limit          the writer commits its row (asyncpg, durable), then produces it (idempotent, acks=all);
+                 the consumer receives it and commits its own row, then the offsets: timed from just
+                 before the writer's commit to the consumer's receipt, as one hop is
   one hop        just before the writer's commit → the handler of service A starts
   two hops       A's handler writes a second event through its own outbox in its transaction →
                  A's relay → the handler of service B starts (timed from the writer's commit too)
@@ -44,7 +48,7 @@ from shared.web.app import GC_THRESHOLD_0
 from tests.support import dispute_received
 
 RATES = (50, 300)
-DURATION_S = 10.0
+DURATION_S = float(os.environ.get("BENCH_HOP_DURATION_S", "10"))
 HOP1_TOPIC = topics.DISPUTE_RECEIVED
 HOP2_TOPIC = topics.DEADLINE_SCHEDULED
 RAW_TOPIC = topics.VERDICT_RETURNED  # nothing else writes it during a bench run
@@ -138,6 +142,85 @@ async def raw(bootstrap: str, rate: int) -> Figures:
         await consumer.stop()
         await producer.stop()
     return Figures("raw aiokafka produce → consume", rate, [received[v] - t for v, t in sent.items() if v in received])
+
+
+# ---------------------------------------------------------------- the limit
+
+
+async def limit(infra: LocalInfra, rate: int) -> Figures:
+    """Commit a row, produce it, consume it and commit the consumer's row: no outbox, relay or inbox."""
+    import asyncpg  # only here: the services reach asyncpg through SQLAlchemy
+
+    bootstrap = infra.kafka_bootstrap_servers
+    dsn = infra.database_url.replace("postgresql+asyncpg://", "postgresql://", 1)
+    prefix = f"LIMIT-{uuid.uuid4().hex[:6]}-".encode()
+    committing: dict[bytes, float] = {}
+    received: dict[bytes, float] = {}
+    writer = await asyncpg.create_pool(dsn, min_size=10, max_size=10)  # sends overlap at the higher rates
+    reader = await asyncpg.connect(dsn)
+    await writer.execute(
+        "CREATE SCHEMA IF NOT EXISTS bench_limit;"
+        "CREATE TABLE IF NOT EXISTS bench_limit.hop_out (value bytea PRIMARY KEY);"
+        "CREATE TABLE IF NOT EXISTS bench_limit.hop_in (value bytea PRIMARY KEY)"
+    )
+    producer = create_producer(bootstrap, client_id="bench-hop-limit")
+    consumer = AIOKafkaConsumer(
+        RAW_TOPIC,
+        bootstrap_servers=bootstrap,
+        group_id=f"bench-hop-limit-{uuid.uuid4().hex[:6]}",
+        enable_auto_commit=False,
+        auto_offset_reset="earliest",
+        fetch_max_wait_ms=ServiceSettings().kafka_fetch_max_wait_ms,
+    )
+    await producer.start()
+    await consumer.start()
+
+    async def consume() -> None:
+        while True:
+            batch = await consumer.getmany(timeout_ms=200)
+            now = time.perf_counter()
+            values = [r.value for records in batch.values() for r in records if r.value.startswith(prefix)]
+            for value in values:
+                received.setdefault(value, now)
+            if values:  # the consumer's row, durably, before its offsets: at-least-once, nothing lost
+                await reader.executemany(
+                    "INSERT INTO bench_limit.hop_in VALUES ($1) ON CONFLICT DO NOTHING", [(v,) for v in values]
+                )
+            if batch:
+                await consumer.commit()
+
+    async def send(seq: int, tag: str = "") -> None:
+        value = prefix + f"{tag}{seq}".encode()
+        committing[value] = time.perf_counter()
+        await writer.execute("INSERT INTO bench_limit.hop_out VALUES ($1)", value)  # its own durable commit
+        await producer.send_and_wait(RAW_TOPIC, value, key=value)
+
+    task = asyncio.create_task(consume())
+    try:
+        await _warm_up(lambda n: send(n, "w"), lambda: bool(received))
+        received.clear()
+        committing.clear()
+        _freeze_heap()
+        # Each send on the schedule, overlapping when one takes longer than the interval (as requests would).
+        pending: set[asyncio.Task[None]] = set()
+
+        async def paced_send(seq: int) -> None:
+            job = asyncio.create_task(send(seq))
+            pending.add(job)
+            job.add_done_callback(pending.discard)
+
+        await paced(rate, DURATION_S, paced_send)
+        await asyncio.gather(*pending)
+        await until(lambda: len(received) >= len(committing), 30)
+    finally:
+        task.cancel()
+        await asyncio.gather(task, return_exceptions=True)
+        await consumer.stop()
+        await producer.stop()
+        await writer.close()
+        await reader.close()
+    samples = [received[v] - t for v, t in committing.items() if v in received]
+    return Figures("limit: commit row → idempotent produce → consume + commit row", rate, samples)
 
 
 def _freeze_heap() -> None:
@@ -315,6 +398,7 @@ async def run(infra: LocalInfra, rates: tuple[int, ...] = RATES) -> list[tuple[F
     for rate in rates:
         expected = int(rate * DURATION_S)
         results.append((await raw(infra.kafka_bootstrap_servers, rate), expected))
+        results.append((await limit(infra, rate), expected))
         one, two, part = await hops(infra, rate)
         results += [(one, expected), (part, expected), (two, expected)]
     return results
@@ -322,6 +406,7 @@ async def run(infra: LocalInfra, rates: tuple[int, ...] = RATES) -> list[tuple[F
 
 def report(results: list[tuple[Figures, int]]) -> str:
     raw_p99 = {f.rate: f.p99 for f, _ in results if f.path.startswith("raw")}
+    limit_p99 = {f.rate: f.p99 for f, _ in results if f.path.startswith("limit")}
     lines = [
         f"### {datetime.now(UTC):%Y-%m-%d %H:%M} UTC — hop latency, {DURATION_S:g} s per rate, "
         f"{platform.machine()}, {os.cpu_count()} cores",
@@ -334,6 +419,8 @@ def report(results: list[tuple[Figures, int]]) -> str:
         if f.path.startswith("one hop"):
             ratio = f.p99 / raw_p99[f.rate] if raw_p99.get(f.rate) else float("inf")
             goal = f"p99 {ratio:.1f}× raw (≤ 1.5×) {'met' if ratio <= 1.5 else 'NOT met'}"
+            if limit_p99.get(f.rate):
+                goal += f"; {f.p99 / limit_p99[f.rate]:.1f}× the limit's p99"
         elif f.path.startswith("two") and f.rate == 300:
             goal = f"p99 ≤ 60 ms {'met' if f.p99 <= 0.060 else 'NOT met'}"
         top = max(f.samples, default=0.0)

@@ -1,5 +1,7 @@
 """Ingest benchmark: signed one-dispute webhooks at concurrency 50 against one ingest worker, and in
-the same run a bare FastAPI endpoint parsing the same body with the same model (bench/bare_ingest.py).
+the same run two baselines: a bare FastAPI endpoint parsing the same body with the same model
+(bench/bare_ingest.py), and the limit, an endpoint doing only the work no correct webhook can skip:
+verify the signature and commit one durable row with asyncpg (bench/limit_ingest.py).
 
     make bench            (or: python -m bench.ingest --requests 3000)
 
@@ -39,6 +41,14 @@ from shared.settings import DEVELOPMENT_AUTH_SECRET
 from shared.web.auth import mint_token
 
 CONCURRENCY = 50
+LIMIT_SECRET = "whsec_YmVuY2gtbGltaXQtc2VjcmV0LTMyLWJ5dGVzLWxvbmch"  # the limit endpoint's own, bench only
+
+
+def _limit_env(infra: LocalInfra) -> dict[str, str]:
+    return {
+        "BENCH_LIMIT_DSN": infra.database_url.replace("postgresql+asyncpg://", "postgresql://", 1),
+        "BENCH_LIMIT_SECRET": LIMIT_SECRET,
+    }
 
 
 def notice_body(n: int, run: str) -> bytes:
@@ -178,12 +188,18 @@ async def run(n: int, infra: LocalInfra, port: int) -> dict[str, dict]:
         "DD_INGEST_LOG_LEVEL": "WARNING",
     }
     ingest_url, bare_url = f"http://127.0.0.1:{port}", f"http://127.0.0.1:{port + 1}"
-    processes = [serve("ingest", port, env), serve("bench.bare_ingest:app", port + 1, env)]
+    limit_url = f"http://127.0.0.1:{port + 2}"
+    processes = [
+        serve("ingest", port, env),
+        serve("bench.bare_ingest:app", port + 1, env),
+        serve("bench.limit_ingest:app", port + 2, env | _limit_env(infra)),
+    ]
     limits = httpx.Limits(max_connections=CONCURRENCY, max_keepalive_connections=CONCURRENCY)
     try:
         async with httpx.AsyncClient(limits=limits, timeout=30) as client:
             await wait_healthy(client, ingest_url, "/healthz")
             await wait_healthy(client, bare_url, "/docs")
+            await wait_healthy(client, limit_url, "/docs")
             operator = {"Authorization": f"Bearer {mint_token(DEVELOPMENT_AUTH_SECRET, 'operator')}"}
             seller = {"seller_id": f"VBENCH{uuid.uuid4().hex[:6].upper()}", "name": "bench", "contact": "bench"}
             created = await client.post(ingest_url + "/v1/sellers", json=seller, headers=operator)
@@ -196,9 +212,11 @@ async def run(n: int, infra: LocalInfra, port: int) -> dict[str, dict]:
             await load(bare_url, path, [(b, plain) for b in warm])
             await load(ingest_url, path, [(b, signed(secret, b)) for b in warm])
             bodies = [notice_body(i, run_id) for i in range(n)]
+            await load(limit_url, path, [(b, signed(LIMIT_SECRET, b)) for b in warm])
             bare = await load(bare_url, path, [(b, plain) for b in bodies], processes[1].pid)
+            limit = await load(limit_url, path, [(b, signed(LIMIT_SECRET, b)) for b in bodies], processes[2].pid)
             ingest = await load(ingest_url, path, [(b, signed(secret, b)) for b in bodies], processes[0].pid)
-            return {"bare": bare, "ingest": ingest}
+            return {"bare": bare, "limit": limit, "ingest": ingest}
     finally:
         for process in processes:
             process.terminate()
@@ -209,13 +227,20 @@ async def run(n: int, infra: LocalInfra, port: int) -> dict[str, dict]:
                 process.kill()
 
 
+def _cpu_ratio(ours: dict, baseline: dict) -> str:
+    if ours["cpu_ms"] is None or not baseline["cpu_ms"]:
+        return "n/a ×"
+    return f"{ours['cpu_ms'] / baseline['cpu_ms']:.1f}×"
+
+
 def _ms(value: float | None) -> str:
     return f"{value:.2f}" if value is not None else "n/a"
 
 
 def report(results: dict[str, dict], n: int) -> str:
-    bare, ingest = results["bare"], results["ingest"]
+    bare, limit, ingest = results["bare"], results["limit"], results["ingest"]
     ratio = ingest["rate"] / bare["rate"]
+    of_limit = ingest["rate"] / limit["rate"]
     return "\n".join(
         [
             f"### {datetime.now(UTC):%Y-%m-%d %H:%M} UTC — ingest webhooks: {n} signed one-dispute notices, "
@@ -225,10 +250,13 @@ def report(results: dict[str, dict], n: int) -> str:
             "|---|---:|---:|---:|---:|---:|---|",
             f"| bare FastAPI (parse + 202) | {bare['rate']:,.0f} | {bare['p50_ms']:.1f} | {bare['p99_ms']:.1f} "
             f"| {_ms(bare['cpu_ms'])} | {bare['failures']} | |",
+            f"| limit (verify + one durable asyncpg row) | {limit['rate']:,.0f} | {limit['p50_ms']:.1f} "
+            f"| {limit['p99_ms']:.1f} | {_ms(limit['cpu_ms'])} | {limit['failures']} | |",
             f"| ingest webhook | {ingest['rate']:,.0f} | {ingest['p50_ms']:.1f} | {ingest['p99_ms']:.1f} "
             f"| {_ms(ingest['cpu_ms'])} | {ingest['failures']} "
             f"| {ratio:.0%} of bare (≥ 50 % {'met' if ratio >= 0.5 else 'NOT met'}), "
-            f"p99 ≤ 50 ms {'met' if ingest['p99_ms'] <= 50 else 'NOT met'} |",
+            f"p99 ≤ 50 ms {'met' if ingest['p99_ms'] <= 50 else 'NOT met'}; {of_limit:.0%} of the limit's rate, "
+            f"{_cpu_ratio(ingest, limit)} its CPU per request |",
             "",
         ]
     )
