@@ -8,6 +8,7 @@ from typing import Any
 import typer
 import uvicorn
 from fastapi import FastAPI
+from sqlalchemy import make_url
 
 from shared.db.migrations import upgrade
 from shared.logging import configure_logging
@@ -44,7 +45,20 @@ def service_cli(
         """Bring this service's schema (and only it) to `revision`."""
         settings = settings_cls()
         configure_logging(definition.name, settings.log_level)
-        upgrade(definition.migrations, settings.database_url, revision)
+        upgrade(
+            definition.migrations,
+            settings.migration_database_url or settings.database_url,
+            revision,
+            grant_to=runtime_role(settings),
+        )
         typer.echo(f"{definition.name}: schema {definition.metadata.schema} at {revision}")
 
     return cli
+
+
+def runtime_role(settings: ServiceSettings) -> str | None:
+    """The role the service runs as, when migrations run as another (the owner): it gets the schema."""
+    if settings.migration_database_url is None:
+        return None
+    runtime = make_url(settings.database_url).username
+    return runtime if runtime != make_url(settings.migration_database_url).username else None

@@ -42,6 +42,9 @@ class ServiceSettings(BaseSettings):
 
     # Storage and broker.
     database_url: str = "postgresql+asyncpg://postgres@127.0.0.1:15432/dispute_desk"
+    # Who runs `migrate` (the schemas' owner, shared/db/roles.py); unset: `database_url`'s user.
+    # When its user differs from `database_url`'s, the migration grants that user its schema.
+    migration_database_url: str | None = None
     db_pool_size: int = 10
     kafka_bootstrap_servers: str = "127.0.0.1:19092"
 

@@ -24,8 +24,9 @@ READY_TIMEOUT_S = 90
 STOP_TIMEOUT_S = 20
 
 
-def test_ports() -> SystemPorts:
-    return SystemPorts.offset(int(os.environ.get("DD_TEST_SERVICE_PORT_BASE", "18000")))
+def system_ports(shift: int = 0) -> SystemPorts:
+    """The session system's ports, or (`shift`) another block of them for a system of a test's own."""
+    return SystemPorts.offset(int(os.environ.get("DD_TEST_SERVICE_PORT_BASE", "18000")) + shift)
 
 
 @dataclass
@@ -71,10 +72,14 @@ class RunningSystem:
         return codes
 
 
-def start_system(infra: TestInfra, *, ports: SystemPorts | None = None, **env: str) -> RunningSystem:
-    """Migrate every schema and start every service; the caller stops them (`stop()`)."""
-    ports = ports or test_ports()
-    data_root = REPO / ".local" / "test" / "system"
+def start_system(
+    infra: TestInfra, *, ports: SystemPorts | None = None, name: str = "system", **env: str
+) -> RunningSystem:
+    """Migrate every schema and start every service; the caller stops them (`stop()`).
+
+    A second system beside the session's one needs ports and a `name` (its logs and blobs) of its own."""
+    ports = ports or system_ports()
+    data_root = REPO / ".local" / "test" / name
     data_root.mkdir(parents=True, exist_ok=True)
     for old in data_root.glob("*.log"):  # a restarted service appends; a new system starts clean
         old.unlink()
@@ -89,7 +94,7 @@ def start_system(infra: TestInfra, *, ports: SystemPorts | None = None, **env: s
         ),
         log_dir=data_root,
     )
-    migrate_all(system.env)
+    migrate_all(system.env, admin_url=infra.database_url)
     try:
         system.start()
     except BaseException:

@@ -47,7 +47,7 @@ def main() -> None:
             ports=ports,
             data_root=infra.root,  # blobs beside the dev data: `make clean` removes both
         )
-        migrate_all(env)
+        migrate_all(env, admin_url=infra.database_url)
         asyncio.run(ensure_topics(infra.kafka_bootstrap_servers, partitions=int(env.get("DD_TOPIC_PARTITIONS", "6"))))
         honcho = subprocess.Popen(
             [sys.executable, "-m", "honcho", "-f", str(PROCFILE), "-d", str(REPO), "start"],

@@ -7,6 +7,7 @@ One place that wires the five services and the portal simulator together, used b
 
 from __future__ import annotations
 
+import asyncio
 import os
 import subprocess
 import sys
@@ -18,6 +19,7 @@ from pathlib import Path
 import httpx
 
 from deploy.local._proc import REPO
+from shared.db.roles import OWNER_ROLE, ensure_roles, service_role, with_user
 
 # `make run`'s ports; each one is overridden by DD_<SERVICE>_PORT (DD_PORTAL_SIM_PORT for the simulator).
 DEFAULT_PORTS: dict[str, int] = {
@@ -76,11 +78,15 @@ def system_env(
     data_root: Path,
     base: Mapping[str, str] = os.environ,
 ) -> dict[str, str]:
-    """The environment every service process gets: the infrastructure, its own port and its peers' URLs."""
+    """The environment every service process gets: the infrastructure, its own port and its peers' URLs.
+
+    `database_url` is the server's superuser (it creates the roles, `migrate_all`); each service
+    connects as its own role and the migrations run as the owner (shared/db/roles.py)."""
     portal_secret = base.get("DD_PORTAL_WEBHOOK_SECRET", DEV_PORTAL_WEBHOOK_SECRET)
     return {
-        **base,
-        "DD_DATABASE_URL": database_url,
+        **{key: value for key, value in base.items() if key != "DD_DATABASE_URL"},  # no shared login
+        "DD_MIGRATION_DATABASE_URL": with_user(database_url, OWNER_ROLE),
+        **{f"DD_{name.upper()}_DATABASE_URL": with_user(database_url, service_role(name)) for name in MIGRATED},
         "DD_KAFKA_BOOTSTRAP_SERVERS": kafka_bootstrap_servers,
         **{port_variable(name): str(port) for name, port in ports.items()},
         # Local sinks (the demo's, the tests') listen on loopback: allowed here, refused in production.
@@ -105,8 +111,10 @@ def system_env(
     }
 
 
-def migrate_all(env: Mapping[str, str]) -> None:
-    """Every service's migrations, side by side; raises with the failing service's output."""
+def migrate_all(env: Mapping[str, str], *, admin_url: str) -> None:
+    """The roles (as `admin_url`, a superuser), then every service's migrations side by side (as the
+    owner, each granting its service's role its schema); raises with the failing service's output."""
+    asyncio.run(ensure_roles(admin_url, MIGRATED))
     procs = {
         name: subprocess.Popen(
             [sys.executable, "-m", f"services.{name}", "migrate"],

@@ -16,6 +16,7 @@ from sqlalchemy.engine import Connection
 from sqlalchemy.ext.asyncio import create_async_engine
 
 from shared.db.backbone import backbone_tables, parked_table
+from shared.db.roles import grant_statements
 
 VERSION_TABLE = "alembic_version"
 
@@ -27,9 +28,14 @@ def alembic_config(script_location: Path, database_url: str) -> Config:
     return config
 
 
-def upgrade(script_location: Path, database_url: str, revision: str = "head") -> None:
-    """Migrate one service's schema (blocking; call from a thread inside an event loop)."""
-    command.upgrade(alembic_config(script_location, database_url), revision)
+def upgrade(script_location: Path, database_url: str, revision: str = "head", *, grant_to: str | None = None) -> None:
+    """Migrate one service's schema (blocking; call from a thread inside an event loop).
+
+    `grant_to`: the service's own role (shared/db/roles.py), granted its schema in the same
+    transaction, so each table a migration adds is usable by the service and by no one else."""
+    config = alembic_config(script_location, database_url)
+    config.attributes["grant_to"] = grant_to
+    command.upgrade(config, revision)
 
 
 def run_env(target_metadata: MetaData) -> None:
@@ -55,6 +61,9 @@ def run_env(target_metadata: MetaData) -> None:
         )
         with context.begin_transaction():
             context.run_migrations()
+            if grant_to := context.config.attributes.get("grant_to"):
+                for statement in grant_statements(schema, grant_to):
+                    connection.execute(text(statement))
 
     async def run() -> None:
         engine = create_async_engine(url, poolclass=pool.NullPool)

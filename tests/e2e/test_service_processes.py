@@ -6,12 +6,12 @@ import signal
 
 import httpx
 
-from tests.system import start_system
+from tests.system import start_system, system_ports
 
 
 def test_every_service_process_becomes_ready_and_stops_on_sigterm(infra, kafka):
     # Its own system, not the shared `system` fixture: this test stops every process to read how it ended.
-    system = start_system(infra)
+    system = start_system(infra, ports=system_ports(shift=200), name="sigterm")
     try:
         health = httpx.get(f"{system.url('deadline')}/healthz", timeout=5).json()
         assert health == {"status": "ok", "service": "deadline"}
