@@ -71,6 +71,7 @@ bench: install
 	$(PY) -m bench.deadline --replicas 2
 	$(PY) -m bench.submit
 	$(PY) -m bench.notify
+	$(PY) -m bench.load $(LOAD_ARGS)
 
 ## Kafka and PostgreSQL restarted under a steady writer; exits 1 if an event is lost, duplicated or
 ## dead-lettered. `tests/integration/shared/test_chaos_backbone.py` is its short form, run by `make test`.

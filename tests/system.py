@@ -17,6 +17,7 @@ from collections.abc import Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
 
+from deploy.local.infra import LocalInfra
 from deploy.local.system import SystemPorts, migrate_all, system_env, wait_ready
 from tests.infra import REPO, TestInfra
 
@@ -73,13 +74,18 @@ class RunningSystem:
 
 
 def start_system(
-    infra: TestInfra, *, ports: SystemPorts | None = None, name: str = "system", **env: str
+    infra: TestInfra | LocalInfra,
+    *,
+    ports: SystemPorts | None = None,
+    name: str = "system",
+    root: Path = REPO / ".local" / "test",
+    **env: str,
 ) -> RunningSystem:
     """Migrate every schema and start every service; the caller stops them (`stop()`).
 
     A second system beside the session's one needs ports and a `name` (its logs and blobs) of its own."""
     ports = ports or system_ports()
-    data_root = REPO / ".local" / "test" / name
+    data_root = root / name
     data_root.mkdir(parents=True, exist_ok=True)
     for old in data_root.glob("*.log"):  # a restarted service appends; a new system starts clean
         old.unlink()
