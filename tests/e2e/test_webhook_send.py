@@ -3,11 +3,14 @@
 from __future__ import annotations
 
 import json
+import shutil
+import subprocess
 import uuid
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
 import httpx
+import pytest
 from typer.testing import CliRunner
 
 from shared.cli import app
@@ -124,3 +127,42 @@ def test_without_a_secret_or_an_ingest_it_says_what_is_missing(system: RunningSy
         app, ["webhook", "send", "--seller", "V900", "--secret", "whsec_eHh4", "--url", "http://127.0.0.1:1", sample]
     )
     assert down.exit_code == 2 and "is ingest up?" in down.output
+
+
+def _readme_snippet() -> str:
+    """The curl + openssl block of examples/README.md, as a newcomer would paste it."""
+    text = (EXAMPLES / "README.md").read_text(encoding="utf-8")
+    blocks = [b.split("\n", 1)[1] for b in text.split("```sh")[1:]]
+    return next(b.split("```")[0] for b in blocks if "openssl dgst" in b)
+
+
+@pytest.mark.skipif(not all(shutil.which(t) for t in ("bash", "curl", "openssl")), reason="needs curl and openssl")
+def test_the_curl_and_openssl_recipe_of_the_examples_readme_works_and_minus_d_does_not(
+    system: RunningSystem, tmp_path: Path
+):
+    seller_id, secret = _onboard(system)
+    dispute_id = f"CD-CURL-{uuid.uuid4().hex[:8]}"
+    body = (EXAMPLES / "notice_two_orders.json").read_text(encoding="utf-8")
+    notice = json.loads(body)
+    notice["notified_at"] = datetime.now(UTC).isoformat()
+    notice["disputes"] = [dict(notice["disputes"][0], dispute_id=dispute_id)]
+    path = tmp_path / "my_notice.json"
+    path.write_text(json.dumps(notice, ensure_ascii=False, indent=2) + "\n", encoding="utf-8")
+    host = system.url("ingest").removeprefix("http://")
+    script = (
+        _readme_snippet()
+        .replace("SECRET=whsec_...; FILE=my_notice.json", f"SECRET='{secret}'; FILE='{path}'")
+        .replace("localhost:8001", host)
+        .replace("/coupang/V900", f"/coupang/{seller_id}")
+    )
+    assert f"SECRET='{secret}'" in script and "--data-binary" in script
+    sent = subprocess.run(["bash", "-euo", "pipefail", "-c", script], capture_output=True, text=True, timeout=30)
+    assert sent.returncode == 0, sent.stderr
+    assert json.loads(sent.stdout)["results"][0] == {**json.loads(sent.stdout)["results"][0], "result": "created"}
+
+    # The same recipe with `-d @file`, which strips the newlines: refused, and the answer says why.
+    again = script.replace('--data-binary @"$FILE"', '-d @"$FILE"')
+    assert again != script
+    refused = subprocess.run(["bash", "-euo", "pipefail", "-c", again], capture_output=True, text=True, timeout=30)
+    problem = json.loads(refused.stdout)
+    assert problem["code"] == "invalid_signature" and "-d @file strips newlines" in problem["detail"]
