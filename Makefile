@@ -7,7 +7,7 @@ STAMP  := $(VENV)/.installed
 # Everything started from here runs on a laptop: the development auth secret is allowed.
 export DD_ENV ?= local
 
-.PHONY: install system-packages run stop test test-unit fuzz typecheck bench chaos-backbone clean
+.PHONY: install system-packages run stop demo test test-unit fuzz typecheck bench chaos-backbone clean
 
 install: system-packages $(STAMP)
 
@@ -43,6 +43,11 @@ run: install
 stop: install
 	-@test -f .local/dev/run.pid && kill -TERM $$(cat .local/dev/run.pid) 2>/dev/null && sleep 3 || true
 	$(PY) -m deploy.local.infra down
+
+## With `make run` up (another terminal): two disputes from notice to verdict, step by step (docs/demo.md).
+## Safe to run twice; DEMO_ARGS='--seller V901 --wait 90'.
+demo: install
+	$(PY) -m deploy.demo $(DEMO_ARGS)
 
 ## The whole suite against real PostgreSQL and Kafka (started on test ports, stopped after).
 test: install

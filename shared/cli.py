@@ -3,6 +3,7 @@
 dd token --role operator            dd topics [--partitions 6]
 dd lag [--group dd-ingest]          dd dlq list [--topic dispute.received.dlq]
 dd dlq replay --topic T [--offset N --partition P | --all]
+dd webhook send --seller V900 examples/notice_two_orders.json   (secret: --secret or DD_WEBHOOK_SECRET)
 """
 
 from __future__ import annotations
@@ -10,8 +11,10 @@ from __future__ import annotations
 import asyncio
 import json
 from datetime import timedelta
+from pathlib import Path
 from typing import Annotated, ClassVar
 
+import httpx
 import typer
 
 from shared.contracts.topics import EVENT_TOPICS, dlq_topic, is_dlq_topic
@@ -22,10 +25,13 @@ from shared.kafka.topics import ensure_topics
 from shared.logging import configure_logging
 from shared.settings import ServiceSettings
 from shared.web.auth import Role, mint_token
+from shared.webhook_client import SECRET_VARIABLE, freshen_notice, ingest_url, looks_like_an_example, send_notice
 
 app = typer.Typer(add_completion=False, no_args_is_help=True, help=__doc__)
 dlq = typer.Typer(no_args_is_help=True, help="List and replay dead-lettered messages.")
 app.add_typer(dlq, name="dlq")
+webhook = typer.Typer(no_args_is_help=True, help="Sign and send a seller's dispute webhook (Standard Webhooks).")
+app.add_typer(webhook, name="webhook")
 
 
 class CliSettings(ServiceSettings):
@@ -147,6 +153,56 @@ def dlq_replay(
             await producer.stop()
 
     typer.echo(f"replayed {asyncio.run(replay())} message(s)")
+
+
+@webhook.command("send")
+def webhook_send(
+    file: Annotated[Path, typer.Argument(exists=True, dir_okay=False, readable=True, help="the notice (JSON)")],
+    seller: Annotated[str, typer.Option("--seller", help="the seller id of the webhook URL, e.g. V900")],
+    secret: Annotated[
+        str | None,
+        typer.Option(envvar=SECRET_VARIABLE, show_envvar=True, help="the seller's whsec_ webhook secret"),
+    ] = None,
+    fresh: Annotated[
+        bool | None,
+        typer.Option(
+            "--fresh/--as-is",
+            help="rewrite notified_at to now, respond_by some business days ahead and the dispute ids unique; "
+            "default: --fresh for a file under examples/, --as-is for any other",
+            show_default=False,
+        ),
+    ] = None,
+    url: Annotated[
+        str | None, typer.Option(help="ingest's base URL; default DD_INGEST_URL, else http://127.0.0.1:$DD_INGEST_PORT")
+    ] = None,
+    timeout: Annotated[float, typer.Option(help="seconds")] = 10.0,
+) -> None:
+    """Sign the notice's exact bytes with the seller's secret and post it; print the status and the answer."""
+    if not secret:
+        raise typer.BadParameter(f"give --secret or set {SECRET_VARIABLE}", param_hint="--secret")
+    body = file.read_bytes()
+    if fresh is None:
+        fresh = looks_like_an_example(file)
+    if fresh:
+        made = freshen_notice(body)
+        body = made.body
+        renamed = ", ".join(f"{old} -> {new}" for old, new in made.dispute_ids.items())
+        typer.echo(f"fresh: notified_at {json.loads(body)['notified_at']}" + (f"; {renamed}" if renamed else ""))
+    base = url or ingest_url()
+    target = f"{base.rstrip('/')}/v1/webhooks/coupang/{seller}"
+    try:
+        with httpx.Client(timeout=timeout) as client:
+            answer = send_notice(client, base, seller, secret, body)
+    except httpx.HTTPError as exc:
+        typer.echo(f"POST {target} failed: {exc or type(exc).__name__} (is ingest up? `make run`)", err=True)
+        raise typer.Exit(2) from None
+    typer.echo(f"POST {target} -> {answer.status_code}")
+    try:
+        typer.echo(json.dumps(answer.json(), ensure_ascii=False, indent=2))
+    except ValueError:
+        typer.echo(answer.text)
+    if answer.status_code >= 400:
+        raise typer.Exit(1)
 
 
 if __name__ == "__main__":

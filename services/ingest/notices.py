@@ -102,11 +102,12 @@ async def receive_notice(
     parked before their case are replayed with `ctx` (the handlers' context)."""
     now, box = ctx.clock.now(), ctx.secret_box
     repo = IngestRepository(session)
-    webhook_id = signing.webhook_id(headers, now=now)  # headers first: a refused one costs no query
+    tolerance_s = ctx.settings.webhook_tolerance_s
+    webhook_id = signing.webhook_id(headers, now=now, tolerance_s=tolerance_s)  # headers first: no query if refused
     # The receipt is claimed with the look-up (one round trip); a refused signature rolls it back.
     sealed, rules, first = await repo.webhook_context_and_claim(seller_id, webhook_id, now=now)
     secrets = [s for s in (box.open(each) for each in sealed) if s]
-    signing.verify(secrets, headers, body, now=now)
+    signing.verify(secrets, headers, body, now=now, tolerance_s=tolerance_s)
     if not first:
         return NoticeOutcome.replay_of(await repo.receipt_answer(seller_id, webhook_id))
     notice = parse_notice(body)

@@ -61,7 +61,14 @@ async def onboard_seller(
     repo = IngestRepository(session)
     row = await repo.insert_seller(seller_id, name, contact)
     if row is None:
-        raise SellerExists("A seller with this id is already onboarded.", seller_id=seller_id)
+        raise SellerExists(
+            f"Seller {seller_id} is already onboarded. Its webhook secret was shown once, at onboarding: to get a "
+            f"new one, rotate it with POST /v1/sellers/{seller_id}/webhook-secret/rotate (an operator token or the "
+            "seller's own; the previous secret keeps verifying for the grace period). A seller token is minted "
+            f"with: dd token --role seller --seller-id {seller_id}",
+            seller_id=seller_id,
+            rotate=f"/v1/sellers/{seller_id}/webhook-secret/rotate",
+        )
     secret = new_webhook_secret()
     await repo.add_secret(seller_id, box.seal(secret))
     token = mint_token(auth_secret, Role.seller, seller_id, ttl=token_ttl, now=now)

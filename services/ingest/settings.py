@@ -22,6 +22,8 @@ class Settings(ServiceSettings):
     secret_key: str = Field(default=DEVELOPMENT_SECRET_KEY, min_length=32)
     # After a rotation the previous webhook secret still verifies for this long.
     webhook_secret_grace_s: int = Field(default=24 * 3600, ge=0)
+    # A webhook's `webhook-timestamp` may be this far from our clock, either way (SPEC section 3: 5 minutes).
+    webhook_tolerance_s: int = Field(default=5 * 60, ge=1, le=3600)
     # Signed webhook bodies larger than this are refused (413) before anything is verified.
     webhook_max_body_bytes: int = Field(default=1024 * 1024, ge=1024)
     # A CSV import (the raw body, or the multipart upload's file) larger than this is refused (413);
