@@ -11,7 +11,9 @@
         assert [e.type for e in await ingest.outbox_events()] == [...]
 
 - a database of its own per harness, with the service's schema migrated by its own Alembic
-  history (so tests of one service never see another's rows, and may run in any order);
+  history (so tests of one service never see another's rows, and may run in any order); the app
+  connects as the service's own role (shared/db/roles.py), as deployed, so a statement that needs
+  more than its schema's rows fails here first;
 - the app as an httpx client over ASGI, without the lifespan: no relay or consumer runs, so
   what a request wrote stays in the outbox for the test to read;
 - seller and operator tokens signed with the app's secret;
@@ -40,6 +42,7 @@ from shared.clock import Clock
 from shared.contracts import Envelope, parse_event
 from shared.db.inbox import Inbox
 from shared.db.migrations import upgrade
+from shared.db.roles import ensure_roles, service_role, with_user
 from shared.db.session import session_scope
 from shared.kafka.apply import Incoming, apply_events
 from shared.runtime import ServiceDefinition
@@ -123,9 +126,11 @@ async def service_harness(
         async with admin.connect() as conn:
             await conn.execute(text(f'CREATE DATABASE "{database}"'))
         url = server.set(database=database).render_as_string(hide_password=False)
-        await asyncio.to_thread(upgrade, definition.migrations, url)
+        role = service_role(definition.name)
+        await ensure_roles(infra.database_url, [definition.name], adopt_schemas=False)  # the harness migrates
+        await asyncio.to_thread(upgrade, definition.migrations, url, grant_to=role)
         service_settings = main.Settings(
-            database_url=url,
+            database_url=with_user(url, role),
             # No broker is needed: the lifespan (relay, consumer) does not run under the harness.
             kafka_bootstrap_servers=kafka_bootstrap_servers or infra.kafka_bootstrap_servers,
             env="local",

@@ -81,11 +81,11 @@ DO $$ DECLARE item record; BEGIN
 END $$"""
 
 
-async def ensure_roles(admin_url: str, services: Iterable[str]) -> None:
+async def ensure_roles(admin_url: str, services: Iterable[str], *, adopt_schemas: bool = True) -> None:
     """Create the owner and the services' roles (idempotent), as a superuser of the server.
 
-    The owner may create schemas in the database; a schema an older run migrated as the
-    superuser is handed to the owner, so existing local data keeps working.
+    The owner may create schemas in the database; with `adopt_schemas`, a schema an older run
+    migrated as the superuser is handed to the owner, so existing local data keeps working.
     """
     services = list(services)
     database = make_url(admin_url).database
@@ -95,7 +95,7 @@ async def ensure_roles(admin_url: str, services: Iterable[str]) -> None:
             for role in [OWNER_ROLE, *map(service_role, services)]:
                 await connection.execute(text(_create_role(role)))
             await connection.execute(text(f"GRANT CREATE, CONNECT ON DATABASE {_ident(str(database))} TO {OWNER_ROLE}"))
-            for service in services:
+            for service in services if adopt_schemas else ():
                 await connection.execute(text(_adopt_schema(service)))
     finally:
         await engine.dispose()
