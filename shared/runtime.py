@@ -25,7 +25,7 @@ from sqlalchemy import MetaData, Table, text
 from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession, async_sessionmaker
 
 from shared.backoff import Backoff
-from shared.clock import Clock, SystemClock
+from shared.clock import Clock, ShiftedClock, SystemClock
 from shared.contracts.topics import dlq_topic
 from shared.db.engine import create_engine, session_factory
 from shared.db.outbox import Outbox
@@ -60,6 +60,13 @@ class ProcessContext:
 ContextT = TypeVar("ContextT", bound=ProcessContext)
 # Builds a service's context from its settings (the service's own `Settings` class) and the clock.
 ContextFactory = Callable[[Any, Clock], ContextT]
+
+
+def clock_of(settings: ServiceSettings) -> Clock:
+    """The system's clock, or in a local run with DD_CLOCK_SHIFT_FILE, the system's moved by that file."""
+    if settings.clock_shift_file and settings.is_local:
+        return ShiftedClock(Path(settings.clock_shift_file))
+    return SystemClock()
 
 
 def plain_context(settings: ServiceSettings, clock: Clock) -> ProcessContext:
@@ -119,7 +126,7 @@ class ServiceRuntime(Generic[ContextT]):
     ) -> None:
         self.settings = settings
         self.definition = definition
-        self.context: ContextT = definition.context(settings, clock or SystemClock())
+        self.context: ContextT = definition.context(settings, clock or clock_of(settings))
         self.metrics = BackboneMetrics()
         self.engine: AsyncEngine = create_engine(
             settings.database_url, pool_size=settings.db_pool_size, application_name=definition.name

@@ -52,6 +52,9 @@ class ServiceSettings(BaseSettings):
     auth_secret: str = Field(default=DEVELOPMENT_AUTH_SECRET, min_length=32)
 
     log_level: str = "INFO"
+    # Local runs only: the process's clock is the system's moved by the seconds written in this file
+    # (shared/clock.py ShiftedClock), so tests of the services as processes can move time for all of them.
+    clock_shift_file: str | None = None
     # OTLP/HTTP collector base URL (e.g. http://127.0.0.1:4318); unset: spans are not exported.
     otel_exporter_otlp_endpoint: str | None = None
 
@@ -104,6 +107,10 @@ class ServiceSettings(BaseSettings):
 
     def ensure_safe_to_start(self) -> None:
         """Raise `UnsafeSettingsError` if a service must not start with these settings."""
+        if self.clock_shift_file and not self.is_local:
+            raise UnsafeSettingsError(
+                f"{self.service}: DD_CLOCK_SHIFT_FILE moves the service's clock, a test's tool; DD_ENV is {self.env!r}."
+            )
         if self.auth_secret == DEVELOPMENT_AUTH_SECRET and not self.is_local:
             raise UnsafeSettingsError(
                 f"{self.service}: DD_AUTH_SECRET is the built-in development secret, which anyone can use "
