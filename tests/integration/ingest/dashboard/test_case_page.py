@@ -174,9 +174,10 @@ async def test_the_buyer_risk_note_is_ready_to_copy_for_a_repeat_buyer(browser: 
     page = parse_page(await browser.get(f"/dashboard/cases/{ids[0]}"))
     risk = page.one(testid="buyer-risk")
     assert risk.one("p", data_abnormal="true").text.startswith("异常：")
-    note = risk.one("textarea", "buyer-risk-note")
-    assert note.text and note.get("readonly") is not None
-    assert risk.one("button", "copy-note").get("data-copy") == note.get("id")
+    notes = risk.all("textarea", "buyer-risk-note")
+    assert [n.get("data-lang") for n in notes] == ["ko", "zh"]  # Korean to attach, Chinese to read
+    assert all(n.text and n.get("readonly") is not None for n in notes)
+    assert [b.get("data-copy") for b in risk.all("button", "copy-note")] == [n.get("id") for n in notes]
 
 
 async def test_preferences_and_the_fee_statement_of_a_month(browser: Browser, stack: Stack):
