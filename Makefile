@@ -39,10 +39,9 @@ $(STAMP): pyproject.toml
 run: install
 	$(PY) -m deploy.local.run
 
-## Stop what `make run` started (when it was left running elsewhere).
+## Stop what `make run` started: a run left running elsewhere, or what a killed one left (deploy/local/run.py).
 stop: install
-	-@test -f .local/dev/run.pid && kill -TERM $$(cat .local/dev/run.pid) 2>/dev/null && sleep 3 || true
-	$(PY) -m deploy.local.infra down
+	$(PY) -m deploy.local.run stop
 
 ## The whole suite against real PostgreSQL and Kafka (started on test ports, stopped after).
 test: install
