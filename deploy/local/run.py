@@ -85,7 +85,11 @@ def _take_instance(infra: LocalInfra) -> int | None:
             file=sys.stderr,
         )
         return None
-    print("make run: waiting for the watchdog of a killed run to stop what it left…", file=sys.stderr, flush=True)
+    print(
+        "make run: waiting while what an earlier run left is stopped (its watchdog, or make stop)…",
+        file=sys.stderr,
+        flush=True,
+    )
     lock = wait_lock(infra.root, timeout_s=LEFTOVER_WAIT_S)
     if lock is None:
         print(f"make run: {infra.root / 'run.lock'} is still held; `make stop`, then try again.", file=sys.stderr)
