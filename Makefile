@@ -77,5 +77,5 @@ chaos-backbone: install
 	$(PY) -m bench.chaos_backbone $(CHAOS_ARGS)
 
 clean:
-	-$(PY) -m deploy.local.infra down 2>/dev/null
+	-$(PY) -m deploy.local.run stop 2>/dev/null
 	rm -rf .local/dev .local/test .pytest_cache
