@@ -129,7 +129,15 @@ def run(ports: SystemPorts, infra: LocalInfra) -> int:
     honcho: subprocess.Popen[bytes] | None = None
     failure: str | None = None
 
-    def on_signal(*_: object) -> None:
+    hung_up = False
+
+    def on_signal(sig: int, _frame: object) -> None:
+        nonlocal hung_up
+        if sig == signal.SIGHUP:  # the terminal is gone: a print would fail, and so would honcho's
+            hung_up = True
+            devnull = os.open(os.devnull, os.O_WRONLY)
+            os.dup2(devnull, sys.stdout.fileno())
+            os.dup2(devnull, sys.stderr.fileno())
         raise KeyboardInterrupt
 
     # Explicitly: a SIGINT inherited as ignored (a shell's background job) must still stop us, and
@@ -162,7 +170,9 @@ def run(ports: SystemPorts, infra: LocalInfra) -> int:
     finally:
         for sig in (signal.SIGTERM, signal.SIGINT, signal.SIGHUP):  # a second Ctrl-C does not cut the stop short
             signal.signal(sig, signal.SIG_IGN)
-        if honcho is not None and honcho.poll() is None:
+        # honcho stops the services in order and says so; after a hang-up it cannot say anything (it
+        # stalls writing to the closed terminal), so the services are stopped below, directly.
+        if honcho is not None and honcho.poll() is None and not hung_up:
             os.killpg(honcho.pid, signal.SIGTERM)
             try:
                 honcho.wait(timeout=20)

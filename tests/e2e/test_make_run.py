@@ -9,6 +9,8 @@ default) and DD_TEST_PG_PORT / DD_TEST_KAFKA_PORT / DD_TEST_KAFKA_CONTROLLER_POR
 from __future__ import annotations
 
 import os
+import pty
+import select
 import shutil
 import signal
 import socket
@@ -221,3 +223,25 @@ def wait_marked_gone(within_s: float = 10) -> list[str]:
         except psutil.Error:
             continue
     return described
+
+
+def test_a_closed_terminal_stops_everything(tmp_path):
+    """The terminal `make run` runs in is closed: SIGHUP, and every write to it fails from then on."""
+    pid, terminal = pty.fork()
+    if pid == 0:  # the child: `make run` in a terminal of its own
+        os.chdir(REPO)
+        os.execve(sys.executable, [sys.executable, "-m", "deploy.local.run"], run_env())
+    seen = b""
+    deadline = time.monotonic() + START_TIMEOUT_S
+    while b"Ctrl-C stops everything" not in seen:
+        assert time.monotonic() < deadline, seen.decode(errors="replace")[-4000:]
+        if select.select([terminal], [], [], 1)[0]:
+            try:
+                seen += os.read(terminal, 65536)
+            except OSError:  # the child exited: its output so far says why
+                pytest.fail(seen.decode(errors="replace")[-4000:])
+    os.close(terminal)
+    assert wait_free(ALL_PORTS, FREED_WITHIN_S) == []
+    assert wait_marked_gone() == []
+    _, status = os.waitpid(pid, 0)
+    assert os.waitstatus_to_exitcode(status) == 0
