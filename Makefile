@@ -39,10 +39,9 @@ $(STAMP): pyproject.toml
 run: install
 	$(PY) -m deploy.local.run
 
-## Stop what `make run` started (when it was left running elsewhere).
+## Stop what `make run` started: a run left running elsewhere, or what a killed one left (deploy/local/run.py).
 stop: install
-	-@test -f .local/dev/run.pid && kill -TERM $$(cat .local/dev/run.pid) 2>/dev/null && sleep 3 || true
-	$(PY) -m deploy.local.infra down
+	$(PY) -m deploy.local.run stop
 
 ## With `make run` up (another terminal): two disputes from notice to verdict, step by step (docs/demo.md).
 ## Safe to run twice; DEMO_ARGS='--seller V901 --wait 90'.
@@ -84,5 +83,5 @@ chaos-backbone: install
 	$(PY) -m bench.chaos_backbone $(CHAOS_ARGS)
 
 clean:
-	-$(PY) -m deploy.local.infra down 2>/dev/null
+	-$(PY) -m deploy.local.run stop 2>/dev/null
 	rm -rf .local/dev .local/test .pytest_cache
