@@ -72,6 +72,18 @@ class Figures:
         return self.quantile(99)
 
 
+def plain_consumer(bootstrap: str, topic: str, *, group: str, offset_reset: str) -> AIOKafkaConsumer:
+    """A consumer outside the services (manual commits, a group of its own), fetching with the services' wait."""
+    return AIOKafkaConsumer(
+        topic,
+        bootstrap_servers=bootstrap,
+        group_id=f"{group}-{uuid.uuid4().hex[:6]}",
+        enable_auto_commit=False,
+        auto_offset_reset=offset_reset,
+        fetch_max_wait_ms=ServiceSettings().kafka_fetch_max_wait_ms,  # the same knob as EventConsumer
+    )
+
+
 async def paced(rate: float, duration_s: float, send: Callable[[int], Awaitable[None]]) -> int:
     """Call send(seq) on a fixed schedule; returns how many were sent."""
     count = int(rate * duration_s)
@@ -101,14 +113,7 @@ async def raw(bootstrap: str, rate: int) -> Figures:
     sent: dict[bytes, float] = {}
     received: dict[bytes, float] = {}
     producer = create_producer(bootstrap, client_id="bench-hop-raw")
-    consumer = AIOKafkaConsumer(
-        RAW_TOPIC,
-        bootstrap_servers=bootstrap,
-        group_id=f"bench-hop-raw-{uuid.uuid4().hex[:6]}",
-        enable_auto_commit=False,
-        auto_offset_reset="earliest",
-        fetch_max_wait_ms=ServiceSettings().kafka_fetch_max_wait_ms,  # the same knob as EventConsumer
-    )
+    consumer = plain_consumer(bootstrap, RAW_TOPIC, group="bench-hop-raw", offset_reset="earliest")
     await producer.start()
     await consumer.start()
 
@@ -164,14 +169,7 @@ async def limit(infra: LocalInfra, rate: int) -> Figures:
         "CREATE TABLE IF NOT EXISTS bench_limit.hop_in (value bytea PRIMARY KEY)"
     )
     producer = create_producer(bootstrap, client_id="bench-hop-limit")
-    consumer = AIOKafkaConsumer(
-        RAW_TOPIC,
-        bootstrap_servers=bootstrap,
-        group_id=f"bench-hop-limit-{uuid.uuid4().hex[:6]}",
-        enable_auto_commit=False,
-        auto_offset_reset="earliest",
-        fetch_max_wait_ms=ServiceSettings().kafka_fetch_max_wait_ms,
-    )
+    consumer = plain_consumer(bootstrap, RAW_TOPIC, group="bench-hop-limit", offset_reset="earliest")
     await producer.start()
     await consumer.start()
 
@@ -369,14 +367,7 @@ async def hops(infra: LocalInfra, rate: int) -> tuple[Figures, Figures, Figures]
 
 async def _observe(bootstrap: str, prefix: str, seen: dict[int, float]) -> None:
     """A plain consumer beside service A: splits one hop into relay + Kafka and the inbox consumer."""
-    consumer = AIOKafkaConsumer(
-        HOP1_TOPIC,
-        bootstrap_servers=bootstrap,
-        group_id=f"bench-hop-observer-{uuid.uuid4().hex[:6]}",
-        enable_auto_commit=False,
-        auto_offset_reset="latest",
-        fetch_max_wait_ms=ServiceSettings().kafka_fetch_max_wait_ms,
-    )
+    consumer = plain_consumer(bootstrap, HOP1_TOPIC, group="bench-hop-observer", offset_reset="latest")
     await consumer.start()
     try:
         while True:

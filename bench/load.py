@@ -36,10 +36,9 @@ from pathlib import Path
 from typing import Any
 
 import httpx
-from aiokafka import AIOKafkaConsumer
 
 from bench.backbone import on_bench_servers, record_report
-from bench.hop_latency import paced
+from bench.hop_latency import paced, plain_consumer
 from bench.ingest import Connection, signed
 from deploy.local.infra import REPO, LocalInfra
 from deploy.local.system import SystemPorts
@@ -117,14 +116,7 @@ class Sink:
 
 
 async def observe_scheduled(bootstrap: str, run: Run, prefix: str) -> None:
-    consumer = AIOKafkaConsumer(
-        topics.DEADLINE_SCHEDULED,
-        bootstrap_servers=bootstrap,
-        group_id=f"bench-load-{uuid.uuid4().hex[:6]}",
-        enable_auto_commit=False,
-        auto_offset_reset="latest",
-        fetch_max_wait_ms=50,
-    )
+    consumer = plain_consumer(bootstrap, topics.DEADLINE_SCHEDULED, group="bench-load", offset_reset="latest")
     await consumer.start()
     try:
         while True:

@@ -373,6 +373,23 @@ class Demo:
         return total
 
 
+def upload_clean_package(demo: Demo, token: str, dispute_id: str, shift: timedelta) -> list[str]:
+    """A delivered CJ tracking record, a complete proof of delivery, Coupang messages: the evidence ids."""
+    names = ("evidence_tracking_cj_delivered.json", "evidence_pod_complete.json", "evidence_messages_coupang.json")
+    return [demo.upload(token, dispute_id, shift_times(example(name), shift)) for name in names]
+
+
+def upload_defective_package(demo: Demo, token: str, dispute_id: str, shift: timedelta) -> list[str]:
+    """A Taobao waybill and a WeChat chat log, each with a drawn screenshot: the evidence ids."""
+    waybill = shift_times(example("evidence_waybill_taobao.json"), shift)
+    waybill_png = picture(["TAOBAO waybill", f"No. {waybill['tracking_number']}", "Yiwu -> Weihai"])
+    chat_png = picture(["WeChat", "buyer: size is wrong", "seller: please withdraw the dispute"])
+    return [
+        demo.upload(token, dispute_id, waybill, ("taobao_waybill.png", waybill_png)),
+        demo.upload(token, dispute_id, example("evidence_messages_wechat.json"), ("wechat_chat.png", chat_png)),
+    ]
+
+
 def run(demo: Demo) -> None:
     step(0, "is the system up?")
     demo.check_up()
@@ -398,31 +415,9 @@ def _story(demo: Demo, secret: str, token: str, sink: Sink) -> None:
 
     step(4, "upload evidence: a clean package for one case, a defective one for the other")
     console.print(f"  {clean} (NOT_RECEIVED): CJ tracking, complete proof of delivery, Coupang messages")
-    clean_ids = [
-        demo.upload(token, clean, shift_times(example(name), shift))
-        for name in (
-            "evidence_tracking_cj_delivered.json",
-            "evidence_pod_complete.json",
-            "evidence_messages_coupang.json",
-        )
-    ]
+    clean_ids = upload_clean_package(demo, token, clean, shift)
     console.print(f"  {defective} (chargeback 13.3, not as described): a Taobao waybill, a WeChat chat log")
-    waybill = shift_times(example("evidence_waybill_taobao.json"), shift)
-    wechat = example("evidence_messages_wechat.json")
-    defective_ids = [
-        demo.upload(
-            token,
-            defective,
-            waybill,
-            ("taobao_waybill.png", picture(["TAOBAO waybill", f"No. {waybill['tracking_number']}", "Yiwu -> Weihai"])),
-        ),
-        demo.upload(
-            token,
-            defective,
-            wechat,
-            ("wechat_chat.png", picture(["WeChat", "buyer: size is wrong", "seller: please withdraw the dispute"])),
-        ),
-    ]
+    defective_ids = upload_defective_package(demo, token, defective, shift)
 
     step(5, "the diagnostic reports, in Chinese (?lang=zh)")
     reports = {clean: demo.report(token, clean, clean_ids), defective: demo.report(token, defective, defective_ids)}

@@ -124,7 +124,7 @@ def _tail(*files: Path, lines: int = 40) -> str:
 
 
 def _run(cmd: list[str], what: str, **kw: object) -> subprocess.CompletedProcess[str]:
-    proc = subprocess.run(cmd, capture_output=True, text=True, **kw)  # type: ignore[call-overload]
+    proc: subprocess.CompletedProcess[str] = subprocess.run(cmd, capture_output=True, text=True, **kw)  # type: ignore[call-overload]
     if proc.returncode != 0:
         raise RuntimeError(f"{what} failed ({shlex.join(cmd)}):\n{proc.stdout}{proc.stderr}")
     return proc

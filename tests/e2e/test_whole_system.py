@@ -17,10 +17,19 @@ from decimal import Decimal
 import httpx
 import pytest
 
-from deploy.demo import CLEAN, DECIDED, DEFECTIVE, Demo, Sink, example, new_secret, picture, wait_for
+from deploy.demo import (
+    CLEAN,
+    DECIDED,
+    DEFECTIVE,
+    Demo,
+    Sink,
+    new_secret,
+    upload_clean_package,
+    upload_defective_package,
+    wait_for,
+)
 from shared.clock import ShiftedClock
 from shared.settings import ServiceSettings
-from shared.webhook_client import shift_times
 from tests.infra import REPO
 from tests.system import RunningSystem, start_system, system_ports
 
@@ -60,20 +69,8 @@ def test_two_disputes_from_notice_to_verdict_and_reminder(shifted: tuple[Running
             ids, shift = demo.post_notice(secret)
             clean, defective = ids[CLEAN], ids[DEFECTIVE]
 
-            clean_items = [
-                demo.upload(token, clean, shift_times(example(name), shift))
-                for name in (
-                    "evidence_tracking_cj_delivered.json",
-                    "evidence_pod_complete.json",
-                    "evidence_messages_coupang.json",
-                )
-            ]
-            waybill = shift_times(example("evidence_waybill_taobao.json"), shift)
-            wechat = example("evidence_messages_wechat.json")
-            defective_items = [
-                demo.upload(token, defective, waybill, ("taobao_waybill.png", picture(["TAOBAO waybill"]))),
-                demo.upload(token, defective, wechat, ("wechat.png", picture(["WeChat"]))),
-            ]
+            clean_items = upload_clean_package(demo, token, clean, shift)
+            defective_items = upload_defective_package(demo, token, defective, shift)
             assert demo.report(token, clean, clean_items)["status"] == "ready"
             defective_report = demo.report(token, defective, defective_items)
             assert defective_report["status"] == "needs_fix"
