@@ -108,21 +108,18 @@ class Desk:
         assert all(r["result"] == "created" for r in results), results
         return results
 
-    async def open_case(
-        self,
-        seller: Seller,
-        *,
-        days_left: int = 5,
-        reason_code: str = "NOT_RECEIVED",
-        reason_text: str = "买家称未收到货 / 상품 미수령",
-        amount: str = "45000",
-        dispute_id: str | None = None,
-    ) -> str:
+    async def open_case(self, seller: Seller, *, days_left: int = 5, **fields: Any) -> str:
         """A new open case due `days_left` KST days from today, known to every service; its dispute id."""
-        dispute_id = dispute_id or f"CD-B{uuid.uuid4().hex[:10].upper()}"
-        await self.post_notice(seller, dispute(dispute_id, days_left, reason_code, reason_text, amount))
-        await self.known_everywhere(seller, dispute_id)
+        (dispute_id,) = await self.open_cases(seller, dispute(days_left, **fields))
         return dispute_id
+
+    async def open_cases(self, seller: Seller, *disputes: dict[str, Any]) -> list[str]:
+        """One notice carrying `disputes` (see `dispute()`), each case known to every service; their ids."""
+        await self.post_notice(seller, *disputes)
+        ids = [d["dispute_id"] for d in disputes]
+        for dispute_id in ids:
+            await self.known_everywhere(seller, dispute_id)
+        return ids
 
     async def known_everywhere(self, seller: Seller, dispute_id: str) -> None:
         """Until ingest shows the case's deadline (the deadline service scheduled it) and evidence knows it."""
@@ -131,6 +128,11 @@ class Desk:
             lambda: self.client.get(self.url("evidence", f"/v1/cases/{dispute_id}/evidence"), headers=seller.headers),
             lambda answer: answer.status_code == 200,
         )
+
+    async def accept(self, seller: Seller, dispute_id: str) -> None:
+        """The seller concedes the case (status `accepted`: no longer open)."""
+        answer = await self.client.post(self.url("ingest", f"/v1/cases/{dispute_id}/accept"), headers=seller.headers)
+        assert answer.status_code == 200, answer.text
 
     async def case(self, seller: Seller, dispute_id: str) -> dict[str, Any]:
         answer = await self.client.get(self.url("ingest", f"/v1/cases/{dispute_id}"), headers=seller.headers)
@@ -168,15 +170,20 @@ class Desk:
 
 
 def dispute(
-    dispute_id: str, days_left: int, reason_code: str, reason_text: str, amount: str = "45000"
+    days_left: int = 5,
+    *,
+    reason_code: str = "NOT_RECEIVED",
+    reason_text: str = "买家称未收到货 / 상품 미수령",
+    amount: str = "45000",
+    dispute_id: str | None = None,
 ) -> dict[str, Any]:
+    """One dispute of a notice, due `days_left` KST days from today (`respond_by`), on the samples' order."""
     return {
-        "dispute_id": dispute_id,
+        "dispute_id": dispute_id or f"CD-B{uuid.uuid4().hex[:10].upper()}",
         "kind": "chargeback",
         "order_id": ORDER,
         "amount": {"value": amount, "currency": "KRW"},
         "reason_code": reason_code,
-        "raw_reason_code": "13.1",
         "reason_text": reason_text,
         "buyer_id": "B-77",
         "respond_by": (kst_today() + timedelta(days=days_left)).isoformat(),
