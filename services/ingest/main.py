@@ -6,7 +6,7 @@ from pathlib import Path
 
 from fastapi import FastAPI
 
-from services.ingest import api, models
+from services.ingest import api, dashboard, models
 from services.ingest.context import IngestContext
 from services.ingest.errors import ERRORS
 from services.ingest.handlers import HANDLERS
@@ -21,7 +21,7 @@ DEFINITION = ServiceDefinition.of(
     migrations=Path(__file__).parent / "migrations",
     context=IngestContext.of,  # settings, clock, the secret box
     handlers=HANDLERS,
-    routers=[api.router],
+    routers=[api.router, dashboard.router],  # the dashboard's pages are not in the API document
 )
 
 

@@ -33,6 +33,18 @@ class Settings(ServiceSettings):
     # Lifetime of the seller token returned at onboarding.
     seller_token_ttl_days: int = Field(default=365, ge=1)
 
+    # The dashboard (services/ingest/dashboard/) reads the other services over their HTTP APIs with the
+    # signed-in token (DD_INGEST_EVIDENCE_URL, ...): the browser talks to ingest alone.
+    evidence_url: str = "http://127.0.0.1:8002"
+    deadline_url: str = "http://127.0.0.1:8003"
+    notify_url: str = "http://127.0.0.1:8004"
+    submit_url: str = "http://127.0.0.1:8005"
+    # One panel's call; past it the panel says its service is unavailable and the rest of the page renders.
+    dashboard_timeout_s: float = Field(default=5.0, gt=0)
+    # An upload passed through to evidence: its file limit (DD_EVIDENCE_MAX_UPLOAD_BYTES, 20 MiB) plus its
+    # meta limit (2 MiB) and the multipart framing; the evidence service refuses a file over its own limit.
+    dashboard_max_upload_bytes: int = Field(default=22 * 1024 * 1024 + 64 * 1024, ge=1024)
+
     def ensure_safe_to_start(self) -> None:
         super().ensure_safe_to_start()
         if not self.is_local and DEVELOPMENT_SECRET_KEY in self.secret_key.split(","):
