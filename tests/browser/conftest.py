@@ -19,6 +19,7 @@ from __future__ import annotations
 import os
 import re
 import shutil
+import time
 from collections.abc import AsyncIterator, Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -154,10 +155,12 @@ class Steps:
         self.page = page
         self.folder = folder
         self.count = 0
+        self.started = time.monotonic()
 
     async def __call__(self, name: str, *, axe: bool = True) -> Path:
         self.count += 1
         path = self.folder / f"{self.count:02d}-{re.sub(r'[^A-Za-z0-9_-]+', '-', name)}.png"
+        print(f"step {path.name} at +{time.monotonic() - self.started:.1f} s: {self.page.url}")
         await self.page.screenshot(path=path, full_page=True)
         if axe:
             await self.accessible(name)

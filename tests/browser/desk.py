@@ -134,6 +134,22 @@ class Desk:
         answer = await self.client.post(self.url("ingest", f"/v1/cases/{dispute_id}/accept"), headers=seller.headers)
         assert answer.status_code == 200, answer.text
 
+    async def set_plan(self, seller: Seller, **plan: str) -> None:
+        """The seller's fee plan (the operator sets it), over a plain default one."""
+        body = {
+            "tier": "pro",
+            "base_fee": "990.00",
+            "case_fee_domestic": "80",
+            "case_fee_international": "150",
+            "commission_rate": "0.04",
+            "commission_cap": "2000",
+            "currency": "CNY",
+        } | plan
+        answer = await self.client.put(
+            self.url("ingest", f"/v1/sellers/{seller.seller_id}/plan"), json=body, headers=self.operator_headers
+        )
+        assert answer.status_code == 200, answer.text
+
     async def case(self, seller: Seller, dispute_id: str) -> dict[str, Any]:
         answer = await self.client.get(self.url("ingest", f"/v1/cases/{dispute_id}"), headers=seller.headers)
         assert answer.status_code == 200, answer.text
@@ -158,7 +174,13 @@ class Desk:
         await until(lambda: self.report_status(seller, dispute_id), lambda found: found == status)
 
     async def until_case_status(self, seller: Seller, dispute_id: str, status: str) -> dict[str, Any]:
-        return await until(lambda: self.case(seller, dispute_id), lambda case: case["status"] == status)
+        return await self.until_case(seller, dispute_id, lambda case: case["status"] == status)
+
+    async def until_case(
+        self, seller: Seller, dispute_id: str, done: Callable[[dict[str, Any]], bool]
+    ) -> dict[str, Any]:
+        """Until ingest's case (which every service's facts reach as events) is `done`."""
+        return await until(lambda: self.case(seller, dispute_id), done)
 
     async def verdict_soon(self, seller: Seller, outcome: str = "won", delay_s: float = 0.5) -> None:
         """The portal simulator decides this seller's packages `outcome` after `delay_s` (its admin rule)."""
