@@ -160,10 +160,15 @@ class Steps:
     async def __call__(self, name: str, *, axe: bool = True) -> Path:
         self.count += 1
         path = self.folder / f"{self.count:02d}-{re.sub(r'[^A-Za-z0-9_-]+', '-', name)}.png"
-        print(f"step {path.name} at +{time.monotonic() - self.started:.1f} s: {self.page.url}")
+        at = time.monotonic()
         await self.page.screenshot(path=path, full_page=True)
+        shot = time.monotonic()
         if axe:
             await self.accessible(name)
+        print(
+            f"step {path.name} at +{at - self.started:.1f} s (screenshot {shot - at:.2f} s,"
+            f" axe {time.monotonic() - shot:.2f} s): {self.page.url}"
+        )
         return path
 
     async def accessible(self, name: str) -> None:
@@ -171,6 +176,7 @@ class Steps:
             # Through the driver, not a <script> tag: the page's Content-Security-Policy stays as it is.
             await self.page.evaluate(AXE_SOURCE)
         results: dict[str, Any] = await self.page.evaluate("() => axe.run(document, {resultTypes: ['violations']})")
+        assert results["passes"], "axe-core checked nothing"  # it ran, on a page with something to check
         violations = results["violations"]
         lines = [describe(v) for v in violations]
         if lines:

@@ -117,8 +117,7 @@ class Desk:
         """One notice carrying `disputes` (see `dispute()`), each case known to every service; their ids."""
         await self.post_notice(seller, *disputes)
         ids = [d["dispute_id"] for d in disputes]
-        for dispute_id in ids:
-            await self.known_everywhere(seller, dispute_id)
+        await asyncio.gather(*(self.known_everywhere(seller, dispute_id) for dispute_id in ids))
         return ids
 
     async def known_everywhere(self, seller: Seller, dispute_id: str) -> None:
