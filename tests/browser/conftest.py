@@ -11,7 +11,8 @@
 - `step` (per test): `await step("signed-in")` saves a full-page screenshot as
   `.local/test/artifacts/browser/<test>/<nn>-<step>.png` and runs axe-core (vendored,
   tests/browser/vendor/) on the page: a `serious` or `critical` violation fails the test, the others are
-  printed and kept in `<test>/axe.txt`. A failing test also leaves `<test>/failed.png`.
+  printed and kept in `<test>/axe.txt` (`axe=False` for a step that repeats a page state already checked).
+  A failing test also leaves `<test>/failed.png`.
 """
 
 from __future__ import annotations
@@ -40,6 +41,8 @@ ARTIFACTS = REPO / ".local" / "test" / "artifacts" / "browser"
 AXE_SOURCE = (Path(__file__).parent / "vendor" / "axe.min.js").read_text(encoding="utf-8")
 BLOCKING_IMPACTS = ("critical", "serious")
 TIMEOUT_MS = 10_000
+
+PAGES_OPENED: list[str] = []  # the tests that opened a page (each one's folder under ARTIFACTS)
 
 CONSOLE_KEY = pytest.StashKey["Console"]()
 CALL_REPORT_KEY = pytest.StashKey[pytest.TestReport]()
@@ -90,8 +93,13 @@ def pytest_runtest_makereport(item: pytest.Item, call: pytest.CallInfo[None]) ->
     return report
 
 
-def pytest_report_header(config: pytest.Config) -> str:
+def pytest_report_header(config: pytest.Config) -> str:  # shown when tests/browser is named on the command line
     return f"browser tests: {CHROMIUM}{' (headed)' if HEADED else ''}; screenshots in {ARTIFACTS}"
+
+
+def pytest_terminal_summary(terminalreporter: Any) -> None:  # and after any run that opened a page
+    if PAGES_OPENED:
+        terminalreporter.write_line(f"browser tests: screenshots of each step in {ARTIFACTS}/<test>/")
 
 
 @pytest.fixture(scope="session")
@@ -136,6 +144,7 @@ async def page(
     opened.on("console", console.on_console)
     opened.on("pageerror", console.on_page_error)
     request.node.stash[CONSOLE_KEY] = console
+    PAGES_OPENED.append(folder.name)
     try:
         yield opened
     finally:
