@@ -157,7 +157,7 @@ def _guarded(
             if refused.not_found:
                 return _render(request, ctx, "not_found.html", status=404, who=_maybe(request, ctx))
             log.warning("dashboard_refused", service=refused.service, code=refused.code)
-            return _render(request, ctx, "error.html", status=400, who=_maybe(request, ctx), service=refused.service)
+            return _render(request, ctx, "error.html", status=400, who=_maybe(request, ctx), service=None)
         except Unavailable as down:
             return _render(request, ctx, "error.html", status=503, who=_maybe(request, ctx), service=down.service)
         except Exception:

@@ -80,6 +80,16 @@
     });
   }
 
+  // Back to a page kept in the back/forward cache: its forms may be sent again.
+  window.addEventListener("pageshow", function (event) {
+    if (!event.persisted) { return; }
+    document.querySelectorAll("form[data-sent]").forEach(function (form) {
+      form.removeAttribute("data-sent");
+      form.removeAttribute("aria-busy");
+      form.querySelectorAll("input[type=file]").forEach(function (input) { input.disabled = false; });
+    });
+  });
+
   signInFromFragment();
   copyButtons();
   oneSubmitPerForm();

@@ -41,6 +41,7 @@ from shared.db.migrations import upgrade
 from shared.web.auth import mint_token
 from tests.infra import TestInfra
 from tests.integration.ingest.conftest import signed_headers
+from tests.integration.ingest.dashboard.page import Node, parse
 
 T = TypeVar("T")
 
@@ -323,3 +324,49 @@ async def browser(stack: Stack) -> AsyncIterator[Browser]:
     b = Browser(stack)
     yield b
     await b.aclose()
+
+
+async def upload(
+    browser: Browser,
+    dispute_id: str,
+    kind: str,
+    meta: dict[str, Any] | None = None,
+    file: tuple[str, Any, str] | None = None,
+) -> httpx.Response:
+    """Post the case page's upload form as a browser does (multipart; the CSRF token in its action URL)."""
+    page = parse_page(await browser.get(f"/dashboard/cases/{dispute_id}"))
+    action = page.one("form", "upload-form").get("action")
+    assert action is not None
+    files: dict[str, Any] = {"kind": (None, kind), "meta": (None, json.dumps(meta or {}, ensure_ascii=False))}
+    if file is not None:
+        files["file"] = file
+    return await browser.client.post(action, files=files, headers={"Origin": browser.origin})
+
+
+def parse_page(answer: httpx.Response) -> Node:
+    assert answer.status_code == 200, (answer.status_code, answer.text[:2000])
+    return parse(answer.text)
+
+
+async def upload_clean(browser: Browser, dispute_id: str) -> None:
+    for name in CLEAN:
+        meta = sample(name)
+        answer = await upload(browser, dispute_id, meta.pop("kind"), meta)
+        assert answer.status_code == 303, answer.text
+        assert answer.headers["location"].endswith("?done=upload"), answer.headers["location"]
+
+
+async def report_of(browser: Browser, dispute_id: str, status: str, *, lang: str | None = None) -> Node:
+    """The case page once its report has `status` (the checker runs a moment after an upload)."""
+
+    async def probe() -> Node | None:
+        page = parse_page(await browser.get(f"/dashboard/cases/{dispute_id}"))
+        report = page.one(testid="report")
+        fresh = report.get("data-stale") == "false"
+        return (
+            page
+            if report.get("data-status") == status and fresh and (lang is None or report.get("data-lang") == lang)
+            else None
+        )
+
+    return await eventually(probe, timeout_s=60, what=f"report {status}")
