@@ -18,7 +18,7 @@ from playwright.async_api import Dialog, Page, expect
 
 from shared.web.auth import mint_token
 from tests.browser.conftest import Console, Steps
-from tests.browser.desk import KST, Desk, dispute, sample
+from tests.browser.desk import KST, ORDER, Desk, dispute, sample
 from tests.browser.pages import (
     CJK,
     HANGUL,
@@ -165,6 +165,26 @@ async def test_the_case_page_switches_language_and_remembers_it(page: Page, step
     await page.goto("/dashboard")
     await expect(page.locator("html")).to_have_attribute("lang", "en")  # remembered, on every page
     await step("list-en")
+
+
+async def test_a_buyers_repeated_disputes_give_a_note_ready_to_copy(page: Page, step: Steps, desk: Desk):
+    seller = await desk.onboard()
+    first, *_ = await desk.open_cases(seller, dispute(3), dispute(4), dispute(5))  # one buyer, three disputes
+    await page.context.grant_permissions(["clipboard-read", "clipboard-write"])
+    await sign_in(page, seller.token)
+    await open_case(page, first)
+    risk = page.locator("[data-testid=buyer-risk]")
+    await expect(risk.locator("[data-abnormal=true]")).to_be_visible()
+    notes = risk.locator("[data-testid=buyer-risk-note]")
+    await expect(notes).to_have_count(2)  # Korean for the platform's reviewers, Chinese for the seller's staff
+    await step("buyer-risk")
+    for note, script in zip(await notes.all(), (HANGUL, CJK), strict=True):
+        text = await note.input_value()
+        assert script.search(text) and ORDER in text, text
+        box = note.locator("xpath=..")
+        await box.locator("[data-testid=copy-note]").click()
+        await expect(box.locator(".copied")).not_to_be_empty()  # the copy is done
+        assert await page.evaluate("() => navigator.clipboard.readText()") == text
 
 
 async def test_upload_through_the_page_makes_the_report_ready_then_submit_shows_receipt_and_verdict(
