@@ -61,7 +61,8 @@ class Desk:
     def __init__(self, system: RunningSystem, client: httpx.AsyncClient) -> None:
         self.system = system
         self.client = client
-        self.operator_token = mint_token(system.env.get("DD_AUTH_SECRET", DEVELOPMENT_AUTH_SECRET), "operator")
+        self.auth_secret = system.env.get("DD_AUTH_SECRET", DEVELOPMENT_AUTH_SECRET)  # what the services verify
+        self.operator_token = mint_token(self.auth_secret, "operator")
 
     @property
     def operator_headers(self) -> dict[str, str]:

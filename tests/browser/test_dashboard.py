@@ -284,12 +284,7 @@ async def test_a_statement_without_a_fee_plan_does_not_say_the_service_is_down(p
 async def test_a_forged_or_expired_cookie_is_the_sign_in_page_with_a_message(page: Page, step: Steps, desk: Desk):
     seller = await desk.onboard()
     forged = mint_token("not-the-service-secret-but-32-bytes-long", "seller", seller.seller_id)
-    expired = mint_token(
-        desk.system.env.get("DD_AUTH_SECRET", "dev-only-secret-change-me-32bytes!"),
-        "seller",
-        seller.seller_id,
-        now=datetime.now(KST) - timedelta(hours=13),
-    )
+    expired = mint_token(desk.auth_secret, "seller", seller.seller_id, now=datetime.now(KST) - timedelta(hours=13))
     messages = []
     for name, token in (("forged", forged), ("expired", expired), ("garbage", "<script>alert(1)</script>")):
         await page.context.clear_cookies()
