@@ -12,13 +12,15 @@ export DD_ENV ?= local
 install: system-packages $(STAMP)
 
 # Debian packages outside the venv: the letters' font (glyf TrueType with Hangul and simplified Chinese,
-# services/submit/letters.py) and poppler's pdffonts/pdftoppm (the letters' tests). Installed with apt-get
+# services/submit/letters.py), poppler's pdffonts/pdftoppm (the letters' tests) and chromium (the browser
+# tests drive it with Playwright; DD_TEST_CHROMIUM names another binary). Installed with apt-get
 # when we are root (CI is); otherwise the one command to run is printed and make stops.
-SYSTEM_PACKAGES := fonts-wqy-microhei poppler-utils
+SYSTEM_PACKAGES := fonts-wqy-microhei poppler-utils chromium
 system-packages:
 	@missing=""; \
 	test -f /usr/share/fonts/truetype/wqy/wqy-microhei.ttc || missing="$$missing fonts-wqy-microhei"; \
 	command -v pdffonts >/dev/null && command -v pdftoppm >/dev/null || missing="$$missing poppler-utils"; \
+	test -x "$${DD_TEST_CHROMIUM:-/usr/bin/chromium}" || missing="$$missing chromium"; \
 	if [ -n "$$missing" ]; then \
 	  if [ "$$(id -u)" = 0 ] && command -v apt-get >/dev/null; then \
 	    echo "installing Debian packages:$$missing"; \

@@ -52,8 +52,15 @@ def provide_infra() -> Iterator[TestInfra]:
         with _containers() as infra:
             yield infra
         return
+    # Their own folder under .local/test, destroyed before and after the session: what a run leaves for
+    # people to read beside it (the system's logs in system/, the browser tests' screenshots in artifacts/)
+    # stays until the next run.
     local = LocalInfra.from_env(
-        root=REPO / ".local" / "test", prefix="DD_TEST_", pg_port=15442, kafka_port=19102, kafka_controller_port=19103
+        root=REPO / ".local" / "test" / "servers",
+        prefix="DD_TEST_",
+        pg_port=15442,
+        kafka_port=19102,
+        kafka_controller_port=19103,
     )  # durable PostgreSQL (the default): crash tests must not lose acknowledged commits
     local.destroy()  # a previous run killed mid-way leaves nothing behind to trip over
     local.up()
