@@ -279,6 +279,7 @@ async def test_a_statement_without_a_fee_plan_does_not_say_the_service_is_down(p
     await expect(page.locator("main h1")).to_be_visible()
     await step("statement-no-plan")
     await expect(page.locator("[data-testid=service-unavailable]")).to_have_count(0)
+    await expect(page.locator("[data-testid=panel-refused][data-code=plan_not_set]")).to_be_visible()
 
 
 async def test_a_forged_or_expired_cookie_is_the_sign_in_page_with_a_message(page: Page, step: Steps, desk: Desk):

@@ -62,6 +62,17 @@ def test_two_disputes_from_notice_to_verdict_and_reminder(shifted: tuple[Running
         demo = Demo(system.ports, seller_id, WAIT_S, client, ServiceSettings().auth_secret)
         demo.check_up()
         secret, token = demo.onboard()
+        plan = {
+            "tier": "pro",
+            "base_fee": "99000",
+            "case_fee_domestic": "8000",
+            "case_fee_international": "15000",
+            "commission_rate": "0.04",
+            "commission_cap": "200000",
+            "currency": "KRW",  # the disputes' own: the statement needs no exchange rate
+        }
+        set_plan = client.put(system.url("ingest") + f"/v1/sellers/{seller_id}/plan", json=plan, headers=demo.operator())
+        assert set_plan.status_code == 200, set_plan.text
         sink = Sink(new_secret())
         sink.start()
         try:

@@ -208,6 +208,8 @@ _ZH: dict[str, str] = {
     "problem.portal_rejected": "平台拒绝了材料包。",
     "problem.evidence_unavailable": "证据服务暂时无法访问，未提交任何内容，请重试。",
     "problem.idempotency_key_reused": "此提交表单已用于其他内容，请刷新页面。",
+    "problem.plan_not_set": "尚未为此卖家设置收费方案，暂无账单；请联系运营人员设置。",
+    "problem.exchange_rate_missing": "本月汇率尚未录入，账单暂时无法计算。",
 }
 
 _KO: dict[str, str] = {
@@ -406,6 +408,8 @@ _KO: dict[str, str] = {
     "problem.media_type_mismatch": "파일 내용이 확장자와 다릅니다.",
     "problem.malformed_multipart": "업로드 형식이 잘못되었습니다.",
     "problem.portal_rejected": "포털이 패키지를 거부했습니다.",
+    "problem.plan_not_set": "이 판매자의 요금제가 아직 설정되지 않아 청구서가 없습니다. 운영자에게 설정을 요청하세요.",
+    "problem.exchange_rate_missing": "이 달의 환율이 아직 입력되지 않아 청구서를 계산할 수 없습니다.",
     "problem.evidence_unavailable": "증빙 서비스에 연결할 수 없어 아무것도 제출하지 않았습니다. 다시 시도하세요.",
     "problem.idempotency_key_reused": "이 제출 양식은 다른 내용에 쓰였습니다. 페이지를 새로 고치세요.",
 }
@@ -606,6 +610,8 @@ _EN: dict[str, str] = {
     "problem.media_type_mismatch": "The file's content does not match its name.",
     "problem.malformed_multipart": "The upload was malformed.",
     "problem.portal_rejected": "The portal refused the package.",
+    "problem.plan_not_set": "No fee plan is set for this seller yet, so there is no statement; ask an operator to set one.",
+    "problem.exchange_rate_missing": "This month's exchange rate is not entered yet, so the statement cannot be worked out.",
     "problem.evidence_unavailable": "The evidence service did not answer; nothing was submitted. Try again.",
     "problem.idempotency_key_reused": "This submit form was used for something else: reload the page.",
 }

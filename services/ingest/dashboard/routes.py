@@ -133,7 +133,7 @@ async def _panel(service: str, call: Awaitable[T]) -> views.Panel[T]:
         if refused.status == 404:
             return views.Panel(service, absent=True)
         log.warning("dashboard_panel_refused", service=service, code=refused.code)
-        return views.Panel(service, unavailable=True)
+        return views.Panel(service, unavailable=True, refused=refused.code if CODE.match(refused.code) else "error")
     except Unavailable:
         return views.Panel(service, unavailable=True)
 

@@ -76,6 +76,9 @@ class Panel(Generic[T]):
     value: T | None = None
     absent: bool = False
     unavailable: bool = False
+    # The service's refusal (its problem `code`, such as `plan_not_set`): the panel says so in words rather
+    # than "unavailable" (`unavailable` stays true, so a template without a word for it still renders).
+    refused: str | None = None
 
     @property
     def ok(self) -> bool:
