@@ -71,7 +71,8 @@ def test_two_disputes_from_notice_to_verdict_and_reminder(shifted: tuple[Running
             "commission_cap": "200000",
             "currency": "KRW",  # the disputes' own: the statement needs no exchange rate
         }
-        set_plan = client.put(system.url("ingest") + f"/v1/sellers/{seller_id}/plan", json=plan, headers=demo.operator())
+        plan_url = system.url("ingest") + f"/v1/sellers/{seller_id}/plan"
+        set_plan = client.put(plan_url, json=plan, headers=demo.operator())
         assert set_plan.status_code == 200, set_plan.text
         sink = Sink(new_secret())
         sink.start()

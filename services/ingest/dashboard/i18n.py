@@ -610,8 +610,8 @@ _EN: dict[str, str] = {
     "problem.media_type_mismatch": "The file's content does not match its name.",
     "problem.malformed_multipart": "The upload was malformed.",
     "problem.portal_rejected": "The portal refused the package.",
-    "problem.plan_not_set": "No fee plan is set for this seller yet, so there is no statement; ask an operator to set one.",
-    "problem.exchange_rate_missing": "This month's exchange rate is not entered yet, so the statement cannot be worked out.",
+    "problem.plan_not_set": "No fee plan is set for this seller yet, so no statement: ask an operator to set one.",
+    "problem.exchange_rate_missing": "This month's exchange rate is not entered yet: the statement cannot be made.",
     "problem.evidence_unavailable": "The evidence service did not answer; nothing was submitted. Try again.",
     "problem.idempotency_key_reused": "This submit form was used for something else: reload the page.",
 }
