@@ -33,6 +33,7 @@ from __future__ import annotations
 
 import argparse
 import asyncio
+import dataclasses
 import json
 import os
 import random
@@ -784,6 +785,7 @@ async def drill(infra: LocalInfra, plan: Plan, ports: SystemPorts, *, root: Path
         drained_s: float | None = None
         counts: list[Count] = []
         why = ""
+        said = ended
         while True:
             try:
                 counts = count(ledger, await observe(infra, ledger, sink))
@@ -797,6 +799,9 @@ async def drill(infra: LocalInfra, plan: Plan, ports: SystemPorts, *, root: Path
                 break
             if time.monotonic() - ended > plan.drain_timeout_s:
                 break
+            if time.monotonic() - said > 15:
+                print(f"  draining, {time.monotonic() - ended:.0f} s: {why[:300]}", flush=True)
+                said = time.monotonic()
             await asyncio.sleep(3)
         await asyncio.sleep(3)  # room for a late duplicate to show up
         counts = count(ledger, await observe(infra, ledger, sink))
@@ -854,6 +859,8 @@ def main() -> None:
         rate=args.rate, duration_s=args.duration, evidence=args.evidence, faults=tuple(args.faults), seed=args.seed
     )
     infra = bench_infra()
+    if os.environ.get("DD_BENCH_DIR"):  # servers of their own beside another bench's
+        infra = dataclasses.replace(infra, root=REPO / os.environ["DD_BENCH_DIR"])
     infra.destroy()
     infra.up()
 
