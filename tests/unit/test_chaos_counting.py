@@ -142,3 +142,29 @@ def test_a_sink_message_tells_its_fact_by_type_case_report_and_reminder():
     alerted = fact_of(body("deadline.alerted", alert="reminder", offset_minutes=60))
     assert alerted.fact == f"deadline.alerted {A} reminder@60"
     assert fact_of(b"not json") is None
+
+
+def test_a_submission_whose_answer_never_came_counts_as_submitted_and_must_be_whole():
+    ledger, seen = whole_run()
+    ledger.submitted, ledger.asked = set(), {B}  # submit was called; its answer was lost in a fault
+    assert failed(count(ledger, seen)) == []
+    seen.verdicts.pop(B)
+    assert _failing(ledger, seen) == {"verdict stored": (1, 0)}
+    ledger, seen = whole_run()
+    ledger.asked = {B}
+    ledger.submitted = set()
+    seen.submissions.pop(B)  # asked, never answered, never made: nothing is expected of it
+    for kind in (topics.CASE_SUBMITTED, topics.VERDICT_RETURNED):
+        seen.events[kind].pop(B)
+    seen.verdicts.pop(B)
+    seen.notifications = {
+        k: v for k, v in seen.notifications.items() if v[1] not in (topics.CASE_SUBMITTED, topics.VERDICT_RETURNED)
+    }
+    assert failed(count(ledger, seen)) == []
+
+
+def test_a_case_of_a_notice_whose_answer_never_came_is_noted_not_failed():
+    ledger, seen = whole_run()
+    seen.cases["ingest"]["CH-T-000009"] = 1
+    counts = count(ledger, seen)
+    assert failed(counts) == [] and counts[0].note == "and 1 of notices whose answer never came"
