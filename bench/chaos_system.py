@@ -96,7 +96,7 @@ class Plan:
     reminder_every_s: float = 60.0  # reminders come due this often during the load (whole minutes)
     accept_within_s: float = 90.0  # how long a notice is retried before it counts as refused
     step_within_s: float = 150.0  # the same for each step of a case's evidence and submission
-    cases_in_flight: int = 16  # cases whose evidence and submission are under way at once
+    cases_in_flight: int = 48  # cases whose evidence and submission are under way at once
     drain_timeout_s: float = 240.0
     startup_s: float = 25.0  # from starting the services to the load's first notice, about
     log_dir: Path = REPO / ".local" / "chaos-system"
@@ -128,6 +128,7 @@ class Ledger:
     gave_up: dict[str, str] = field(default_factory=dict)  # dispute id -> the step that never worked
     faults: list[Fault] = field(default_factory=list)
     load_s: float = 0.0  # how long notices were sent (at least the plan's duration, and until the last fault)
+    cases_after_s: float = 0.0  # how long the cases' evidence and submissions went on after the last notice
 
 
 # ---------------------------------------------------------------- what arrived
@@ -797,8 +798,10 @@ async def drill(infra: LocalInfra, plan: Plan, ports: SystemPorts, *, root: Path
                 chaos.cancel()
             await asyncio.gather(chaos, return_exceptions=True)
             await faults.restore()
+        last_notice = time.monotonic()
         await load.finish()
         ended = time.monotonic()
+        ledger.cases_after_s = ended - last_notice
         reminded = (last_reminder(due, offsets) + timedelta(seconds=5)).astimezone(UTC)  # fired by then
         drained_s: float | None = None
         counts: list[Count] = []
@@ -846,7 +849,8 @@ def report(outcome: Outcome, plan: Plan) -> str:
         "",
         f"{ledger.notices} notices in {ledger.load_s:.0f} s, {len(ledger.accepted)} disputes accepted "
         f"({len(ledger.refused)} never acknowledged), {len(ledger.packaged)} clean packages, "
-        f"{len(ledger.submitted)} submitted (cases that gave up a step: {steps}); {drained}.",
+        f"{len(ledger.submitted)} submitted (cases that gave up a step: {steps}), the last "
+        f"{ledger.cases_after_s:.0f} s after the last notice; {drained}.",
         "",
         "Faults:",
         faults or "- none",
