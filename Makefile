@@ -7,7 +7,7 @@ STAMP  := $(VENV)/.installed
 # Everything started from here runs on a laptop: the development auth secret is allowed.
 export DD_ENV ?= local
 
-.PHONY: install system-packages run stop demo test test-unit fuzz typecheck bench chaos-backbone clean
+.PHONY: install system-packages run stop demo test test-unit fuzz typecheck bench chaos chaos-backbone clean
 
 install: system-packages $(STAMP)
 
@@ -83,6 +83,12 @@ bench: install
 ## dead-lettered. `tests/integration/shared/test_chaos_backbone.py` is its short form, run by `make test`.
 chaos-backbone: install
 	$(PY) -m bench.chaos_backbone $(CHAOS_ARGS)
+
+## The whole system under a steady load while each service is SIGKILLed, Kafka and PostgreSQL restart and a
+## consumer is paused past its session timeout; counts every effect, exits 1 on a loss or duplicate (docs/chaos.md).
+## CHAOS_ARGS='--rate 4 --duration 180 --seed 7'. tests/e2e/test_chaos_system.py is its short form.
+chaos: install
+	$(PY) -m bench.chaos_system $(CHAOS_ARGS)
 
 clean:
 	-$(PY) -m deploy.local.run stop 2>/dev/null

@@ -14,6 +14,7 @@ Times: the cover letter's timeline is in KST; the message log shows each message
 from __future__ import annotations
 
 import io
+import threading
 from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import datetime
@@ -170,7 +171,18 @@ def _table(rows: list[list[Any]], widths: list[float], font: str) -> Table:
     return table
 
 
+# One PDF at a time per process: submit renders in worker threads, and reportlab's registered TTFont (one
+# per process, shared by every document) is not thread-safe: two documents subsetting it at once corrupt
+# each other's glyph tables (IndexError / KeyError in TTFontFile.makeSubset), found by `make chaos`.
+_RENDERING = threading.Lock()
+
+
 def _render(story: list[Any], font: str, title: str) -> bytes:
+    with _RENDERING:
+        return _build_pdf(story, font, title)
+
+
+def _build_pdf(story: list[Any], font: str, title: str) -> bytes:
     out = io.BytesIO()
     doc = SimpleDocTemplate(
         out,

@@ -95,8 +95,12 @@ async def record(
     if not inserted:
         log.info("verdict_duplicate", dispute_id=dispute_id, source=source)
         return False
-    if await repo.submission(dispute_id) is not None:
-        await repo.set_check(dispute_id, None)  # nothing more to poll
+    submission = await repo.submission(dispute_id)
+    # Nothing more to poll, once the receipt is ours. A `pending` submission (the portal has the package, our
+    # receipt write was lost: a crash, a timeout) keeps its check: the reconciler still records the receipt
+    # and its `case.submitted` (`complete` then clears the check, seeing this verdict).
+    if submission is not None and submission.state != "pending":
+        await repo.set_check(dispute_id, None)
     data = VerdictReturnedV1(
         dispute_id=dispute_id,
         outcome=outcome,

@@ -12,6 +12,7 @@ from datetime import UTC, datetime, timedelta
 
 from sqlalchemy import func, select
 
+from services.portal_sim.settings import VerdictRule
 from services.submit import models, submissions
 from services.submit.package import mismatched_files
 from shared.contracts import DisputeChange, DisputeUpdatedV1, new_event
@@ -218,3 +219,33 @@ async def test_the_manual_path_ends_in_the_same_receipt_and_event(submit: Submit
         url, json={"receipt_number": "2026-0301-5566"}, headers=submit.seller_headers(seller)
     )
     assert repeat.status_code == 200 and len(await submit.events_of(dispute, "case.submitted")) == 1
+
+
+async def test_a_verdict_before_the_lost_receipt_still_leaves_the_reconciler_to_record_it(submit: Submit) -> None:
+    # Found by `make chaos`: submit was SIGKILLed after the portal stored the package and before the receipt
+    # was written; the portal's verdict callback came first and cleared the submission's next check, so
+    # the reconciler never looked again: no receipt and no case.submitted, ever (two cases in one run).
+    seller, dispute = await submit.new_case()
+    previous = submit.set_settings(portal_max_attempts=1)
+    try:
+        await submit.fault(fault="lose_response", times=1, delay_s=1.5)  # stored, then the answer is late
+        # The verdict comes after the route gave up on the answer: as after a kill, nothing else touches the row.
+        submit.portal_app.state.portal.rules.insert(0, VerdictRule(dispute_id=dispute, delay_s=2.5))
+        answer = await submit.submit(dispute, seller)
+        assert answer.status_code == 202 and answer.json()["state"] == "pending"
+        for _ in range(200):  # the portal's callback: the verdict, before any receipt
+            if await submit.events_of(dispute, "verdict.returned"):
+                break
+            await asyncio.sleep(0.05)
+        assert len(await submit.events_of(dispute, "verdict.returned")) == 1
+        assert await submit.events_of(dispute, "case.submitted") == []
+        submit.clock.advance(timedelta(seconds=31))
+        assert await submissions.reconcile(submit.sessions, submit.context) == 1
+    finally:
+        submit.context.settings = previous
+        submit.clock.set(datetime.now(UTC))  # back to the wall clock: tokens minted later are not from the future
+    got = (await submit.client.get(f"/v1/cases/{dispute}/submission", headers=submit.seller_headers(seller))).json()
+    [package] = submit.portal_packages(dispute)
+    assert got["state"] == "receipted" and got["receipt_id"] == package.receipt_id
+    assert len(await submit.events_of(dispute, "case.submitted")) == 1
+    assert len(await submit.events_of(dispute, "verdict.returned")) == 1

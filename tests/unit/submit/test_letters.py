@@ -103,3 +103,22 @@ def test_pdftoppm_renders_the_cover_letter_to_a_png(tmp_path):
 def test_a_missing_font_fails_with_the_install_command(tmp_path):
     with pytest.raises(letters.FontMissing, match="apt-get install fonts-wqy-microhei"):
         letters.cover_letter(LETTER, letters.LetterFont(Path(tmp_path / "none.ttf")))
+
+
+def test_letters_rendered_at_once_in_threads_are_the_letters_rendered_one_by_one():
+    # submit renders each package's PDFs in a worker thread (anyio.to_thread), so several submissions render
+    # at once with one registered TTFont; `make chaos` saw reportlab's subsetting fail there (IndexError,
+    # KeyError in TTFontFile.makeSubset) and the submit answer 500.
+    from concurrent.futures import ThreadPoolExecutor
+
+    def letter(n: int) -> bytes:
+        texts = [letters.Message(AT, "구매자", f"주문 {n} 상품을 아직 못 받았어요 {'가나다라마바사'[n % 7 :]}")]
+        texts.append(
+            letters.Message(AT, "卖家", f"订单{n}：包裹已于2月{n % 28 + 1}日签收，{'请查收快递单号'[n % 6 :]}")
+        )
+        return letters.message_log(f"D-{n}", texts, FONT) if n % 2 else letters.cover_letter(LETTER, FONT)
+
+    alone = [letter(n) for n in range(24)]
+    with ThreadPoolExecutor(8) as pool:
+        for _ in range(3):
+            assert list(pool.map(letter, range(24))) == alone
