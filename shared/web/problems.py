@@ -45,6 +45,7 @@ from fastapi.responses import JSONResponse
 from pydantic import ValidationError
 from starlette.exceptions import HTTPException as StarletteHTTPException
 
+from shared.db.errors import is_connection_error
 from shared.errors import DomainError, InvalidCursor, NotFound
 from shared.tracing import current_request_id, current_traceparent, trace_scope
 
@@ -272,6 +273,20 @@ async def _on_unhandled(request: Request, exc: Exception) -> JSONResponse:
     traceparent = current_traceparent() or state.get("traceparent")
     request_id = current_request_id() or state.get("request_id")
     with trace_scope(traceparent, request_id):
+        headers = {"x-request-id": request_id, "traceparent": traceparent}
+        if is_connection_error(exc):
+            # PostgreSQL restarting or away: nothing was saved, and a retry in a moment is the answer
+            # (seen under `make chaos`: 500s with tracebacks while the database restarted).
+            error_type = type(exc).__name__
+            log.warning("database_unavailable", method=request.method, path=request.url.path, error_type=error_type)
+            return problem_response(
+                503,
+                "database_unavailable",
+                "Database unavailable",
+                "The database could not be reached; nothing was saved. Retry in a moment.",
+                instance=request.url.path,
+                headers={"Retry-After": "1", **{key: value for key, value in headers.items() if value}},
+            )
         log.error(
             "unhandled_exception",
             method=request.method,
@@ -279,7 +294,6 @@ async def _on_unhandled(request: Request, exc: Exception) -> JSONResponse:
             error_type=type(exc).__name__,
             exc_info=exc,
         )
-        headers = {"x-request-id": request_id, "traceparent": traceparent}
         return problem_response(
             500,
             "internal_error",

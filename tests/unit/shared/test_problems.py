@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 
+import asyncpg
 import httpx
 import pytest
 from fastapi import FastAPI, HTTPException, Request
@@ -68,6 +69,10 @@ def _app() -> FastAPI:
     @app.get("/limited")
     async def limited() -> None:
         raise HTTPException(429, headers={"Retry-After": "30"})
+
+    @app.get("/database-away")
+    async def database_away() -> None:
+        raise asyncpg.CannotConnectNowError("the database system is starting up")
 
     @app.get("/crash")
     async def crash() -> None:
@@ -351,3 +356,11 @@ def test_domain_error_carries_its_code_detail_and_data_without_speaking_http():
     assert str(CaseAlreadyWon()) == "case_already_won"
     assert problem_for(ERRORS, CaseAlreadyWon()) == ERRORS[CaseClosed]
     assert problem_for(ERRORS, ReceiptMissing()) is None
+
+
+async def test_a_database_that_cannot_be_reached_is_503_with_retry_after_not_500(client):
+    with capture_logs() as logs:
+        response = await client.get("/database-away")
+    assert response.status_code == 503 and response.headers["retry-after"] == "1"
+    assert _problem(response)["code"] == "database_unavailable"
+    assert [entry["event"] for entry in logs] == ["database_unavailable"]  # a warning, no traceback
