@@ -200,7 +200,13 @@ async def one_rate(
         connection = await pool.get()
         try:
             run.sent[dispute_id] = time.perf_counter()
-            status = await connection.post(path, body, headers)
+            try:
+                status = await connection.post(path, body, headers)
+            except (OSError, RuntimeError, IndexError, asyncio.IncompleteReadError):
+                # The server closed a keep-alive connection left idle (uvicorn: after 5 s): a new one, once.
+                connection.close()
+                connection = await Connection.open(system.url("ingest"))
+                status = await connection.post(path, body, headers)
             if status == 202:
                 run.accepted[dispute_id] = time.perf_counter()
             else:
