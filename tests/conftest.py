@@ -6,6 +6,7 @@ import os
 import uuid
 from collections.abc import AsyncIterator, Iterator
 from dataclasses import dataclass
+from pathlib import Path
 
 import pytest
 from sqlalchemy import BigInteger, Column, Identity, Integer, MetaData, String, Table, Uuid, text
@@ -19,6 +20,8 @@ from tests.system import RunningSystem, running_system
 
 # Tests are a local run (the development auth secret is allowed); set before any settings are built.
 os.environ.setdefault("DD_ENV", "local")
+
+TESTS = Path(__file__).parent
 
 
 @pytest.fixture(scope="session")
@@ -87,3 +90,13 @@ async def scratch(engine: AsyncEngine) -> AsyncIterator[Scratch]:
 def system(infra: TestInfra, kafka: str) -> Iterator[RunningSystem]:
     """The five services and the simulator as processes, up for the whole session once asked for."""
     yield from running_system(infra)
+
+
+def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item]) -> None:
+    """The tests that run the whole system as processes (tests/e2e, tests/browser) go last.
+
+    The session's `system` stays up once started, and its services consume the shared topics: a later
+    test that counts the events of its own dispute on a topic would also see what those services made
+    of it (seen: a second `deadline.alerted` from the session system's deadline service)."""
+    whole_system = ("e2e", "browser")
+    items.sort(key=lambda item: Path(str(item.path)).relative_to(TESTS).parts[0] in whole_system)
