@@ -4,15 +4,18 @@ from __future__ import annotations
 
 import asyncio
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Iterable
+from typing import TypeVar
 
 from aiokafka import AIOKafkaConsumer, ConsumerRecord, TopicPartition
 from sqlalchemy import insert
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from shared.contracts import DisputeReceivedV1, Envelope, Money, new_event
+from shared.contracts.topics import EVENT_TOPICS
 from shared.kafka.consumer import EventConsumer
 from shared.kafka.metadata import topic_partitions
+from shared.settings import ServiceSettings
 
 
 def dispute_received(dispute_id: str, seq: int, *, padding: int = 0) -> Envelope:
@@ -119,3 +122,27 @@ class running:
     async def __aexit__(self, *exc) -> None:
         self.consumer.request_stop()
         await asyncio.wait_for(self.task, 15)
+
+
+S = TypeVar("S", bound=ServiceSettings)
+
+
+def own_group(settings: S, group: str) -> S:
+    """The same settings with a consumer group of their own (a test's services, apart from every other test's)."""
+    cls = type(settings)
+    subclass = type(f"{cls.__name__}OwnGroup", (cls,), {"consumer_group": property(lambda self: group)})
+    return subclass(**settings.model_dump())  # type: ignore[no-any-return]
+
+
+async def start_group_at_end(bootstrap: str, group: str, names: Iterable[str] = EVENT_TOPICS) -> None:
+    """Commit `group`'s offsets at the topics' ends: it reads only what comes after (a new group reads from
+    the earliest offset, every earlier test's events included)."""
+    consumer = AIOKafkaConsumer(bootstrap_servers=bootstrap, group_id=group, enable_auto_commit=False)
+    await consumer.start()
+    try:
+        partitions = await topic_partitions(consumer, list(names))
+        consumer.assign(partitions)
+        ends = await consumer.end_offsets(partitions)
+        await consumer.commit(dict(ends))
+    finally:
+        await consumer.stop()

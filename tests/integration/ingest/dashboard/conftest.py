@@ -42,6 +42,7 @@ from shared.web.auth import mint_token
 from tests.infra import TestInfra
 from tests.integration.ingest.conftest import signed_headers
 from tests.integration.ingest.dashboard.page import Node, parse
+from tests.support import own_group, start_group_at_end
 
 T = TypeVar("T")
 
@@ -243,6 +244,12 @@ async def stack(infra: TestInfra, kafka: str, tmp_path_factory: pytest.TempPathF
             database_url=urls["notify"], allow_private_targets=True, **common
         )
         portal = PortalSettings(callback_url=None, default_verdict=VerdictRule(outcome="won", delay_s=0.5))
+        # Each service in a consumer group of this fixture's own, starting at the topics' ends: the default
+        # groups carry earlier tests' offsets and backlog (seen: uploads waiting behind thousands of old events).
+        run = uuid.uuid4().hex[:8]
+        for name in ("evidence", "deadline", "notify"):
+            settings[name] = own_group(settings[name], f"dd-{name}-dash-{run}")
+            await start_group_at_end(kafka, settings[name].consumer_group)
         for name in ("evidence", "deadline", "notify"):
             server = serve(name, lambda name=name: MAINS[name].create_app(settings[name]))
             await server.start()
@@ -258,6 +265,8 @@ async def stack(infra: TestInfra, kafka: str, tmp_path_factory: pytest.TempPathF
             portal_timeout_s=5.0,
             **common,
         )
+        settings["submit"] = own_group(settings["submit"], f"dd-submit-dash-{run}")
+        await start_group_at_end(kafka, settings["submit"].consumer_group)
         submit = serve("submit", lambda: MAINS["submit"].create_app(settings["submit"]))
         await submit.start()
         exits.push_async_callback(submit.stop)
@@ -273,6 +282,8 @@ async def stack(infra: TestInfra, kafka: str, tmp_path_factory: pytest.TempPathF
             submit_url=submit.url,
             **common,
         )
+        settings["ingest"] = own_group(settings["ingest"], f"dd-ingest-dash-{run}")
+        await start_group_at_end(kafka, settings["ingest"].consumer_group)
         ingest = serve("ingest", lambda: MAINS["ingest"].create_app(settings["ingest"]))
         await ingest.start()
         exits.push_async_callback(ingest.stop)
