@@ -21,11 +21,13 @@ from urllib.parse import parse_qs, urlencode
 import structlog
 from fastapi import APIRouter, Request, Response
 from fastapi.responses import FileResponse, HTMLResponse, RedirectResponse
+from python_multipart.multipart import parse_options_header
 
 from services.ingest.context import Ctx, IngestContext
 from services.ingest.dashboard import i18n, remote, session, views
 from services.ingest.dashboard.clients import Refused, Services, Unavailable
 from services.ingest.dashboard.session import LANG_COOKIE, Session, SignedOut
+from shared.web.multipart import MalformedMultipart, MultipartReader, PartHeadersTooLarge
 
 log = structlog.get_logger(__name__)
 
@@ -106,8 +108,12 @@ def _query(request: Request, name: str, pattern: re.Pattern[str] | None = None) 
 
 
 async def _form(request: Request) -> dict[str, str]:
-    """An urlencoded form body (at most 16 KiB; anything else reads as an empty form)."""
-    if not request.headers.get("content-type", "").startswith("application/x-www-form-urlencoded"):
+    """A form's text fields, urlencoded (a browser) or multipart (`curl -F`, `requests` with `files=`), at most
+    16 KiB and 20 fields; anything else (a file part, a malformed body) reads as an empty form."""
+    media, options = parse_options_header(request.headers.get("content-type", ""))
+    if media == b"multipart/form-data":
+        return await _multipart_form(request, options.get(b"boundary", b""))
+    if media != b"application/x-www-form-urlencoded":
         return {}
     body = b""
     async for chunk in request.stream():
@@ -119,6 +125,25 @@ async def _form(request: Request) -> dict[str, str]:
     except (UnicodeDecodeError, ValueError):
         return {}
     return {k: v[0] for k, v in parsed.items()}
+
+
+async def _multipart_form(request: Request, boundary: bytes) -> dict[str, str]:
+    fields: dict[str, str] = {}
+    size = 0
+    try:
+        async for part in MultipartReader(request.stream(), boundary):
+            if part.filename is not None or len(fields) >= 20:
+                return {}
+            value = b""
+            async for data in part:
+                value += data
+                size += len(data)
+                if size > MAX_FORM_BYTES:
+                    return {}
+            fields.setdefault(part.name, value.decode("utf-8"))
+    except (MalformedMultipart, PartHeadersTooLarge, UnicodeDecodeError):
+        return {}
+    return fields
 
 
 def _services(request: Request, ctx: IngestContext, who: Session) -> Services:

@@ -94,3 +94,17 @@ async def test_a_post_without_the_csrf_token_or_from_another_origin_is_refused(b
         "/dashboard/sign-out", data={"csrf": csrf}, headers={"Referer": f"{browser.origin}/dashboard"}
     )
     assert referer.status_code == 303
+
+
+async def test_a_multipart_form_as_curl_f_sends_it_works_like_the_browsers_and_a_file_part_does_not(
+    browser: Browser, stack: Stack
+):
+    seller_id, _ = await stack.onboard()
+    token = stack.token("seller", seller_id)
+    # curl -F token=… / requests with files=: multipart/form-data, text parts only.
+    signed_in = await browser.post("/dashboard/sign-in", files={"token": (None, token)})
+    assert signed_in.status_code == 303 and signed_in.headers["location"] == "/dashboard"
+    assert signed_in.headers["set-cookie"].startswith("dd_session=")
+    browser.client.cookies.clear()
+    as_file = await browser.post("/dashboard/sign-in", files={"token": ("token.txt", token.encode())})
+    assert as_file.status_code != 303 and "dd_session=" not in as_file.headers.get("set-cookie", "")
