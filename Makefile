@@ -13,20 +13,27 @@ install: system-packages $(STAMP)
 
 # Debian packages outside the venv: the letters' font (glyf TrueType with Hangul and simplified Chinese,
 # services/submit/letters.py), poppler's pdffonts/pdftoppm (the letters' tests) and chromium (the browser
-# tests drive it with Playwright; DD_TEST_CHROMIUM names another binary). Installed with apt-get
-# when we are root (CI is); otherwise the one command to run is printed and make stops.
-SYSTEM_PACKAGES := fonts-wqy-microhei poppler-utils chromium
+# tests drive it with Playwright; DD_TEST_CHROMIUM names another binary), Tesseract with its Korean and
+# simplified Chinese data (evidence reads screenshots) and prometheus for its promtool (the alert rules' and
+# /metrics' checks). Installed with apt-get when we are root (CI is); otherwise the one command to run is
+# printed and make stops.
 system-packages:
 	@missing=""; \
 	test -f /usr/share/fonts/truetype/wqy/wqy-microhei.ttc || missing="$$missing fonts-wqy-microhei"; \
 	command -v pdffonts >/dev/null && command -v pdftoppm >/dev/null || missing="$$missing poppler-utils"; \
 	test -x "$${DD_TEST_CHROMIUM:-/usr/bin/chromium}" || missing="$$missing chromium"; \
+	command -v tesseract >/dev/null || missing="$$missing tesseract-ocr"; \
+	for lang in kor chi_sim; do \
+	  ls /usr/share/tesseract-ocr/*/tessdata/$$lang.traineddata >/dev/null 2>&1 || \
+	    missing="$$missing tesseract-ocr-$$(echo $$lang | tr _ -)"; \
+	done; \
+	command -v promtool >/dev/null || missing="$$missing prometheus"; \
 	if [ -n "$$missing" ]; then \
 	  if [ "$$(id -u)" = 0 ] && command -v apt-get >/dev/null; then \
 	    echo "installing Debian packages:$$missing"; \
-	    apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq $$missing >/dev/null; \
+	    apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends $$missing >/dev/null; \
 	  else \
-	    echo "missing Debian packages:$$missing; run: sudo apt-get install -y$$missing" >&2; exit 1; \
+	    echo "missing Debian packages:$$missing; run: sudo apt-get install -y --no-install-recommends$$missing" >&2; exit 1; \
 	  fi; \
 	fi
 

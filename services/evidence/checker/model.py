@@ -32,6 +32,25 @@ class CaseFacts:
 
 
 @dataclass(frozen=True)
+class OcrLine:
+    """One line of text Tesseract recognised in an image."""
+
+    text: str
+    confidence: float  # 0..100: the mean confidence of the line's words
+    box: tuple[int, int, int, int]  # left, top, width, height, in the original image's pixels
+
+
+@dataclass(frozen=True)
+class OcrRead:
+    """The text read from an image (or an image-only PDF page) by OCR."""
+
+    text: str
+    confidence: float  # 0..100: the mean word confidence over the whole image (0 when nothing was read)
+    lines: tuple[OcrLine, ...] = ()
+    languages: str = "kor+chi_sim+eng"  # Tesseract's language data used
+
+
+@dataclass(frozen=True)
 class ExtractedFacts:
     """What extraction read from the file's bytes (nothing when the item came without a file)."""
 
@@ -43,6 +62,7 @@ class ExtractedFacts:
     width: int | None = None
     height: int | None = None
     exif_time: datetime | None = None  # aware only when EXIF carried an offset; naive means "zone unknown"
+    ocr: OcrRead | None = None  # images (and image-only PDF pages): what OCR read; None when not run
 
 
 @dataclass(frozen=True)
