@@ -2,6 +2,7 @@
 
 dd token --role operator            dd topics [--partitions 6]
 dd lag [--group dd-ingest]          dd dlq list [--topic dispute.received.dlq]
+dd members [--group dd-deadline]    (each replica's partitions)
 dd dlq replay --topic T [--offset N --partition P | --all]
 dd webhook send --seller V900 examples/notice_two_orders.json   (secret: --secret or DD_WEBHOOK_SECRET)
 """
@@ -19,7 +20,7 @@ import typer
 
 from shared.contracts.topics import EVENT_TOPICS, dlq_topic, is_dlq_topic
 from shared.kafka.dlq import read_dead_letters, replay_dead_letters
-from shared.kafka.lag import LagReader, PartitionLag
+from shared.kafka.lag import GroupMember, LagReader, PartitionLag
 from shared.kafka.producer import create_producer
 from shared.kafka.topics import ensure_topics
 from shared.logging import configure_logging
@@ -96,6 +97,27 @@ def lag(
         committed = "-" if r.committed is None else str(r.committed)
         typer.echo(f"{r.consumergroup:<16} {r.topic:<22} {r.partition:>4} {committed:>10} {r.end:>10} {r.lag:>8}")
     typer.echo(f"total lag: {sum(r.lag for r in rows)}")
+
+
+@app.command()
+def members(
+    group: Annotated[list[str] | None, typer.Option(help="consumer group(s); default every dd-* group")] = None,
+) -> None:
+    """Each group's consumers (one per replica) and the partitions each was given: is the work split?"""
+
+    async def read() -> list[GroupMember]:
+        reader = LagReader(CliSettings().kafka_bootstrap_servers, client_id="dd-cli")
+        await reader.start()
+        try:
+            groups = group or await reader.groups(prefix="dd-")
+            return [m for g in groups for m in await reader.members(g)]
+        finally:
+            await reader.stop()
+
+    typer.echo(f"{'GROUP':<16} {'CLIENT':<28} {'HOST':<16} PARTITIONS")
+    for m in asyncio.run(read()):
+        owned = ", ".join(f"{t}[{p}]" for t, p in m.partitions) or "-"
+        typer.echo(f"{m.consumergroup:<16} {m.client_id:<28} {m.host:<16} {owned}")
 
 
 def _dlq_topics(topic: str | None) -> list[str]:

@@ -97,9 +97,13 @@ class ServiceSettings(BaseSettings):
     # Lag metrics are refreshed at most this often (they cost Kafka round trips).
     lag_refresh_interval_s: float = 5.0
 
+    # The consumer group; unset: `dd-<service>`. Another deployment of the same service on the same
+    # cluster (a staging beside production) needs a group of its own, or the two split one group's partitions.
+    kafka_consumer_group: str | None = None
+
     @property
     def consumer_group(self) -> str:
-        return f"dd-{self.service}"
+        return self.kafka_consumer_group or f"dd-{self.service}"
 
     @property
     def is_local(self) -> bool:
