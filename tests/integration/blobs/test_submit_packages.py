@@ -10,9 +10,10 @@ from __future__ import annotations
 import hashlib
 import io
 from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
 from datetime import UTC, datetime
 from pathlib import Path
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
 import httpx
 import pytest
@@ -23,11 +24,27 @@ from services.portal_sim.settings import Settings as PortalSettings
 from services.submit.package import mismatched_files
 from shared.clock import ManualClock
 from tests.harness import service_harness
-from tests.integration.blobs.conftest import MotoS3
+from tests.integration.blobs.conftest import MotoS3, free_port
 from tests.integration.submit.conftest import EvidenceStandIn, Submit, serve
 
 if TYPE_CHECKING:
     from tests.infra import TestInfra
+
+
+@asynccontextmanager
+async def replica(a: Submit, **changes: Any) -> AsyncIterator[httpx.AsyncClient]:
+    """Another submit app on `a`'s database (and evidence stand-in and portal), with `changes` to its settings."""
+    app = services.submit.main.create_app(a.settings.model_copy(update=changes), clock=a.clock)
+    runtime = app.state.runtime
+    ctx = runtime.context
+    await ctx.evidence.aclose()
+    ctx.evidence = httpx.AsyncClient(base_url=str(a.context.evidence.base_url), timeout=5.0)
+    try:
+        async with httpx.AsyncClient(transport=httpx.ASGITransport(app=app), base_url="http://replica") as client:
+            yield client
+    finally:
+        await ctx.aclose()
+        await runtime.engine.dispose()
 
 
 def _files(root: Path) -> list[Path]:
@@ -81,18 +98,28 @@ async def test_a_package_built_by_one_replica_is_downloaded_from_another(
     assert _files(Path(a.settings.package_root)) == []  # type: ignore[attr-defined]  # built there, stored, gone
 
     b_root = tmp_path / "packages-b"
-    settings = a.settings.model_copy(update={"package_root": b_root})
-    app = services.submit.main.create_app(settings, clock=a.clock)
-    runtime = app.state.runtime
-    try:
-        transport = httpx.ASGITransport(app=app)
-        async with httpx.AsyncClient(transport=transport, base_url="http://replica-b") as b:
-            package = await b.get(f"/v1/cases/{dispute}/package", headers=a.seller_headers(seller))
-    finally:
-        await runtime.context.aclose()
-        await runtime.engine.dispose()
+    async with replica(a, package_root=b_root) as b:
+        package = await b.get(f"/v1/cases/{dispute}/package", headers=a.seller_headers(seller))
 
     assert package.status_code == 200 and package.headers["content-type"] == "application/zip"
     assert hashlib.sha256(package.content).hexdigest() == sha
     assert mismatched_files(io.BytesIO(package.content)) == []
     assert _files(b_root) == []
+
+
+async def test_a_package_that_cannot_be_stored_answers_503_and_nothing_is_sent(
+    submit_on_s3: tuple[Submit, str], tmp_path: Path
+) -> None:
+    a, _ = submit_on_s3
+    seller, dispute = await a.new_case(files=1)
+    down = {"package_root": tmp_path / "down", "blob_s3_endpoint_url": f"http://127.0.0.1:{free_port()}"}
+
+    async with replica(a, **down) as d:
+        refused = await d.post(f"/v1/cases/{dispute}/submit", json=a.body(dispute), headers=a.seller_headers(seller))
+
+    assert refused.status_code == 503 and refused.json()["code"] == "blob_store_unavailable", refused.text
+    assert refused.headers["retry-after"] == "1"
+    assert a.portal_packages(dispute) == [] and await a.events_of(dispute, "case.submitted") == []
+    assert _files(tmp_path / "down") == []  # the built ZIP is gone too
+    again = await a.submit(dispute, seller)  # the store is back (replica A's): a retry goes through
+    assert again.status_code == 201, again.text
