@@ -13,7 +13,7 @@ from __future__ import annotations
 
 from typing import ClassVar, Literal
 
-from pydantic import Field
+from pydantic import Field, SecretStr
 from pydantic_settings import BaseSettings, EnvSettingsSource, PydanticBaseSettingsSource, SettingsConfigDict
 
 COMMON_PREFIX = "DD_"
@@ -135,3 +135,55 @@ class ServiceSettings(BaseSettings):
         service_env = EnvSettingsSource(settings_cls, env_prefix=service_prefix)
         common_env = EnvSettingsSource(settings_cls, env_prefix=COMMON_PREFIX)
         return (init_settings, service_env, common_env, file_secret_settings)
+
+
+class BlobStoreSettings(ServiceSettings):
+    """Where a service keeps its blobs (evidence files, packages): the base of the Settings of a service
+    that has a blob store (evidence, submit), read by `shared.blobs.blob_store_from`.
+
+    ``local`` (the default: `make run`, the tests) keeps them under the service's local root, which only
+    its own machine can read. ``s3`` keeps them in an S3-compatible bucket (AWS S3, MinIO, ...) that
+    every replica reads; uploads are still staged on local disk first (docs/blob-store.md).
+    """
+
+    blob_store: Literal["local", "s3"] = "local"
+    blob_s3_bucket: str | None = None
+    # Keys are `<prefix>/ab/cd/<sha256>`; each service's Settings sets its own default (evidence, packages).
+    blob_s3_prefix: str = ""
+    # Unset: AWS S3 itself (https://s3.<region>.amazonaws.com). MinIO, moto, ...: their URL.
+    blob_s3_endpoint_url: str | None = None
+    blob_s3_region: str = "us-east-1"
+    # Both unset: the standard AWS chain (AWS_ACCESS_KEY_ID/AWS_SECRET_ACCESS_KEY, web identity, instance role).
+    blob_s3_access_key_id: str | None = None
+    blob_s3_secret_access_key: SecretStr | None = None
+    # An http:// endpoint (a local MinIO or moto) is refused unless this is true.
+    blob_s3_allow_http: bool = False
+
+    def blob_store_refusal(self) -> str | None:
+        """Why these blob store settings cannot work (one sentence naming the variables), or None."""
+        name = self.service.upper()
+        if self.blob_store != "s3":
+            return None
+        if not self.blob_s3_bucket:
+            return (
+                f"{self.service}: DD_BLOB_STORE is s3 but no bucket is set; set DD_BLOB_S3_BUCKET "
+                f"(or DD_{name}_BLOB_S3_BUCKET), or DD_BLOB_STORE=local."
+            )
+        if (self.blob_s3_access_key_id is None) != (self.blob_s3_secret_access_key is None):
+            return (
+                f"{self.service}: set both DD_BLOB_S3_ACCESS_KEY_ID and DD_BLOB_S3_SECRET_ACCESS_KEY, or neither "
+                "(then the standard AWS credential chain is used)."
+            )
+        endpoint = (self.blob_s3_endpoint_url or "").lower()
+        if endpoint.startswith("http://") and not self.blob_s3_allow_http:
+            return (
+                f"{self.service}: DD_BLOB_S3_ENDPOINT_URL is plain http, which would send the blobs unencrypted; "
+                "use https, or set DD_BLOB_S3_ALLOW_HTTP=true for a local MinIO or moto."
+            )
+        return None
+
+    def ensure_safe_to_start(self) -> None:
+        super().ensure_safe_to_start()
+        refusal = self.blob_store_refusal()
+        if refusal is not None:
+            raise UnsafeSettingsError(refusal)

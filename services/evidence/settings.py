@@ -7,16 +7,19 @@ from typing import ClassVar
 
 from pydantic import Field
 
-from shared.settings import ServiceSettings
+from shared.settings import BlobStoreSettings
 
 
-class Settings(ServiceSettings):
+class Settings(BlobStoreSettings):
     service: ClassVar[str] = "evidence"
 
     port: int = 8002
 
-    # Where blobs live (content-addressed, root/ab/cd/<sha256>); uploads are staged under it too.
+    # The local store's blobs (content-addressed, root/ab/cd/<sha256>); uploads are staged under it with
+    # either store (DD_BLOB_STORE=local|s3, shared.settings.BlobStoreSettings, docs/blob-store.md).
     blob_root: Path = Path(".local/blobs/evidence")
+    # With DD_BLOB_STORE=s3: keys `evidence/ab/cd/<sha256>` in the bucket.
+    blob_s3_prefix: str = "evidence"
     # An uploaded file larger than this answers 413 (it is streamed to disk, never held in memory).
     max_upload_bytes: int = Field(default=20 * 1024 * 1024, ge=1024)
     # The `meta` part (or a JSON body of a structured item) larger than this answers 413.

@@ -22,7 +22,7 @@ from fastapi import Depends, Request
 from services.submit.letters import LetterFont
 from services.submit.ratelimit import PortalRateLimit
 from services.submit.settings import Settings
-from shared.blobs import BlobStore, LocalBlobStore
+from shared.blobs import BlobStore, blob_store_from
 from shared.clock import Clock
 from shared.db.engine import create_engine
 from shared.runtime import ProcessContext
@@ -53,7 +53,7 @@ class SubmitContext(ProcessContext):
         return cls(
             settings,
             clock,
-            packages=LocalBlobStore(settings.package_root),
+            packages=blob_store_from(settings, local_root=settings.package_root),
             rate_limit=PortalRateLimit(engine, rate_per_s=settings.portal_rate_per_s, burst=settings.portal_rate_burst),
             evidence=httpx.AsyncClient(base_url=settings.evidence_url, timeout=settings.evidence_timeout_s),
             font=LetterFont(settings.letter_font_path, settings.letter_font_index),

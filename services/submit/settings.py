@@ -7,7 +7,7 @@ from typing import ClassVar
 
 from pydantic import Field
 
-from shared.settings import ServiceSettings
+from shared.settings import BlobStoreSettings
 
 # Debian's fonts-wqy-microhei (the Makefile's `install` puts it there): TrueType outlines (glyf), every
 # Hangul syllable and simplified Chinese in one face, so reportlab can embed it as a subset.
@@ -20,7 +20,7 @@ DEV_PORTAL_SECRET_KEY = "dev-portal-secret-key"
 DEV_PORTAL_WEBHOOK_SECRET = "whsec_ZGV2LXBvcnRhbC13ZWJob29rLXNlY3JldC0zMmJ5dGVzIQ=="
 
 
-class Settings(ServiceSettings):
+class Settings(BlobStoreSettings):
     service: ClassVar[str] = "submit"
 
     port: int = 8005
@@ -32,8 +32,11 @@ class Settings(ServiceSettings):
     # Where the evidence files come from: `GET {evidence_url}/v1/cases/{id}/evidence/{eid}/content`.
     evidence_url: str = "http://127.0.0.1:8002"
     evidence_timeout_s: float = Field(default=30.0, gt=0)
-    # Where packages live (the shared blob store: content-addressed, root/ab/cd/<sha256>).
+    # The local store's packages (content-addressed, root/ab/cd/<sha256>); packages are built under it with
+    # either store (DD_BLOB_STORE=local|s3, shared.settings.BlobStoreSettings, docs/blob-store.md).
     package_root: Path = Path(".local/blobs/submit")
+    # With DD_BLOB_STORE=s3: keys `packages/ab/cd/<sha256>` in the bucket.
+    blob_s3_prefix: str = "packages"
 
     # The http adapter's portal (a seller's own `endpoint` wins) and its credentials: one pair for
     # every seller for now (per-seller sealed keys are a later step; README "Decisions").
