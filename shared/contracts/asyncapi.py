@@ -103,8 +103,9 @@ The Kafka topics of Dispute Desk, for systems that consume them (or produce to t
   drops repeats by the event's `id`.
 - **Headers** carry the W3C trace context (`traceparent`, `tracestate`) when the writer had one.
 
-Versions: an event version only gains optional fields; anything else is a new version
-(`.../v2`) on the same topic, published beside the old one for as long as consumers need it.
+Versions: an event version only gains optional fields and values; anything else is a new
+version (`.../v2`) on the same topic, and consumers pick the model by `dataschema`. The
+document's version is semver over all of it (the rules: docs/asyncapi.md in the repository).
 """
 
 
@@ -390,7 +391,27 @@ def render(document: Mapping[str, Any], fmt: Literal["json", "yaml"]) -> str:
     """The document as text: sorted keys, UTF-8, a final newline, the same bytes every time."""
     if fmt == "json":
         return json.dumps(document, indent=2, sort_keys=True, ensure_ascii=False) + "\n"
+    text: str = _yaml().dump(
+        dict(document), Dumper=_yaml_dumper(), sort_keys=True, allow_unicode=True, width=100, default_flow_style=False
+    )
+    return text
+
+
+def _yaml() -> Any:
     import yaml  # type: ignore[import-untyped]  # PyYAML ships no types (a runtime dependency, pyproject)
 
-    text: str = yaml.safe_dump(dict(document), sort_keys=True, allow_unicode=True, width=100, default_flow_style=False)
-    return text
+    return yaml
+
+
+@functools.cache
+def _yaml_dumper() -> Any:
+    """PyYAML's safe dumper, writing multi-line text (the descriptions) as literal blocks a reader can read."""
+    yaml = _yaml()
+
+    dumper_cls: Any = type("Dumper", (yaml.SafeDumper,), {})  # a subclass: PyYAML's own dumper stays as it is
+
+    def text(dumper: Any, value: str) -> Any:
+        return dumper.represent_scalar("tag:yaml.org,2002:str", value, style="|" if "\n" in value else None)
+
+    dumper_cls.add_representer(str, text)
+    return dumper_cls
