@@ -45,8 +45,8 @@ from shared.contracts.events import (
 )
 
 ASYNCAPI_VERSION = "3.0.0"
-# The contract's own version (semver): minor for an added topic, event version or optional field,
-# major for anything a consumer written against the previous document could trip on.
+# The contract's own version (semver over the whole document, docs/asyncapi.md): patch for wording,
+# minor for an added topic, event version, optional field or enum value, major for anything else.
 CONTRACT_VERSION = "1.0.0"
 CLOUDEVENTS_JSON = "application/cloudevents+json"
 KAFKA_BINDING_VERSION = "0.5.0"
@@ -70,8 +70,9 @@ PRODUCERS: Mapping[type[EventData], str] = {
 }
 
 # The CloudEvents attributes every message carries. pydantic leaves the ones with a default out
-# of `required`, but CloudEvents requires `specversion` and `type`, and our consumers tell the
-# versions apart by `dataschema`: a message without them is refused (parse_event).
+# of `required`, but CloudEvents requires `specversion` and `type`, our producers always write
+# them, and our consumers tell the versions apart by `dataschema` (parse_event refuses a message
+# without it).
 _ALWAYS_PRESENT = ("specversion", "id", "type", "source", "time", "subject", "dataschema", "data")
 
 _TRACEPARENT = r"^[0-9a-f]{2}-[0-9a-f]{32}-[0-9a-f]{16}-[0-9a-f]{2}$"
