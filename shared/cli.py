@@ -5,6 +5,7 @@ dd lag [--group dd-ingest]          dd dlq list [--topic dispute.received.dlq]
 dd members [--group dd-deadline]    (each replica's partitions)
 dd dlq replay --topic T [--offset N --partition P | --all]
 dd webhook send --seller V900 examples/notice_two_orders.json   (secret: --secret or DD_WEBHOOK_SECRET)
+dd asyncapi [--format yaml|json]    (the event contract, as every service serves it)
 """
 
 from __future__ import annotations
@@ -12,13 +13,15 @@ from __future__ import annotations
 import asyncio
 import json
 from datetime import timedelta
+from enum import StrEnum
 from pathlib import Path
 from typing import Annotated, ClassVar
 
 import httpx
 import typer
 
-from shared.contracts.topics import EVENT_TOPICS, dlq_topic, is_dlq_topic
+from shared.contracts.asyncapi import asyncapi_document, render
+from shared.contracts.topics import DEFAULT_PARTITIONS, EVENT_TOPICS, dlq_topic, is_dlq_topic
 from shared.kafka.dlq import read_dead_letters, replay_dead_letters
 from shared.kafka.lag import GroupMember, LagReader, PartitionLag
 from shared.kafka.producer import create_producer
@@ -33,6 +36,11 @@ dlq = typer.Typer(no_args_is_help=True, help="List and replay dead-lettered mess
 app.add_typer(dlq, name="dlq")
 webhook = typer.Typer(no_args_is_help=True, help="Sign and send a seller's dispute webhook (Standard Webhooks).")
 app.add_typer(webhook, name="webhook")
+
+
+class Format(StrEnum):
+    yaml = "yaml"
+    json = "json"
 
 
 class CliSettings(ServiceSettings):
@@ -60,7 +68,7 @@ def token(
 
 @app.command()
 def topics(
-    partitions: Annotated[int, typer.Option(min=1)] = 6,
+    partitions: Annotated[int, typer.Option(min=1)] = DEFAULT_PARTITIONS,
     replication_factor: Annotated[int, typer.Option(min=1)] = 1,
 ) -> None:
     """Create every event topic and its .dlq twin (existing ones are left alone)."""
@@ -70,6 +78,12 @@ def topics(
         )
     )
     typer.echo(f"created {len(created)} topic(s)" + (": " + ", ".join(created) if created else ""))
+
+
+@app.command()
+def asyncapi(fmt: Annotated[Format, typer.Option("--format", help="yaml or json")] = Format.yaml) -> None:
+    """Print the AsyncAPI 3 document of every topic (what each service serves at /asyncapi.yaml)."""
+    typer.echo(render(asyncapi_document(), fmt.value), nl=False)
 
 
 @app.command()
