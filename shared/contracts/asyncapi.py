@@ -399,7 +399,7 @@ def render(document: Mapping[str, Any], fmt: Literal["json", "yaml"]) -> str:
 
 
 def _yaml() -> Any:
-    import yaml  # type: ignore[import-untyped]  # PyYAML ships no types (a runtime dependency, pyproject)
+    import yaml
 
     return yaml
 
