@@ -6,7 +6,7 @@ from datetime import timedelta
 from typing import Annotated, Any
 
 from fastapi import APIRouter, Path, Query, Request, Response
-from pydantic import AwareDatetime
+from pydantic import AwareDatetime, ValidationError
 from sqlalchemy import Row
 
 from services.ingest import billing, buyers, cases, figures, importing, notices, sellers
@@ -42,6 +42,8 @@ from services.ingest.schemas import (
     TimelineEntry,
 )
 from shared.contracts import CaseStatus, ReasonCode
+from shared.errors import DomainError
+from shared.metrics import count_after_commit
 from shared.web.auth import OperatorDep, Principal, PrincipalDep, seller_filter
 from shared.web.db import DbSession
 
@@ -83,8 +85,16 @@ async def _read_limited(request: Request, limit: int) -> bytes:
 async def coupang_webhook(
     seller_id: PathId, request: Request, response: Response, ctx: Ctx, session: DbSession
 ) -> NoticeAnswer:
-    body = await _read_limited(request, ctx.settings.webhook_max_body_bytes)
-    outcome = await notices.receive_notice(session, seller_id, request.headers, body, ctx=ctx)
+    try:
+        body = await _read_limited(request, ctx.settings.webhook_max_body_bytes)
+        outcome = await notices.receive_notice(session, seller_id, request.headers, body, ctx=ctx)
+    except DomainError as refusal:
+        ctx.metrics.refused(refusal.code)
+        raise
+    except ValidationError:  # a body that is JSON but not a notice: 422 validation_error
+        ctx.metrics.refused("validation_error")
+        raise
+    count_after_commit(session, ctx.metrics.webhooks.labels("replayed" if outcome.replayed else "accepted"))
     if outcome.replayed:
         response.status_code = 200  # a repeated webhook-id: acknowledged, nothing changed
     return NoticeAnswer(
