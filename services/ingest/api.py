@@ -5,12 +5,13 @@ from __future__ import annotations
 from datetime import timedelta
 from typing import Annotated, Any
 
+import structlog
 from fastapi import APIRouter, Path, Query, Request, Response
 from pydantic import AwareDatetime, ValidationError
 from sqlalchemy import Row
 
 from services.ingest import billing, buyers, cases, figures, importing, notices, sellers
-from services.ingest.context import Ctx
+from services.ingest.context import Ctx, IngestContext
 from services.ingest.csv_upload import read_csv_upload
 from services.ingest.domain.risk import RiskRule
 from services.ingest.errors import MissingSeller, PayloadTooLarge, SellerNotFound
@@ -48,6 +49,7 @@ from shared.web.auth import OperatorDep, Principal, PrincipalDep, seller_filter
 from shared.web.db import DbSession
 
 router = APIRouter(prefix="/v1", tags=["ingest"])
+log = structlog.get_logger(__name__)
 
 # Ids in paths: what we store (1..64 printable, no spaces), so a %00 or an over-long id is a 422, not a 500.
 PathId = Annotated[str, Path(max_length=64, pattern=ID_PATTERN)]
@@ -89,10 +91,10 @@ async def coupang_webhook(
         body = await _read_limited(request, ctx.settings.webhook_max_body_bytes)
         outcome = await notices.receive_notice(session, seller_id, request.headers, body, ctx=ctx)
     except DomainError as refusal:
-        ctx.metrics.refused(refusal.code)
+        _refused(ctx, seller_id, refusal.code)
         raise
     except ValidationError:  # a body that is JSON but not a notice: 422 validation_error
-        ctx.metrics.refused("validation_error")
+        _refused(ctx, seller_id, "validation_error")
         raise
     count_after_commit(session, ctx.metrics.webhooks.labels("replayed" if outcome.replayed else "accepted"))
     if outcome.replayed:
@@ -102,6 +104,12 @@ async def coupang_webhook(
         replayed=outcome.replayed,
         results=[DisputeResult(**vars(result)) for result in outcome.results],
     )
+
+
+def _refused(ctx: IngestContext, seller_id: str, code: str) -> None:
+    """Counted by code (the metric has no seller: too many), logged with the seller for the runbook."""
+    ctx.metrics.refused(code)
+    log.info("webhook_refused", seller_id=seller_id, code=code)
 
 
 # --------------------------------------------------------------------------- sellers
