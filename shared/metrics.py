@@ -1,6 +1,8 @@
 """Prometheus metrics of the event backbone, one registry per service process.
 
-Lag uses kafka_exporter's names so existing Kafka dashboards read them unchanged. A service's
+Lag uses kafka_exporter's per-partition name so existing Kafka dashboards read it unchanged; its
+`kafka_consumergroup_lag_sum` is left out, because a gauge named `_sum` reads as a summary's part
+to Prometheus (`promtool check metrics` refuses it): `sum by (consumergroup, topic)` gives it. A service's
 own metrics (webhooks, reminders, submissions, deliveries) subclass `ServiceMetrics`.
 """
 
@@ -26,12 +28,6 @@ class BackboneMetrics:
             "kafka_consumergroup_lag",
             "Current approximate lag of a consumer group at topic/partition",
             ["consumergroup", "topic", "partition"],
-            registry=r,
-        )
-        self.consumergroup_lag_sum = Gauge(
-            "kafka_consumergroup_lag_sum",
-            "Current approximate lag of a consumer group at topic for all partitions",
-            ["consumergroup", "topic"],
             registry=r,
         )
         self.outbox_backlog = Gauge("dd_outbox_backlog", "Outbox rows not yet published", registry=r)

@@ -10,7 +10,8 @@ metric its expressions name is served by some service's live /metrics.
 Every panel reads `${datasource}` (a Prometheus data source variable). `$service` is the scrape
 target's `service` label (deploy/prometheus/prometheus.yml sets it): it narrows the backbone panels.
 Replicas of one service report the same group lag, outbox and DLQ sizes (they read the same Kafka
-group and table), so those are `max`-ed over replicas, never summed.
+group and tables), so those are `max`-ed over replicas, never summed (lag per partition first, then
+summed per topic).
 """
 
 from __future__ import annotations
@@ -51,7 +52,13 @@ ROWS: tuple[Row, ...] = (
         (
             Panel(
                 "Consumer lag per group and topic",
-                ((f"max by (consumergroup, topic) (kafka_consumergroup_lag_sum{S})", "{{consumergroup}} {{topic}}"),),
+                (
+                    (
+                        f"sum by (consumergroup, topic) (max by (consumergroup, topic, partition)"
+                        f" (kafka_consumergroup_lag{S}))",
+                        "{{consumergroup}} {{topic}}",
+                    ),
+                ),
                 "Messages not yet consumed by each service's group (dd-<service>), per topic. Normal: near 0, "
                 "spikes that drain within seconds. A line that keeps rising is alert ConsumerLagGrowing.",
                 width=12,

@@ -11,7 +11,7 @@ from tests.scrape import DASHBOARD, METRIC_NAME, dashboard_exprs
 # Grafana 10.0 writes schemaVersion 38, 11.x writes 39 to 41.
 GRAFANA_10_11 = range(38, 42)
 WANTED = {  # what the dashboard must show (issue 21), by a metric each
-    "consumer lag": "kafka_consumergroup_lag_sum",
+    "consumer lag": "kafka_consumergroup_lag",
     "outbox backlog": "dd_outbox_backlog",
     "outbox oldest age": "dd_outbox_oldest_age_seconds",
     "DLQ counts": "dd_dlq_messages",
