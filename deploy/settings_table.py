@@ -176,7 +176,8 @@ def render() -> str:
             "",
             f"### {cls.service}",
             "",
-            f"`{cls.__module__}.{cls.__name__}`; its own settings and the common ones whose default it changes.",
+            f"`{cls.__module__}.{cls.__name__}`: its own settings and the common ones whose default it changes,"
+            f" each read as `{prefix}<NAME>` first, then `DD_<NAME>`.",
             "",
             "| variable | default | meaning |",
             "|---|---|---|",
