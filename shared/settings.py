@@ -40,17 +40,20 @@ class ServiceSettings(BaseSettings):
     host: str = "127.0.0.1"
     port: int = 8000
 
-    # Storage and broker.
+    # Storage and broker. The SQLAlchemy URL of PostgreSQL (asyncpg); every service uses its own schema in it.
     database_url: str = "postgresql+asyncpg://postgres@127.0.0.1:15432/dispute_desk"
     # Who runs `migrate` (the schemas' owner, shared/db/roles.py); unset: `database_url`'s user.
     # When its user differs from `database_url`'s, the migration grants that user its schema.
     migration_database_url: str | None = None
+    # Connections in the pool of each service process.
     db_pool_size: int = 10
+    # Kafka brokers, comma-separated host:port.
     kafka_bootstrap_servers: str = "127.0.0.1:19092"
 
     # Auth: HS256 secret shared by every service (SPEC section 3).
     auth_secret: str = Field(default=DEVELOPMENT_AUTH_SECRET, min_length=32)
 
+    # Log level of the JSON logs (DEBUG, INFO, WARNING, ...).
     log_level: str = "INFO"
     # Local runs only: the process's clock is the system's moved by the seconds written in this file
     # (shared/clock.py ShiftedClock), so tests of the services as processes can move time for all of them.
@@ -80,11 +83,14 @@ class ServiceSettings(BaseSettings):
     # whose handlers write rows of their event's dispute alone; shared rows would make the
     # shards wait on (or deadlock over) each other's locks, which falls back to one by one.
     consumer_concurrency: int = Field(default=1, ge=1, le=8)
+    # Attempts per consumed message before it goes to its topic's DLQ.
     consumer_max_attempts: int = Field(default=5, ge=1)
+    # Base of the exponential backoff between those attempts (full jitter, capped at 10 s).
     consumer_retry_backoff_ms: int = 200
 
-    # Outbox relay.
+    # Outbox relay: the most rows one relay transaction publishes.
     outbox_batch_size: int = Field(default=500, ge=1)
+    # The relay's poll when no NOTIFY wakes it.
     outbox_poll_interval_ms: int = 1_000
     # After a failed publish the relay waits up to base * 2^(failures-1) (capped, full jitter: shared/backoff.py)
     # and halves its batch.

@@ -2,7 +2,7 @@
 
 Settings and clock, the package store (the shared blob store, `shared/blobs.py`), the per-seller
 portal rate limit (its own small engine: a bucket UPDATE must commit at once, never wait inside a
-request's transaction), the HTTP client of the evidence service and the workers' wake-up. Built
+request's transaction), the HTTP client of the evidence service, the workers' wake-up and the service's metrics. Built
 once in `of`, the definition's factory. Routes ask for `ctx: Ctx`, handlers get it as their third
 argument, workers as `runtime.context`.
 
@@ -20,6 +20,7 @@ import httpx
 from fastapi import Depends, Request
 
 from services.submit.letters import LetterFont
+from services.submit.metrics import SubmitMetrics
 from services.submit.ratelimit import PortalRateLimit
 from services.submit.settings import Settings
 from shared.blobs import BlobStore, blob_store_from
@@ -38,6 +39,7 @@ class SubmitContext(ProcessContext):
     evidence: httpx.AsyncClient = field(kw_only=True)
     font: LetterFont = field(kw_only=True)
     wakeup: Wakeup = field(default_factory=Wakeup)
+    metrics: SubmitMetrics = field(default_factory=SubmitMetrics, kw_only=True)
 
     async def aclose(self) -> None:
         """Close the rate limit's engine and the evidence client (at shutdown, by the worker)."""

@@ -43,6 +43,7 @@ class Settings(BlobStoreSettings):
     portal_url: str = "http://127.0.0.1:8099"
     portal_access_key: str = DEV_PORTAL_ACCESS_KEY
     portal_secret_key: str = DEV_PORTAL_SECRET_KEY
+    # One portal call's timeout, and the attempts of a call before the submission is left to the reconciler.
     portal_timeout_s: float = Field(default=10.0, gt=0)
     portal_max_attempts: int = Field(default=5, ge=1)
     # At most `portal_rate_per_s` calls per second per seller, across replicas (a bucket row in
@@ -58,5 +59,6 @@ class Settings(BlobStoreSettings):
     # `verdict_poll_interval_s`.
     verdict_poll_after_s: float = Field(default=600.0, ge=0)
     verdict_poll_interval_s: float = Field(default=300.0, gt=0)
+    # The reconciler's and poller's rows per pass, and their longest sleep when nothing wakes them.
     worker_batch: int = Field(default=20, ge=1)
     worker_max_sleep_s: float = Field(default=5.0, gt=0)

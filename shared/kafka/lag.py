@@ -157,9 +157,5 @@ class LagMonitor:
         return rows
 
     def _export(self, rows: list[PartitionLag]) -> None:
-        sums: dict[tuple[str, str], int] = {}
         for row in rows:
             self._metrics.consumergroup_lag.labels(row.consumergroup, row.topic, str(row.partition)).set(row.lag)
-            sums[(row.consumergroup, row.topic)] = sums.get((row.consumergroup, row.topic), 0) + row.lag
-        for (group, topic), total in sums.items():
-            self._metrics.consumergroup_lag_sum.labels(group, topic).set(total)
