@@ -152,7 +152,9 @@ class BlobStoreSettings(ServiceSettings):
     every replica reads; uploads are still staged on local disk first (docs/blob-store.md).
     """
 
+    # Where the blobs live: `local` (the service's local root, one machine) or `s3` (a bucket every replica reads).
     blob_store: Literal["local", "s3"] = "local"
+    # With `s3`: the bucket (required then).
     blob_s3_bucket: str | None = None
     # Keys are `<prefix>/ab/cd/<sha256>`; each service's Settings sets its own default (evidence, packages).
     blob_s3_prefix: str = ""
