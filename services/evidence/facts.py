@@ -86,7 +86,11 @@ def findings_json(report: Report) -> list[dict[str, Any]]:
 
 
 def set_json(refs: tuple[EvidenceRef, ...] | list[EvidenceRef]) -> list[dict[str, Any]]:
-    return [{"evidence_id": r.evidence_id, "kind": r.kind, "sha256": r.sha256} for r in refs]
+    return [
+        {"evidence_id": r.evidence_id, "kind": r.kind, "sha256": r.sha256}
+        | ({"captured_at": r.captured_at, "captured_from": r.captured_from} if r.captured_from else {})
+        for r in refs
+    ]
 
 
 def report_of(row: Row[Any]) -> Report:
@@ -98,7 +102,10 @@ def report_of(row: Row[Any]) -> Report:
             Finding(f["rule"], f["severity"], f.get("evidence_id"), tuple(f.get("fields", ())), f.get("params", {}))
             for f in row.findings
         ),
-        evidence_set=tuple(EvidenceRef(e["evidence_id"], e["kind"], e.get("sha256")) for e in row.evidence_set),
+        evidence_set=tuple(
+            EvidenceRef(e["evidence_id"], e["kind"], e.get("sha256"), e.get("captured_at"), e.get("captured_from"))
+            for e in row.evidence_set
+        ),
         reason_code=row.reason_code,
         checked_at=row.checked_at,
         legal_basis=tuple(row.legal_basis),
