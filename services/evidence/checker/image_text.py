@@ -97,7 +97,8 @@ class ImageText:
 
 # --------------------------------------------------------------------------- cleaning OCR noise
 
-_LETTER_IN_NUMBER = re.compile(r"(?<=\d)[OoIl|](?=\d)|(?<=\d[:.])[Oo](?=\d)|(?<=\d)[Oo](?=[:.]\d)")
+_LETTER_IN_NUMBER = re.compile(r"(?<=\d)[OoIl|]+(?=\d)|(?<=\d[:.])[Oo](?=\d)|(?<=\d)[Oo](?=[:.]\d)")
+_DIGIT_OF = str.maketrans("OoIl|", "00111")
 _COLON = re.compile(r"(?<=\d)\s*[;:]\s*(?=\d)")
 _SPLIT_HOUR = re.compile(r"(?<![\d:])(\d) (\d)(?=:\d{2}(?!\d))")
 _SPLIT_MINUTE = re.compile(r"(?<=\d:)(\d) (\d)(?!\d)")
@@ -130,7 +131,7 @@ def _hour(m: re.Match[str]) -> str:
 def clean(text: str) -> str:
     """A line of OCR text with the noise above undone (never a change that could invent a time)."""
     t = unicodedata.normalize("NFKC", text)
-    t = _LETTER_IN_NUMBER.sub(lambda m: "0" if m.group() in "Oo" else "1", t)
+    t = _LETTER_IN_NUMBER.sub(lambda m: m.group().translate(_DIGIT_OF), t)
     t = _COLON.sub(":", t)
     t = _SPLIT_MINUTE.sub(r"\1\2", t)
     t = _SPLIT_HOUR.sub(_hour, t)
@@ -144,7 +145,7 @@ _WORD = re.compile(r"\w")
 
 def id_key(value: str) -> str:
     """An order id (or a whole line) as digits and letters only, upper case, OCR's O/l among digits as 0/1."""
-    t = _LETTER_IN_NUMBER.sub(lambda m: "0" if m.group() in "Oo" else "1", unicodedata.normalize("NFKC", value))
+    t = _LETTER_IN_NUMBER.sub(lambda m: m.group().translate(_DIGIT_OF), unicodedata.normalize("NFKC", value))
     return _NOT_ID.sub("", t.upper())
 
 
