@@ -4,7 +4,8 @@
 Chinese and ISO forms; a time alone takes the date header above it), Coupang's markers, other
 messengers' markers, order ids next to an order label, tracking statuses, a recipient and a full
 address. OCR noise is tolerated where it is common and harmless: full-width forms (NFKC), spaces
-inside numbers (`1 4:2 2`, `20 24.05.12`), `:` read as `.` or `;` in a time, `O`/`l` among digits.
+inside numbers (`1 4:2 2`, `20 24.05.12`), `:` read as `.` or `;` or lost (`2024.05.12 1422`) in a
+time, `O`/`l` among digits.
 Every finding quotes the line it rests on (text, box, confidence), so the dashboard can mark it.
 """
 
@@ -104,6 +105,10 @@ _SPLIT_HOUR = re.compile(r"(?<![\d:])(\d) (\d)(?=:\d{2}(?!\d))")
 _SPLIT_MINUTE = re.compile(r"(?<=\d:)(\d) (\d)(?!\d)")
 _SPLIT_YEAR = re.compile(r"(?<!\d)(\d(?: ?\d){3})(?=\s*[.\-/년年]\s*\d)")
 _DOT_TIME = re.compile(r"(?<![\d.:/\-])(\d{1,2})\.(\d{2})(?![\d.:/\-])")
+# A time whose colon OCR lost (`1422`, `14 22`), only right after a full date or a meridiem, where a time stands.
+_BARE_TIME = re.compile(
+    r"((?:19|20)\d{2}\s*[.\-/]\s*\d{1,2}\s*[.\-/]\s*\d{1,2}\.?\s+|(?:오전|오후|上午|下午)\s*)(\d{1,2})\s?(\d{2})(?![\d:])"
+)
 _MERIDIEM_END = re.compile(r"(?:오전|오후|上午|下午|晚上|早上|凌晨|中午|[ap]\.?m\.?)\s*$", re.IGNORECASE)
 _DATE_END = re.compile(r"(?:\d{1,2}\s*[.\-/]\s*\d{1,2}\.?|[일日号])\s*$")
 _MERIDIEM_ONLY = re.compile(r"^\s*(?:[ap]\.?m\.?)?\s*$", re.IGNORECASE)
@@ -117,6 +122,11 @@ def _dot_time(m: re.Match[str]) -> str:
     if hour <= 23 and minute <= 59 and (_MERIDIEM_END.search(before) or _DATE_END.search(before) or alone):
         return f"{m[1]}:{m[2]}"
     return m.group()
+
+
+def _bare_time(m: re.Match[str]) -> str:
+    hour, minute = int(m[2]), int(m[3])
+    return f"{m[1]}{m[2]}:{m[3]}" if hour <= 23 and minute <= 59 else m.group()
 
 
 def _year(m: re.Match[str]) -> str:
@@ -136,6 +146,7 @@ def clean(text: str) -> str:
     t = _SPLIT_MINUTE.sub(r"\1\2", t)
     t = _SPLIT_HOUR.sub(_hour, t)
     t = _SPLIT_YEAR.sub(_year, t)
+    t = _BARE_TIME.sub(_bare_time, t)
     return _DOT_TIME.sub(_dot_time, t)
 
 

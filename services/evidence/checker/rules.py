@@ -90,9 +90,10 @@ def _image(item: EvidenceItem, ctx: CheckContext) -> ImageText | None:
 
 
 def _unsure(ctx: CheckContext, image: ImageText, seen: Seen | None = None) -> bool:
-    """Below the ruleset's OCR confidence (the quoted line's, else the image's), or nothing read at all."""
+    """Nothing read at all, or the image's or the quoted line's OCR confidence below the ruleset's:
+    a blurred image's one legible-looking line may still be misread (an order id off by a digit)."""
     minimum = ctx.ruleset.limits["ocr_min_confidence"]
-    return not image.read or (seen.confidence if seen else image.confidence) < minimum
+    return not image.read or min(image.confidence, seen.confidence if seen else 100.0) < minimum
 
 
 def _from_image(
@@ -107,7 +108,7 @@ def _from_image(
     """A finding that rests on the image text: the line it quotes (or that nothing was found), and a
     warning instead of its severity when the image could not be read with confidence."""
     unsure = _unsure(ctx, image, seen)
-    confidence = seen.confidence if seen else image.confidence
+    confidence = min(image.confidence, seen.confidence) if seen else image.confidence
     params |= {"image": "uncertain" if unsure else ("found" if seen else "not_found")}
     params |= {"image_confidence": str(round(confidence))}
     if seen is not None:

@@ -335,6 +335,13 @@ def test_a_low_confidence_line_makes_its_finding_a_warning():
     assert ko["severity"] == "warning"
 
 
+def test_a_clear_line_in_a_blurred_image_is_still_uncertain():
+    lines = (OcrLine("쿠팡", 90.0, (40, 100, 200, 44)), OcrLine(f"주문번호 {OTHER_ORDER}", 88.0, (40, 300, 600, 44)))
+    report = run("NOT_RECEIVED", shot("chat", "message_log", OcrRead("", 41.0, lines), COUPANG_LOG))
+    f = finding(report, "chat", "order_mismatch")
+    assert (f.severity, f.params["image"], f.params["image_confidence"]) == ("warning", "uncertain", "41")
+
+
 def test_findings_not_resting_on_the_image_keep_their_severity():
     blurred = OcrRead("", 0.0)
     report = run("NOT_RECEIVED", shot("wx", "message_log", blurred, {"source": "wechat"}))

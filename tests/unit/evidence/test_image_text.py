@@ -59,6 +59,9 @@ def test_a_visible_date_and_time_in_korean_chinese_and_iso_forms(line, expected)
         ("20 24.05.12 1 4:2 2", "2024-05-12 14:22"),  # spaces inside numbers
         ("2024.O5.12 1O:22", "2024-05-12 10:22"),  # O for 0 among digits
         ("2024 년 5 월 12 일 오후 2 : 22", "2024-05-12 14:22"),
+        ("원시 2024.05.12 1422", "2024-05-12 14:22"),  # ':' lost after a date
+        ("2024.05.12 14 22", "2024-05-12 14:22"),
+        ("2024년 5월 12일 오후 2 22", "2024-05-12 14:22"),  # ... or after a meridiem
     ],
 )
 def test_ocr_noise_is_forgiven(line, expected):
@@ -108,6 +111,7 @@ def test_boxes_give_the_reading_order():
         ("주문번호 3000987650001",),
         ("배송완료 5월 13일",),
         ("25:61", "2024.13.40 10:00"),  # no such time, no such date
+        ("1430", "2024.05.12 2561"),  # a status bar's clock without its colon; no such time
         ("",),
     ],
 )
