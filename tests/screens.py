@@ -233,3 +233,54 @@ def tracking_page(
         draw.text((100, y), f"{when}  {what}", font=font(36), fill=INK)
         y += 80
     return png(image)
+
+
+def drawn(order_id: str) -> dict[str, tuple[bytes, list[str]]]:
+    """Every kind of screen, by name: its PNG and the words on it the checker looks for (times, the
+    order id, status words, platform markers), which OCR must read (issue 22's recognition goal)."""
+    address = "테헤란로 152 3층"
+    return {
+        "coupang_chat": (
+            coupang_chat(order_id),
+            [
+                "2024.05.12 14:22",
+                "오후 2:25",
+                "오후 2:31",
+                "2024.05.13 09:05",
+                order_id,
+                "쿠팡",
+                "Coupang",
+                "판매자센터",
+            ],
+        ),
+        "coupang_chat_without_times": (
+            coupang_chat(order_id, with_times=False),
+            [order_id, "쿠팡", "Coupang", "판매자센터", "배송완료"],
+        ),
+        "wechat_chat": (
+            wechat_chat(order_id),
+            ["2024年5月12日 14:22", "2024年5月12日 15:03", order_id, "微信", "已签收"],
+        ),
+        "kakao_chat": (
+            kakao_chat(order_id),
+            ["2024년 5월 12일 오후 2:22", "오후 2:22", "오후 2:24", "오후 2:25", order_id, "카카오톡", "KakaoTalk"],
+        ),
+        "tracking_in_transit": (
+            tracking_page("배송중", order_id=order_id),
+            ["배송중", order_id, "641234567890", "2024.05.13 10:41", "김민수", address],
+        ),
+        "tracking_delivered": (
+            tracking_page("배송완료", order_id=order_id),
+            ["배송완료", order_id, "641234567890", "2024.05.13 10:41", "김민수", address],
+        ),
+        "tracking_signed_for": (
+            tracking_page("已签收", order_id=order_id),
+            ["已签收", order_id, "2024.05.13 10:41"],
+        ),
+    }
+
+
+def missing(words: list[str], text: str) -> list[str]:
+    """The words not in `text` (whitespace runs compared as one space)."""
+    spaced = " ".join(text.split())
+    return [w for w in words if w not in spaced]
