@@ -61,8 +61,10 @@ def render(report: Report, lang: str) -> list[dict[str, Any]]:
 def _image_note(params: Mapping[str, str], notes: Mapping[str, str]) -> str | None:
     """What the image's text showed, for findings that rest on it (`image` = found | not_found | uncertain)."""
     state = params.get("image")
-    if state == "uncertain" and params.get("image_text"):
-        state = "uncertain_quote"
+    if params.get("image_text"):
+        state = "uncertain_quote" if state == "uncertain" else state
+    elif state == "found":
+        return None  # nothing to quote
     return notes.get(state) if state else None
 
 

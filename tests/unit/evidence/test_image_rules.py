@@ -7,7 +7,7 @@ from typing import Any
 
 import pytest
 
-from services.evidence.checker import ExtractedFacts, check, render
+from services.evidence.checker import ExtractedFacts, Finding, check, render
 from services.evidence.checker.model import EvidenceItem, OcrLine, OcrRead
 from tests.unit.evidence.packages import NOW, ORDER, case, clean, item, photo
 
@@ -346,3 +346,25 @@ def test_findings_not_resting_on_the_image_keep_their_severity():
     blurred = OcrRead("", 0.0)
     report = run("NOT_RECEIVED", shot("wx", "message_log", blurred, {"source": "wechat"}))
     assert ("message_source_not_accepted", "blocker") in of(report, "wx")
+
+
+@pytest.mark.parametrize("lang", ["zh", "ko", "en"])
+@pytest.mark.parametrize("state", ["found", "not_found", "uncertain"])
+@pytest.mark.parametrize("quoted", [True, False])
+def test_every_image_note_renders_in_every_language(lang, state, quoted):
+    quote = {"image_text": "< 微信", "image_box": "40,100,200,44"} if quoted else {}
+    params = {"source": "wechat", "image": state, "image_confidence": "35", **quote}
+    report = check(case("NOT_RECEIVED"), [], (), now=NOW)
+    report = type(report)(
+        "needs_fix",
+        report.ruleset_version,
+        (Finding("message_source_not_accepted", "warning", "e", (), params),),
+        (),
+        "NOT_RECEIVED",
+        NOW,
+    )
+    [out] = render(report, lang)
+    assert "{" not in out["message"] and out["message"].count("35") == (state == "uncertain")
+    assert (out.get("image_text") is not None) == quoted
+    if quoted:
+        assert out["image_text"] == {"text": "< 微信", "box": [40, 100, 200, 44], "confidence": 35}
