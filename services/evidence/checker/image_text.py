@@ -20,7 +20,7 @@ from datetime import datetime, timedelta, timezone
 from services.evidence.checker.addresses import full_address
 from services.evidence.checker.model import OcrLine, OcrRead
 from services.evidence.checker.ruleset import Ruleset
-from services.evidence.checker.times import parse_times
+from services.evidence.checker.times import TimeMention, parse_times
 
 Box = tuple[int, int, int, int]
 
@@ -241,12 +241,26 @@ def _lines(ocr: OcrRead, max_lines: int) -> list[_Line]:
     return out
 
 
+_WEEKDAY = re.compile(
+    r"[월화수목금토일]요일|\([월화수목금토일]\)|星期[一二三四五六日天]|周[一二三四五六日]"
+    r"|\b(?:mon|tues|wednes|thurs|fri|satur|sun)day\b|\b(?:mon|tue|wed|thu|fri|sat|sun)\b\.?",
+    re.IGNORECASE,
+)
+
+
+def _header(text: str, t: TimeMention) -> bool:
+    """A date that is (nearly) the whole line, with at most a weekday beside it: a chat's date header,
+    not a date written inside a message (`상품은 5월 13일 배송완료 되었습니다`)."""
+    rest = _WEEKDAY.sub("", text[: t.start] + text[t.end :])
+    return len(re.sub(r"[\W_]+", "", rest)) <= 2
+
+
 def _moments(lines: list[_Line]) -> list[Moment]:
     found: list[Moment] = []
     day: tuple[int | None, int, int] | None = None
     for line in lines:
         for t in parse_times(line.text, limit=20):
-            if t.month is not None and t.day is not None:
+            if t.month is not None and t.day is not None and (t.hour is not None or _header(line.text, t)):
                 day = (t.year, t.month, t.day)  # a date header, or a dated time: the times under it are of that day
             if t.hour is None:
                 continue

@@ -79,6 +79,18 @@ def test_a_time_alone_under_a_dated_time_is_of_that_day():
     assert shown(screen("2024.05.12 14:22", "오후 2:25")) == ["2024-05-12 14:22", "2024-05-12 14:25"]
 
 
+def test_a_date_inside_a_message_is_no_header():
+    image = screen("2024년 5월 12일", "오후 2:25", "상품은 5월 13일 배송완료 되었습니다.", "오후 2:31")
+    assert shown(image) == ["2024-05-12 14:25", "2024-05-12 14:31"]
+
+
+@pytest.mark.parametrize(
+    "header", ["2024년 5월 12일 일요일", "2024年5月12日 星期日", "2024.05.12 (일)", "Sunday, May 12, 2024"]
+)
+def test_date_headers_with_a_weekday(header):
+    assert shown(screen(header, "오후 2:22")) == ["2024-05-12 14:22"]
+
+
 def test_a_header_without_year_gives_a_time_but_no_instant():
     image = screen("5월 12일 (일)", "오후 2:22")
     assert shown(image) == ["05-12 14:22"]
