@@ -44,6 +44,7 @@ class EvidenceContext(ProcessContext):
             ),
             max_messages=settings.max_messages,
             extract_slots=asyncio.Semaphore(settings.extract_concurrency),
+            ocr=settings.ocr_options(),
         )
         return cls(settings, clock, blobs=blobs, upload_rules=rules)
 
