@@ -154,6 +154,14 @@ class EvidenceList(_In):
     items: list[EvidenceItem]
 
 
+class ImageText(_In):
+    """The line of a screenshot a finding rests on (what OCR read there, or nothing when absence is the finding)."""
+
+    text: str | None = None
+    box: list[int] | None = None  # left, top, width, height in the image's pixels
+    confidence: int | None = None
+
+
 class Finding(_In):
     rule: str
     severity: str
@@ -161,6 +169,7 @@ class Finding(_In):
     fields: list[str] = Field(default_factory=list)
     message: str
     fix: str
+    image_text: ImageText | None = None
 
 
 class LegalBasis(_In):

@@ -9,7 +9,9 @@ import hashlib
 import os
 import re
 
+from tests import screens
 from tests.integration.ingest.dashboard.conftest import (
+    ORDER,
     Browser,
     Stack,
     eventually,
@@ -67,6 +69,24 @@ async def test_the_report_its_fixes_and_the_flagged_fields_in_the_chosen_languag
     korean = parse_page(await browser.get(f"/dashboard/cases/{dispute_id}"))
     assert korean.one("html").get("lang") == "ko" and korean.one(testid="report").get("data-lang") == "ko"
     assert "수정 방법" in korean.one(testid="finding", data_code="carrier_not_accepted").text
+
+
+async def test_a_finding_read_from_a_screenshot_quotes_the_line_and_links_the_item(browser: Browser, stack: Stack):
+    seller_id, dispute_id = await _case(stack, reason_code="NOT_AS_DESCRIBED")
+    await browser.sign_in(stack.token("seller", seller_id))
+    meta = {"source": "coupang_messages", "order_id": ORDER}
+    answer = await upload(browser, dispute_id, "message_log", meta, ("wx.png", screens.wechat_chat(), "image/png"))
+    assert answer.status_code == 303, answer.text
+
+    page = await report_of(browser, dispute_id, "needs_fix", lang="zh")
+    finding = page.one(testid="finding", data_code="message_source_not_accepted")
+    quote = finding.one(testid="finding-image-text")
+    assert "微信" in quote.text and "图片中的文字" in quote.text
+    left, top, width, height = (int(n) for n in (quote.get("data-box") or "").split(","))
+    assert top < 200 and width > 0 and height > 0  # the title bar's line, where the page can mark it
+    link = quote.one("a").get("href") or ""
+    [item] = page.all(testid="evidence-item")
+    assert link == f"#{item.get('id')}" and item.get("data-evidence-id") in link
 
 
 async def test_a_large_upload_is_streamed_through_to_evidence(browser: Browser, stack: Stack):
