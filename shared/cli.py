@@ -2,8 +2,10 @@
 
 dd token --role operator            dd topics [--partitions 6]
 dd lag [--group dd-ingest]          dd dlq list [--topic dispute.received.dlq]
+dd members [--group dd-deadline]    (each replica's partitions)
 dd dlq replay --topic T [--offset N --partition P | --all]
 dd webhook send --seller V900 examples/notice_two_orders.json   (secret: --secret or DD_WEBHOOK_SECRET)
+dd asyncapi [--format yaml|json]    (the event contract, as every service serves it)
 """
 
 from __future__ import annotations
@@ -11,15 +13,17 @@ from __future__ import annotations
 import asyncio
 import json
 from datetime import timedelta
+from enum import StrEnum
 from pathlib import Path
 from typing import Annotated, ClassVar
 
 import httpx
 import typer
 
-from shared.contracts.topics import EVENT_TOPICS, dlq_topic, is_dlq_topic
+from shared.contracts.asyncapi import asyncapi_document, render
+from shared.contracts.topics import DEFAULT_PARTITIONS, EVENT_TOPICS, dlq_topic, is_dlq_topic
 from shared.kafka.dlq import read_dead_letters, replay_dead_letters
-from shared.kafka.lag import LagReader, PartitionLag
+from shared.kafka.lag import GroupMember, LagReader, PartitionLag
 from shared.kafka.producer import create_producer
 from shared.kafka.security import KafkaSecurity
 from shared.kafka.topics import ensure_topics
@@ -33,6 +37,11 @@ dlq = typer.Typer(no_args_is_help=True, help="List and replay dead-lettered mess
 app.add_typer(dlq, name="dlq")
 webhook = typer.Typer(no_args_is_help=True, help="Sign and send a seller's dispute webhook (Standard Webhooks).")
 app.add_typer(webhook, name="webhook")
+
+
+class Format(StrEnum):
+    yaml = "yaml"
+    json = "json"
 
 
 class CliSettings(ServiceSettings):
@@ -60,7 +69,7 @@ def token(
 
 @app.command()
 def topics(
-    partitions: Annotated[int, typer.Option(min=1)] = 6,
+    partitions: Annotated[int, typer.Option(min=1)] = DEFAULT_PARTITIONS,
     replication_factor: Annotated[int, typer.Option(min=1)] = 1,
 ) -> None:
     """Create every event topic and its .dlq twin (existing ones are left alone)."""
@@ -74,6 +83,12 @@ def topics(
         )
     )
     typer.echo(f"created {len(created)} topic(s)" + (": " + ", ".join(created) if created else ""))
+
+
+@app.command()
+def asyncapi(fmt: Annotated[Format, typer.Option("--format", help="yaml or json")] = Format.yaml) -> None:
+    """Print the AsyncAPI 3 document of every topic (what each service serves at /asyncapi.yaml)."""
+    typer.echo(render(asyncapi_document(), fmt.value), nl=False)
 
 
 @app.command()
@@ -104,6 +119,27 @@ def lag(
         committed = "-" if r.committed is None else str(r.committed)
         typer.echo(f"{r.consumergroup:<16} {r.topic:<22} {r.partition:>4} {committed:>10} {r.end:>10} {r.lag:>8}")
     typer.echo(f"total lag: {sum(r.lag for r in rows)}")
+
+
+@app.command()
+def members(
+    group: Annotated[list[str] | None, typer.Option(help="consumer group(s); default every dd-* group")] = None,
+) -> None:
+    """Each group's consumers (one per replica) and the partitions each was given: is the work split?"""
+
+    async def read() -> list[GroupMember]:
+        reader = LagReader(CliSettings().kafka_bootstrap_servers, client_id="dd-cli")
+        await reader.start()
+        try:
+            groups = group or await reader.groups(prefix="dd-")
+            return [m for g in groups for m in await reader.members(g)]
+        finally:
+            await reader.stop()
+
+    typer.echo(f"{'GROUP':<16} {'CLIENT':<28} {'HOST':<16} PARTITIONS")
+    for m in asyncio.run(read()):
+        owned = ", ".join(f"{t}[{p}]" for t, p in m.partitions) or "-"
+        typer.echo(f"{m.consumergroup:<16} {m.client_id:<28} {m.host:<16} {owned}")
 
 
 def _dlq_topics(topic: str | None) -> list[str]:

@@ -18,7 +18,7 @@ from __future__ import annotations
 
 from typing import Any, ClassVar
 
-__all__ = ["DomainError", "InvalidCursor", "NotFound"]
+__all__ = ["DomainError", "InvalidCursor", "NotFound", "Unavailable"]
 
 
 class DomainError(Exception):
@@ -50,3 +50,21 @@ class InvalidCursor(DomainError):
     """A list's `cursor` is not one the API gave out (`shared.cursor.decode_cursor`): 400 `invalid_cursor`."""
 
     code = "invalid_cursor"
+
+
+class Unavailable(Exception):
+    """Something a request needs is away or refuses us (the blob store, ...): not a refusal of the request.
+
+    Not a `DomainError`: the caller did nothing wrong and the same request may work in a moment, so
+    every service answers 503 with the subclass's `code` and `title` and `Retry-After`
+    (shared/web/problems.py), like `database_unavailable`. `detail` goes to the caller (safe to show:
+    no endpoint, bucket or credentials); `reason` only to the log.
+    """
+
+    code: ClassVar[str] = "service_unavailable"
+    title: ClassVar[str] = "Service unavailable"
+
+    def __init__(self, detail: str, *, reason: str) -> None:
+        super().__init__(f"{detail} ({reason})")
+        self.detail = detail
+        self.reason = reason

@@ -38,7 +38,7 @@ from shared.kafka.producer import KafkaProducer
 from shared.kafka.quiet import quiet_aiokafka_logs
 from shared.kafka.relay import OutboxRelay, outbox_state
 from shared.kafka.security import KafkaSecurity
-from shared.metrics import BackboneMetrics
+from shared.metrics import BackboneMetrics, ServiceMetrics
 from shared.settings import ServiceSettings
 from shared.tracing import instrument_kafka
 
@@ -52,11 +52,14 @@ class ProcessContext:
     A service subclasses it with its own parts (`IngestContext` adds the secret box; parts with
     no default are `field(kw_only=True)`); a service with nothing of its own subclasses it empty.
     Its `clock` is the one every route, handler and worker of the process reads the time from
-    (tests give a `ManualClock`).
+    (tests give a `ManualClock`). Its `metrics` are the service's own (`shared.metrics.ServiceMetrics`:
+    a service with some declares `metrics: XMetrics = field(default_factory=XMetrics, kw_only=True)`),
+    served by /metrics beside the backbone's.
     """
 
     settings: ServiceSettings
     clock: Clock = field(default_factory=SystemClock)
+    metrics: ServiceMetrics = field(default_factory=ServiceMetrics, kw_only=True)
 
 
 ContextT = TypeVar("ContextT", bound=ProcessContext)
@@ -130,6 +133,7 @@ class ServiceRuntime(Generic[ContextT]):
         self.definition = definition
         self.context: ContextT = definition.context(settings, clock or clock_of(settings))
         self.metrics = BackboneMetrics()
+        self.context.metrics.register(self.metrics.registry)  # the service's own, on the same /metrics
         self.engine: AsyncEngine = create_engine(
             settings.database_url,
             pool_size=settings.db_pool_size,

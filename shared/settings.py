@@ -13,7 +13,7 @@ from __future__ import annotations
 
 from typing import ClassVar, Literal
 
-from pydantic import Field
+from pydantic import Field, SecretStr
 from pydantic_settings import BaseSettings, EnvSettingsSource, PydanticBaseSettingsSource, SettingsConfigDict
 
 COMMON_PREFIX = "DD_"
@@ -40,12 +40,14 @@ class ServiceSettings(BaseSettings):
     host: str = "127.0.0.1"
     port: int = 8000
 
-    # Storage and broker.
+    # Storage and broker. The SQLAlchemy URL of PostgreSQL (asyncpg); every service uses its own schema in it.
     database_url: str = "postgresql+asyncpg://postgres@127.0.0.1:15432/dispute_desk"
     # Who runs `migrate` (the schemas' owner, shared/db/roles.py); unset: `database_url`'s user.
     # When its user differs from `database_url`'s, the migration grants that user its schema.
     migration_database_url: str | None = None
+    # Connections in the pool of each service process.
     db_pool_size: int = 10
+    # Kafka brokers, comma-separated host:port.
     kafka_bootstrap_servers: str = "127.0.0.1:19092"
     # A managed cluster's TLS and SASL (shared/kafka/security.py maps them for every client); PLAINTEXT locally.
     kafka_security_protocol: Literal["PLAINTEXT", "SSL", "SASL_PLAINTEXT", "SASL_SSL"] = "PLAINTEXT"
@@ -65,6 +67,7 @@ class ServiceSettings(BaseSettings):
     # Auth: HS256 secret shared by every service (SPEC section 3).
     auth_secret: str = Field(default=DEVELOPMENT_AUTH_SECRET, min_length=32)
 
+    # Log level of the JSON logs (DEBUG, INFO, WARNING, ...).
     log_level: str = "INFO"
     # Local runs only: the process's clock is the system's moved by the seconds written in this file
     # (shared/clock.py ShiftedClock), so tests of the services as processes can move time for all of them.
@@ -94,11 +97,14 @@ class ServiceSettings(BaseSettings):
     # whose handlers write rows of their event's dispute alone; shared rows would make the
     # shards wait on (or deadlock over) each other's locks, which falls back to one by one.
     consumer_concurrency: int = Field(default=1, ge=1, le=8)
+    # Attempts per consumed message before it goes to its topic's DLQ.
     consumer_max_attempts: int = Field(default=5, ge=1)
+    # Base of the exponential backoff between those attempts (full jitter, capped at 10 s).
     consumer_retry_backoff_ms: int = 200
 
-    # Outbox relay.
+    # Outbox relay: the most rows one relay transaction publishes.
     outbox_batch_size: int = Field(default=500, ge=1)
+    # The relay's poll when no NOTIFY wakes it.
     outbox_poll_interval_ms: int = 1_000
     # After a failed publish the relay waits up to base * 2^(failures-1) (capped, full jitter: shared/backoff.py)
     # and halves its batch.
@@ -111,9 +117,13 @@ class ServiceSettings(BaseSettings):
     # Lag metrics are refreshed at most this often (they cost Kafka round trips).
     lag_refresh_interval_s: float = 5.0
 
+    # The consumer group; unset: `dd-<service>`. Another deployment of the same service on the same
+    # cluster (a staging beside production) needs a group of its own, or the two split one group's partitions.
+    kafka_consumer_group: str | None = None
+
     @property
     def consumer_group(self) -> str:
-        return f"dd-{self.service}"
+        return self.kafka_consumer_group or f"dd-{self.service}"
 
     @property
     def is_local(self) -> bool:
@@ -145,3 +155,57 @@ class ServiceSettings(BaseSettings):
         service_env = EnvSettingsSource(settings_cls, env_prefix=service_prefix)
         common_env = EnvSettingsSource(settings_cls, env_prefix=COMMON_PREFIX)
         return (init_settings, service_env, common_env, file_secret_settings)
+
+
+class BlobStoreSettings(ServiceSettings):
+    """Where a service keeps its blobs (evidence files, packages): the base of the Settings of a service
+    that has a blob store (evidence, submit), read by `shared.blobs.blob_store_from`.
+
+    ``local`` (the default: `make run`, the tests) keeps them under the service's local root, which only
+    its own machine can read. ``s3`` keeps them in an S3-compatible bucket (AWS S3, MinIO, ...) that
+    every replica reads; uploads are still staged on local disk first (docs/blob-store.md).
+    """
+
+    # Where the blobs live: `local` (the service's local root, one machine) or `s3` (a bucket every replica reads).
+    blob_store: Literal["local", "s3"] = "local"
+    # With `s3`: the bucket (required then).
+    blob_s3_bucket: str | None = None
+    # Keys are `<prefix>/ab/cd/<sha256>`; each service's Settings sets its own default (evidence, packages).
+    blob_s3_prefix: str = ""
+    # Unset: AWS S3 itself (https://s3.<region>.amazonaws.com). MinIO, moto, ...: their URL.
+    blob_s3_endpoint_url: str | None = None
+    blob_s3_region: str = "us-east-1"
+    # Both unset: the standard AWS chain (AWS_ACCESS_KEY_ID/AWS_SECRET_ACCESS_KEY, web identity, instance role).
+    blob_s3_access_key_id: str | None = None
+    blob_s3_secret_access_key: SecretStr | None = None
+    # An http:// endpoint (a local MinIO or moto) is refused unless this is true.
+    blob_s3_allow_http: bool = False
+
+    def blob_store_refusal(self) -> str | None:
+        """Why these blob store settings cannot work (one sentence naming the variables), or None."""
+        name = self.service.upper()
+        if self.blob_store != "s3":
+            return None
+        if not self.blob_s3_bucket:
+            return (
+                f"{self.service}: DD_BLOB_STORE is s3 but no bucket is set; set DD_BLOB_S3_BUCKET "
+                f"(or DD_{name}_BLOB_S3_BUCKET), or DD_BLOB_STORE=local."
+            )
+        if (self.blob_s3_access_key_id is None) != (self.blob_s3_secret_access_key is None):
+            return (
+                f"{self.service}: set both DD_BLOB_S3_ACCESS_KEY_ID and DD_BLOB_S3_SECRET_ACCESS_KEY, or neither "
+                "(then the standard AWS credential chain is used)."
+            )
+        endpoint = (self.blob_s3_endpoint_url or "").lower()
+        if endpoint.startswith("http://") and not self.blob_s3_allow_http:
+            return (
+                f"{self.service}: DD_BLOB_S3_ENDPOINT_URL is plain http, which would send the blobs unencrypted; "
+                "use https, or set DD_BLOB_S3_ALLOW_HTTP=true for a local MinIO or moto."
+            )
+        return None
+
+    def ensure_safe_to_start(self) -> None:
+        super().ensure_safe_to_start()
+        refusal = self.blob_store_refusal()
+        if refusal is not None:
+            raise UnsafeSettingsError(refusal)

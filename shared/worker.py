@@ -46,6 +46,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from shared.backoff import Backoff
 from shared.db.errors import is_connection_error
 from shared.db.session import call_after_commit
+from shared.errors import Unavailable
 
 log = structlog.get_logger(__name__)
 
@@ -96,6 +97,11 @@ class Wakeup:
             self.planned_at = FAR
 
 
+def is_outage(exc: BaseException) -> bool:
+    """The database or another dependency (the blob store, ...) is away: the pass is retried, not a bug."""
+    return isinstance(exc, Unavailable) or is_connection_error(exc)
+
+
 class WorkerLoop:
     """`step` until stopped; between passes, sleep until due or woken; back off on failures."""
 
@@ -109,7 +115,7 @@ class WorkerLoop:
         wakeup: Wakeup | None = None,
         clock: Callable[[], datetime] = utcnow,
         on_failure: Callable[[Exception], Awaitable[None]] | None = None,
-        transient: Callable[[BaseException], bool] = is_connection_error,
+        transient: Callable[[BaseException], bool] | None = None,
     ) -> None:
         """`clock` tells the time `Wakeup.planned_at` is in (the service's clock); `on_failure`
         runs after a failed pass, before the backoff (e.g. to drop a broken connection);
@@ -123,7 +129,7 @@ class WorkerLoop:
         self.wakeup = wakeup or Wakeup()
         self._clock = clock
         self._on_failure = on_failure
-        self._transient = transient
+        self._transient = transient or is_outage
         self.failures = 0  # consecutive failed passes
         self.last_error: Exception | None = None
         self.passes = 0  # passes that completed (for health and tests)

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import time
+import uuid
 from collections.abc import Callable, Iterable
 from typing import TypeVar
 
@@ -11,7 +12,22 @@ from aiokafka import AIOKafkaConsumer, ConsumerRecord, TopicPartition
 from sqlalchemy import insert
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from shared.contracts import DisputeReceivedV1, Envelope, Money, new_event
+from shared.contracts import (
+    CaseSubmittedV1,
+    DeadlineAlertedV1,
+    DeadlineScheduledV1,
+    DisputeReceivedV1,
+    DisputeUpdatedV1,
+    Envelope,
+    EventData,
+    EvidenceRef,
+    EvidenceUploadedV1,
+    EvidenceValidatedV1,
+    Finding,
+    Money,
+    VerdictReturnedV1,
+    new_event,
+)
 from shared.contracts.topics import EVENT_TOPICS
 from shared.kafka.consumer import EventConsumer
 from shared.kafka.metadata import topic_partitions
@@ -146,3 +162,62 @@ async def start_group_at_end(bootstrap: str, group: str, names: Iterable[str] = 
         await consumer.commit(dict(ends))
     finally:
         await consumer.stop()
+
+
+SHA = "a" * 64
+EVIDENCE_ID = uuid.uuid4()
+
+# One valid instance of every event version (shared.contracts.EVENT_DATA_TYPES): the contract tests'
+# examples (tests/unit/shared/test_contracts.py, test_asyncapi.py). A new version adds its own here.
+ONE_OF_EACH: list[EventData] = [
+    dispute_received("CD-2026-000123", 1).data,
+    DisputeUpdatedV1(
+        dispute_id="CD-2026-000123",
+        seller_id="V-TEST",
+        change="updated",
+        respond_by="2026-10-02T23:59:59+09:00",
+        amount=Money(value="30000", currency="KRW"),
+    ),
+    EvidenceUploadedV1(
+        dispute_id="CD-1",
+        evidence_id=EVIDENCE_ID,
+        kind="tracking_record",
+        sha256=SHA,
+        size=10,
+        media_type="application/json",
+        source="cj",
+        captured_at="2026-09-24T09:00:00+09:00",
+    ),
+    EvidenceValidatedV1(
+        dispute_id="CD-1",
+        report_id=uuid.uuid4(),
+        status="needs_fix",
+        ruleset_version="2026.11",
+        findings=[Finding(rule="carrier_not_accepted", severity="blocker", evidence_id=EVIDENCE_ID)],
+        evidence_set=[EvidenceRef(evidence_id=EVIDENCE_ID, kind="tracking_record", sha256=SHA)],
+    ),
+    DeadlineScheduledV1(
+        dispute_id="CD-1",
+        due_at="2026-09-30T14:59:59Z",
+        business_days=5,
+        rule="computed",
+        reminder_offsets_minutes=[4320, 1440, 360, 60],
+    ),
+    DeadlineAlertedV1(dispute_id="CD-1", alert="reminder", due_at="2026-09-30T14:59:59Z", hours_left=24.0),
+    CaseSubmittedV1(
+        dispute_id="CD-1",
+        receipt_id="R-1",
+        adapter="http",
+        submitted_at="2026-09-25T01:00:00Z",
+        package_sha256=SHA,
+        evidence_set=[EvidenceRef(evidence_id=EVIDENCE_ID, kind="invoice")],
+    ),
+    VerdictReturnedV1(
+        dispute_id="CD-1",
+        outcome="won",
+        amount=Money(value="45000", currency="KRW"),
+        policy_clause="4.2",
+        summary_zh="胜诉",
+        suggestions=["保留签收照片"],
+    ),
+]

@@ -1,5 +1,5 @@
 """What the handlers, the routes and the scheduler of one process share: settings, clock,
-the calendar (overrides cached by generation) and the scheduler's wake-up.
+the calendar (overrides cached by generation), the scheduler's wake-up and the service's metrics.
 
 The process's `ProcessContext` (shared/runtime.py), built once by `DeadlineContext.of` (the
 definition's factory): handlers get it as their third argument, routes as `ctx: Ctx`, the
@@ -17,6 +17,7 @@ from fastapi import Depends, Request
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from services.deadline.domain import BusinessCalendar, Override
+from services.deadline.metrics import DeadlineMetrics
 from services.deadline.settings import Settings
 from shared.clock import Clock
 from shared.runtime import ProcessContext
@@ -30,6 +31,7 @@ _CALENDAR_KEY = "dd_deadline_calendar"  # session.info: (transaction, calendar) 
 class DeadlineContext(ProcessContext):
     settings: Settings
     wakeup: Wakeup = field(default_factory=Wakeup)
+    metrics: DeadlineMetrics = field(default_factory=DeadlineMetrics, kw_only=True)
     generation: int | None = None
     calendar: BusinessCalendar = field(default_factory=BusinessCalendar)
     override_names: dict[date, tuple[str, str]] = field(default_factory=dict)

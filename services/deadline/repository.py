@@ -263,6 +263,16 @@ class DeadlineRepository:
             .values(state="cancelled")
         )
 
+    async def due_reminders(self, now: datetime) -> tuple[int, datetime | None]:
+        """Pending reminders whose time has come (the scheduler's backlog), and the earliest fire_at of them.
+
+        On the partial index of pending fire_at, over the due rows alone: cheap enough for every scrape."""
+        query = select(func.count(), func.min(_reminders.c.fire_at)).where(
+            _reminders.c.state == "pending", _reminders.c.fire_at <= now
+        )
+        count, earliest = (await self.session.execute(query)).one()
+        return int(count), earliest
+
     async def next_due(self) -> datetime | None:
         """The earliest pending fire_at or open due_at: when the scheduler has something to do."""
         fire = select(func.min(_reminders.c.fire_at)).where(_reminders.c.state == "pending").scalar_subquery()

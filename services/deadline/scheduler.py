@@ -11,7 +11,7 @@ The loop is the shared one (`shared/worker.py`, `WorkerLoop`); `tick` is its ste
 
 from __future__ import annotations
 
-from collections import defaultdict
+from collections import Counter, defaultdict
 from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
@@ -21,11 +21,13 @@ from sqlalchemy import Row
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from services.deadline.context import DeadlineContext
+from services.deadline.metrics import offset_label
 from services.deadline.repository import DeadlineRepository, ReminderKey
 from services.deadline.scheduling import SOURCE, event_id
 from shared.backoff import Backoff
 from shared.contracts import DeadlineAlertedV1, Envelope, new_event
 from shared.db.session import session_scope
+from shared.metrics import count_after_commit
 from shared.runtime import ServiceRuntime
 from shared.worker import WorkerLoop
 
@@ -56,10 +58,20 @@ async def tick(sessions: async_sessionmaker[AsyncSession], ctx: DeadlineContext)
         missed = await repo.claim_missed(now, limit)
         await repo.mark_missed([r.dispute_id for r in missed], now)
         await repo.add_events(*[_reminder(r, now) for r in fire], *[_missed(r, now) for r in missed])
+        _count(session, ctx, fire, len(skip), len(missed))
     if fire or missed:
         log.info("deadline_alerts_fired", reminders=len(fire), skipped=len(skip), missed=len(missed))
     disputes = len({row.dispute_id for row in due})
     return Tick(len(fire), len(skip), len(missed), full=disputes >= limit or len(missed) >= limit)
+
+
+def _count(session: AsyncSession, ctx: DeadlineContext, fired: list[Row[Any]], skipped: int, missed: int) -> None:
+    """The tick's alerts in the service's metrics, once its transaction commits."""
+    m = ctx.metrics
+    for offset, n in Counter(offset_label(r.offset_minutes) for r in fired).items():
+        count_after_commit(session, m.reminders_fired.labels(offset), n)
+    count_after_commit(session, m.reminders_skipped, skipped)
+    count_after_commit(session, m.deadlines_missed, missed)
 
 
 def _latest_per_dispute(due: list[Row[Any]], now: datetime) -> tuple[list[Row[Any]], list[Row[Any]]]:

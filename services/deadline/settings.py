@@ -28,6 +28,7 @@ class Settings(ServiceSettings):
     # another replica is found within this time); and claims at most this many rows per transaction.
     scheduler_max_sleep_s: float = Field(default=30.0, gt=0)
     scheduler_batch: int = Field(default=500, ge=1)
+    # The longest pause of the scheduler between retries while the database is away.
     scheduler_backoff_max_s: float = Field(default=10.0, gt=0)
 
     @field_validator("business_days")

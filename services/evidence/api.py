@@ -15,6 +15,7 @@ from services.evidence.context import Ctx
 from services.evidence.errors import NoContent
 from services.evidence.intake import read_evidence_upload
 from services.evidence.schemas import ID_PATTERN, EvidenceList, EvidenceOut, ReportOut, TemplatesOut
+from shared.blobs import BlobNotFound, open_chunks
 from shared.web.auth import PrincipalDep
 from shared.web.db import DbSession, read_and_release
 
@@ -79,9 +80,6 @@ async def evidence_content(
     item = await uploads.evidence_file(session, principal, dispute_id, evidence_id)
     if item.sha256 is None:
         raise NoContent("This item came without a file; its facts are in its meta.", evidence_id=str(evidence_id))
-    blobs = ctx.blobs
-    if not await blobs.exists(item.sha256):
-        raise RuntimeError(f"blob {item.sha256} of evidence {evidence_id} is missing from the store")
     digest = base64.b64encode(bytes.fromhex(item.sha256)).decode()
     headers = {
         "ETag": f'"{item.sha256}"',
@@ -92,9 +90,16 @@ async def evidence_content(
         "Content-Disposition": f"attachment; filename*=UTF-8''{quote(item.filename or 'evidence', safe='')}",
     }
     if request.headers.get("if-none-match", "").strip() in (f'"{item.sha256}"', "*"):
-        return Response(status_code=304, headers=headers)
+        return Response(status_code=304, headers=headers)  # content-addressed: the caller has these bytes
+    try:
+        # First piece read here: an unreachable store answers 503 now, not a cut 200 (shared.blobs.open_chunks).
+        body = await open_chunks(ctx.blobs, item.sha256)
+    except BlobNotFound:
+        # A row always has its blob (uploads.py): gone, or in another replica's local store
+        # (DD_BLOB_STORE=local on more than one machine, docs/blob-store.md).
+        raise RuntimeError(f"blob {item.sha256} of evidence {evidence_id} is missing from the store") from None
     headers["Content-Length"] = str(item.size)
-    return StreamingResponse(blobs.chunks(item.sha256), media_type=item.media_type, headers=headers)
+    return StreamingResponse(body, media_type=item.media_type, headers=headers)
 
 
 @router.delete("/cases/{dispute_id}/evidence/{evidence_id}", status_code=204)

@@ -18,7 +18,7 @@ from fastapi import Depends, Request
 from services.evidence.runs import Debounce
 from services.evidence.settings import Settings
 from services.evidence.uploads import UploadRules
-from shared.blobs import BlobStore, LocalBlobStore
+from shared.blobs import BlobStore, blob_store_from
 from shared.clock import Clock
 from shared.runtime import ProcessContext
 from shared.web.context import process_context
@@ -35,7 +35,7 @@ class EvidenceContext(ProcessContext):
     @classmethod
     def of(cls, settings: Settings, clock: Clock) -> EvidenceContext:
         """The definition's context factory (`ServiceDefinition.context`)."""
-        blobs = LocalBlobStore(settings.blob_root)
+        blobs = blob_store_from(settings, local_root=settings.blob_root)  # local or S3, as settings say
         rules = UploadRules(
             blobs=blobs,
             debounce=Debounce(
@@ -44,6 +44,7 @@ class EvidenceContext(ProcessContext):
             ),
             max_messages=settings.max_messages,
             extract_slots=asyncio.Semaphore(settings.extract_concurrency),
+            ocr=settings.ocr_options(),
         )
         return cls(settings, clock, blobs=blobs, upload_rules=rules)
 

@@ -27,7 +27,7 @@ from services.evidence.errors import (
 )
 from services.evidence.meta import EvidenceMeta
 from shared.contracts import EvidenceKind
-from shared.web.openapi import RouteDoc, RouteDocs, schema_of
+from shared.web.openapi import BLOB_STORE_UNAVAILABLE, RouteDoc, RouteDocs, schema_of
 
 _META_REF, _META_SCHEMAS = schema_of(EvidenceMeta, "EvidenceMeta")
 
@@ -80,13 +80,14 @@ _UPLOAD = RouteDoc(
         MetaInvalid,
         KindMismatch,
         CaseClosed,
+        BLOB_STORE_UNAVAILABLE,
     ],
 )
 
 DOCS: RouteDocs = {
     "upload_evidence": _UPLOAD,
     "list_evidence": RouteDoc(errors=[CaseNotFound]),
-    "evidence_content": RouteDoc(errors=[CaseNotFound, EvidenceNotFound, NoContent]),
+    "evidence_content": RouteDoc(errors=[CaseNotFound, EvidenceNotFound, NoContent, BLOB_STORE_UNAVAILABLE]),
     "delete_evidence": RouteDoc(errors=[CaseNotFound, EvidenceNotFound, CaseSubmitted, CaseClosed]),
     "check_evidence": RouteDoc(errors=[CaseNotFound, UnsupportedLanguage]),
     "get_report": RouteDoc(errors=[CaseNotFound, ReportNotFound, UnsupportedLanguage]),

@@ -63,6 +63,14 @@ class EvidenceList(_Out):
     items: list[EvidenceOut]
 
 
+class ImageTextOut(_Out):
+    """The line of an image's OCR text a finding rests on, for the dashboard to mark."""
+
+    text: str
+    box: list[int] | None  # left, top, width, height in the image's pixels
+    confidence: int | None  # the line's OCR confidence, 0..100
+
+
 class FindingOut(_Out):
     rule: str
     severity: Literal["blocker", "warning"]
@@ -70,6 +78,15 @@ class FindingOut(_Out):
     fields: list[str]
     message: str
     fix: str
+    image_text: ImageTextOut | None = None  # findings read from a screenshot quote the line
+
+
+class EvidenceRefOut(_Out):
+    evidence_id: str
+    kind: str
+    sha256: str | None
+    captured_at: str | None = None  # the capture time the checker used (ISO 8601, or an image's `05-12 14:22`)
+    captured_from: Literal["meta", "exif", "image_text"] | None = None  # and where it came from
 
 
 class LegalBasisOut(_Out):
@@ -78,12 +95,6 @@ class LegalBasisOut(_Out):
     article: str
     title: str
     summary: str
-
-
-class EvidenceRefOut(_Out):
-    evidence_id: str
-    kind: str
-    sha256: str | None
 
 
 class ReportOut(_Out):

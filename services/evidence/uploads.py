@@ -31,6 +31,7 @@ from services.evidence.checker import (
     tracking_key,
     tracking_refs,
 )
+from services.evidence.checker.ocr import OcrOptions
 from services.evidence.errors import CaseSubmitted, EvidenceNotFound
 from services.evidence.facts import case_facts, evidence_item, facts_json
 from services.evidence.intake import StagedFile
@@ -52,6 +53,7 @@ class UploadRules:
     debounce: runs.Debounce
     max_messages: int
     extract_slots: asyncio.Semaphore  # extractions at once (CPU-bound, in worker threads)
+    ocr: OcrOptions | None = None  # OCR of images at upload; None: off
 
 
 async def check_access(session: AsyncSession, principal: Principal, dispute_id: str) -> None:
@@ -82,7 +84,7 @@ async def add_evidence(
     """
     try:
         meta = parse_meta(meta_text, has_file=file is not None, max_messages=rules.max_messages, kind_part=kind_text)
-        facts = await _extract(file, rules.extract_slots) if file is not None else None
+        facts = await _extract(file, rules.extract_slots, rules.ocr) if file is not None else None
         if file is not None:
             await rules.blobs.put(file.path, file.sha256)  # before the row: a row always has its blob
     finally:
@@ -150,14 +152,15 @@ async def evidence_file(
 # --------------------------------------------------------------------------- helpers
 
 
-async def _extract(file: StagedFile, slots: asyncio.Semaphore) -> ExtractedFacts:
-    """PDF text, image size and EXIF time: CPU-bound, so in a worker thread, a few at a time."""
+async def _extract(file: StagedFile, slots: asyncio.Semaphore, ocr: OcrOptions | None) -> ExtractedFacts:
+    """PDF text, image size, EXIF time and OCR: CPU-bound, so in a worker thread, a few at a time
+    (an OCR run is one Tesseract process on one core, so `slots` also bounds the cores it takes)."""
     async with slots:
-        return await anyio.to_thread.run_sync(_extract_path, Path(file.path), file.media_type)
+        return await anyio.to_thread.run_sync(_extract_path, Path(file.path), file.media_type, ocr)
 
 
-def _extract_path(path: Path, media_type: str) -> ExtractedFacts:
-    return extract(path.read_bytes(), media_type)
+def _extract_path(path: Path, media_type: str, ocr: OcrOptions | None) -> ExtractedFacts:
+    return extract(path.read_bytes(), media_type, ocr=ocr)
 
 
 def _captured_at(meta: dict[str, Any], facts: ExtractedFacts | None) -> datetime | None:

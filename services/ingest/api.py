@@ -5,12 +5,13 @@ from __future__ import annotations
 from datetime import timedelta
 from typing import Annotated, Any
 
+import structlog
 from fastapi import APIRouter, Path, Query, Request, Response
-from pydantic import AwareDatetime
+from pydantic import AwareDatetime, ValidationError
 from sqlalchemy import Row
 
 from services.ingest import billing, buyers, cases, figures, importing, notices, sellers
-from services.ingest.context import Ctx
+from services.ingest.context import Ctx, IngestContext
 from services.ingest.csv_upload import read_csv_upload
 from services.ingest.domain.risk import RiskRule
 from services.ingest.errors import MissingSeller, PayloadTooLarge, SellerNotFound
@@ -42,10 +43,13 @@ from services.ingest.schemas import (
     TimelineEntry,
 )
 from shared.contracts import CaseStatus, ReasonCode
+from shared.errors import DomainError
+from shared.metrics import count_after_commit
 from shared.web.auth import OperatorDep, Principal, PrincipalDep, seller_filter
 from shared.web.db import DbSession
 
 router = APIRouter(prefix="/v1", tags=["ingest"])
+log = structlog.get_logger(__name__)
 
 # Ids in paths: what we store (1..64 printable, no spaces), so a %00 or an over-long id is a 422, not a 500.
 PathId = Annotated[str, Path(max_length=64, pattern=ID_PATTERN)]
@@ -83,8 +87,16 @@ async def _read_limited(request: Request, limit: int) -> bytes:
 async def coupang_webhook(
     seller_id: PathId, request: Request, response: Response, ctx: Ctx, session: DbSession
 ) -> NoticeAnswer:
-    body = await _read_limited(request, ctx.settings.webhook_max_body_bytes)
-    outcome = await notices.receive_notice(session, seller_id, request.headers, body, ctx=ctx)
+    try:
+        body = await _read_limited(request, ctx.settings.webhook_max_body_bytes)
+        outcome = await notices.receive_notice(session, seller_id, request.headers, body, ctx=ctx)
+    except DomainError as refusal:
+        _refused(ctx, seller_id, refusal.code)
+        raise
+    except ValidationError:  # a body that is JSON but not a notice: 422 validation_error
+        _refused(ctx, seller_id, "validation_error")
+        raise
+    count_after_commit(session, ctx.metrics.webhooks.labels("replayed" if outcome.replayed else "accepted"))
     if outcome.replayed:
         response.status_code = 200  # a repeated webhook-id: acknowledged, nothing changed
     return NoticeAnswer(
@@ -92,6 +104,12 @@ async def coupang_webhook(
         replayed=outcome.replayed,
         results=[DisputeResult(**vars(result)) for result in outcome.results],
     )
+
+
+def _refused(ctx: IngestContext, seller_id: str, code: str) -> None:
+    """Counted by code (the metric has no seller: too many), logged with the seller for the runbook."""
+    ctx.metrics.refused(code)
+    log.info("webhook_refused", seller_id=seller_id, code=code)
 
 
 # --------------------------------------------------------------------------- sellers

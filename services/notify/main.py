@@ -29,7 +29,4 @@ DEFINITION = ServiceDefinition.of(
 
 def create_app(settings: Settings | None = None, *, clock: Clock | None = None) -> FastAPI:
     """The app; `clock` (tests: a `ManualClock`) is the one its routes, handlers and dispatcher read."""
-    app = create_service_app(settings or Settings(), DEFINITION, errors=ERRORS, docs=DOCS, clock=clock)
-    runtime = app.state.runtime
-    runtime.context.metrics.register(runtime.metrics.registry)  # served by /metrics with the backbone's
-    return app
+    return create_service_app(settings or Settings(), DEFINITION, errors=ERRORS, docs=DOCS, clock=clock)

@@ -31,11 +31,16 @@ class Settings(ServiceSettings):
     service: ClassVar[str] = "portal_sim"
 
     port: int = 8099
+    # The CEA credentials the simulated portal accepts: access key -> secret key (JSON object).
     access_keys: dict[str, str] = {DEV_ACCESS_KEY: DEV_SECRET_KEY}
+    # A signed request whose timestamp is further than this from the simulator's clock is refused.
     max_clock_skew_s: float = 300.0
     # Where verdicts are posted, signed with Standard Webhooks; None: no callback (poll the status).
     callback_url: str | None = "http://127.0.0.1:8005/v1/portal/verdicts"
+    # The Standard Webhooks secret the callbacks are signed with (submit's DD_SUBMIT_PORTAL_WEBHOOK_SECRET).
     webhook_secret: str = DEV_WEBHOOK_SECRET
+    # How the simulated portal decides: the first of `verdict_rules` naming the dispute or seller, else the default.
     default_verdict: VerdictRule = VerdictRule()
     verdict_rules: list[VerdictRule] = []
+    # Attempts of one verdict callback before the simulator gives up (submit's poller then asks).
     callback_attempts: int = Field(default=3, ge=1)

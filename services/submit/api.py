@@ -19,6 +19,7 @@ from services.submit.schemas import (
     SubmissionOut,
     SubmitRequest,
 )
+from shared.blobs import BlobNotFound, open_chunks
 from shared.web.auth import OperatorDep, PrincipalDep
 from shared.web.db import DbSession
 
@@ -52,12 +53,18 @@ async def get_submission(dispute_id: PathId, session: DbSession, principal: Prin
 async def get_package(dispute_id: PathId, ctx: Ctx, session: DbSession, principal: PrincipalDep) -> StreamingResponse:
     """The ZIP exactly as built (and sent): its sha256 is the submission's `package_sha256`."""
     row = await submissions.package_of(session, principal, dispute_id)
+    try:
+        # First piece read here: an unreachable store answers 503 now, not a cut 200 (shared.blobs.open_chunks).
+        body = await open_chunks(ctx.packages, row.package_sha256)
+    except BlobNotFound:
+        # Stored before the submission row (submissions.py): gone, or in another replica's local store.
+        raise RuntimeError(f"package {row.package_sha256} of {dispute_id} is missing from the store") from None
     headers = {
         "ETag": f'"{row.package_sha256}"',
         "Content-Length": str(row.package_size),
         "Content-Disposition": f'attachment; filename="{dispute_id}_package.zip"',
     }
-    return StreamingResponse(ctx.packages.chunks(row.package_sha256), media_type="application/zip", headers=headers)
+    return StreamingResponse(body, media_type="application/zip", headers=headers)
 
 
 @router.post("/cases/{dispute_id}/submission/receipt")

@@ -2,7 +2,7 @@
 
 Settings and clock, the package store (the shared blob store, `shared/blobs.py`), the per-seller
 portal rate limit (its own small engine: a bucket UPDATE must commit at once, never wait inside a
-request's transaction), the HTTP client of the evidence service and the workers' wake-up. Built
+request's transaction), the HTTP client of the evidence service, the workers' wake-up and the service's metrics. Built
 once in `of`, the definition's factory. Routes ask for `ctx: Ctx`, handlers get it as their third
 argument, workers as `runtime.context`.
 
@@ -20,9 +20,10 @@ import httpx
 from fastapi import Depends, Request
 
 from services.submit.letters import LetterFont
+from services.submit.metrics import SubmitMetrics
 from services.submit.ratelimit import PortalRateLimit
 from services.submit.settings import Settings
-from shared.blobs import BlobStore, LocalBlobStore
+from shared.blobs import BlobStore, blob_store_from
 from shared.clock import Clock
 from shared.db.engine import create_engine
 from shared.db.tls import database_ssl
@@ -39,6 +40,7 @@ class SubmitContext(ProcessContext):
     evidence: httpx.AsyncClient = field(kw_only=True)
     font: LetterFont = field(kw_only=True)
     wakeup: Wakeup = field(default_factory=Wakeup)
+    metrics: SubmitMetrics = field(default_factory=SubmitMetrics, kw_only=True)
 
     async def aclose(self) -> None:
         """Close the rate limit's engine and the evidence client (at shutdown, by the worker)."""
@@ -56,7 +58,7 @@ class SubmitContext(ProcessContext):
         return cls(
             settings,
             clock,
-            packages=LocalBlobStore(settings.package_root),
+            packages=blob_store_from(settings, local_root=settings.package_root),
             rate_limit=PortalRateLimit(engine, rate_per_s=settings.portal_rate_per_s, burst=settings.portal_rate_burst),
             evidence=httpx.AsyncClient(base_url=settings.evidence_url, timeout=settings.evidence_timeout_s),
             font=LetterFont(settings.letter_font_path, settings.letter_font_index),

@@ -54,6 +54,8 @@ cases = Table(
     Column("updated_at", DateTime(timezone=True), nullable=False, server_default=func.now()),
     CheckConstraint("closed IN ('accepted', 'closed')", name="cases_closed_known"),
 )
+# The open cases by due time: the at-risk gauge's range (services/submit/metrics.py), at every scrape.
+Index("cases_due_open", cases.c.due_at, postgresql_where=cases.c.closed.is_(None))
 
 # How a seller submits: `http` (the CEA portal client; `endpoint` and `vendor_id` default to the
 # settings' portal and the seller id) or `manual` (upload in WING, record the receipt number).

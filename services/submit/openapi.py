@@ -19,7 +19,7 @@ from services.submit.errors import (
     VerdictInvalid,
     VerdictSignatureInvalid,
 )
-from shared.web.openapi import RouteDoc, RouteDocs, header
+from shared.web.openapi import BLOB_STORE_UNAVAILABLE, RouteDoc, RouteDocs, header
 
 _VERDICT_BODY = {
     "required": True,
@@ -57,6 +57,7 @@ DOCS: RouteDocs = {
             IdempotencyKeyReused,
             IdempotencyKeyInvalid,
             PortalRefused,
+            BLOB_STORE_UNAVAILABLE,
         ],
         responses={202: {"description": "Pending: the portal's answer (http) or the WING upload (manual) is awaited"}},
         example={
@@ -67,7 +68,7 @@ DOCS: RouteDocs = {
     ),
     "get_submission": RouteDoc(errors=[CaseNotFound, SubmissionNotFound]),
     "get_package": RouteDoc(
-        errors=[CaseNotFound, SubmissionNotFound],
+        errors=[CaseNotFound, SubmissionNotFound, BLOB_STORE_UNAVAILABLE],
         responses={
             200: {
                 "description": "The package ZIP",

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from datetime import datetime
+from datetime import datetime, timedelta
 from typing import Any
 
 from sqlalchemy import Row, delete, func, select, update
@@ -122,6 +122,24 @@ class SubmitRepository:
     async def next_check(self) -> datetime | None:
         query = select(_submissions.c.next_check_at).where(_submissions.c.next_check_at.is_not(None))
         return (await self.session.execute(query.order_by(_submissions.c.next_check_at).limit(1))).scalar()
+
+    async def at_risk(self, now: datetime, within: timedelta) -> dict[str, int]:
+        """Open, unsubmitted cases due within `within` of `now` whose report is not ready, by report
+        status ("none": no report yet). A range of the open cases' due-time index: cheap at every scrape."""
+        status = func.coalesce(_cases.c.report_status, "none")
+        submitted = select(_submissions.c.dispute_id).where(_submissions.c.dispute_id == _cases.c.dispute_id)
+        query = (
+            select(status, func.count())
+            .where(
+                _cases.c.closed.is_(None),
+                _cases.c.due_at > now,
+                _cases.c.due_at <= now + within,
+                _cases.c.report_status.is_distinct_from("ready"),
+                ~submitted.exists(),
+            )
+            .group_by(status)
+        )
+        return {str(s): int(n) for s, n in (await self.session.execute(query)).all()}
 
     # ------------------------------------------------------------------ verdicts
 

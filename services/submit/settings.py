@@ -7,7 +7,7 @@ from typing import ClassVar
 
 from pydantic import Field
 
-from shared.settings import ServiceSettings
+from shared.settings import BlobStoreSettings
 
 # Debian's fonts-wqy-microhei (the Makefile's `install` puts it there): TrueType outlines (glyf), every
 # Hangul syllable and simplified Chinese in one face, so reportlab can embed it as a subset.
@@ -20,7 +20,7 @@ DEV_PORTAL_SECRET_KEY = "dev-portal-secret-key"
 DEV_PORTAL_WEBHOOK_SECRET = "whsec_ZGV2LXBvcnRhbC13ZWJob29rLXNlY3JldC0zMmJ5dGVzIQ=="
 
 
-class Settings(ServiceSettings):
+class Settings(BlobStoreSettings):
     service: ClassVar[str] = "submit"
 
     port: int = 8005
@@ -32,14 +32,18 @@ class Settings(ServiceSettings):
     # Where the evidence files come from: `GET {evidence_url}/v1/cases/{id}/evidence/{eid}/content`.
     evidence_url: str = "http://127.0.0.1:8002"
     evidence_timeout_s: float = Field(default=30.0, gt=0)
-    # Where packages live (the shared blob store: content-addressed, root/ab/cd/<sha256>).
+    # The local store's packages (content-addressed, root/ab/cd/<sha256>); packages are built under it with
+    # either store (DD_BLOB_STORE=local|s3, shared.settings.BlobStoreSettings, docs/blob-store.md).
     package_root: Path = Path(".local/blobs/submit")
+    # With DD_BLOB_STORE=s3: keys `packages/ab/cd/<sha256>` in the bucket.
+    blob_s3_prefix: str = "packages"
 
     # The http adapter's portal (a seller's own `endpoint` wins) and its credentials: one pair for
     # every seller for now (per-seller sealed keys are a later step; README "Decisions").
     portal_url: str = "http://127.0.0.1:8099"
     portal_access_key: str = DEV_PORTAL_ACCESS_KEY
     portal_secret_key: str = DEV_PORTAL_SECRET_KEY
+    # One portal call's timeout, and the attempts of a call before the submission is left to the reconciler.
     portal_timeout_s: float = Field(default=10.0, gt=0)
     portal_max_attempts: int = Field(default=5, ge=1)
     # At most `portal_rate_per_s` calls per second per seller, across replicas (a bucket row in
@@ -55,5 +59,6 @@ class Settings(ServiceSettings):
     # `verdict_poll_interval_s`.
     verdict_poll_after_s: float = Field(default=600.0, ge=0)
     verdict_poll_interval_s: float = Field(default=300.0, gt=0)
+    # The reconciler's and poller's rows per pass, and their longest sleep when nothing wakes them.
     worker_batch: int = Field(default=20, ge=1)
     worker_max_sleep_s: float = Field(default=5.0, gt=0)

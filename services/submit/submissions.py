@@ -57,6 +57,7 @@ from services.submit.schemas import SubmissionOut, SubmitRequest, VerdictOut
 from shared.blobs import BlobStore
 from shared.contracts import CaseSubmittedV1, EvidenceRef, Money, new_event
 from shared.db.session import session_scope
+from shared.metrics import count_after_commit
 from shared.web.auth import Principal
 
 log = structlog.get_logger(__name__)
@@ -166,6 +167,7 @@ async def submit(
                 }
             )
         if choice.adapter == "manual":
+            count_after_commit(session, ctx.metrics.submissions.labels("manual", "sent"))
             return await _answer(repo, dispute_id, scope, idempotency_key)
         await session.commit()  # the write-ahead: the row (and its key) exist before the portal call
         ctx.wakeup.set()  # the reconciler plans its next look (the row is due in reconcile_after_s)
@@ -178,11 +180,13 @@ async def submit(
             if idempotency_key is not None:
                 await repo.delete_idempotency_key(scope, idempotency_key)
             await session.commit()
+            ctx.metrics.submissions.labels(choice.adapter, "refused").inc()
             log.warning("portal_rejected", dispute_id=dispute_id, status=error.status)
             raise PortalRefused(f"The portal refused the package: {error.reason}", status=error.status) from None
         except PortalUnavailable as error:
             log.warning("portal_unavailable", dispute_id=dispute_id, reason=error.reason)
             await repo.set_check(dispute_id, row["next_check_at"], error.reason)
+            count_after_commit(session, ctx.metrics.submissions.labels(choice.adapter, "deferred"))
             return await _answer(repo, dispute_id, scope, None)  # pending: the reconciler completes it
         finally:
             await portal.aclose()
@@ -325,6 +329,7 @@ async def complete(session: AsyncSession, ctx: SubmitContext, dispute_id: str, r
         data, source=SOURCE, seller_id=row.seller_id, event_id=event_id(dispute_id, "submitted"), time=now
     )
     await repo.add_events(event)
+    count_after_commit(session, ctx.metrics.submissions.labels(row.adapter, "receipted"))
     ctx.wakeup.after_commit(session, at=poll_at)
     log.info("case_submitted", dispute_id=dispute_id, adapter=row.adapter)
     return True

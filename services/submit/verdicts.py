@@ -31,6 +31,7 @@ from services.submit.schemas import VerdictCallback
 from services.submit.submissions import SOURCE, event_id
 from shared.contracts import Money, Outcome, VerdictReturnedV1, new_event
 from shared.db.session import session_scope
+from shared.metrics import count_after_commit
 
 log = structlog.get_logger(__name__)
 
@@ -112,6 +113,7 @@ async def record(
     await repo.add_events(
         new_event(data, source=SOURCE, seller_id=case.seller_id, event_id=event_id(dispute_id, "verdict"), time=now)
     )
+    count_after_commit(session, ctx.metrics.verdicts.labels(outcome, source))
     log.info("verdict_recorded", dispute_id=dispute_id, outcome=outcome, source=source)
     return True
 

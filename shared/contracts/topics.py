@@ -23,6 +23,9 @@ EVENT_TOPICS: tuple[str, ...] = (
 )
 
 DLQ_SUFFIX = ".dlq"
+# Partitions of each topic `dd topics` creates: the most consumers of one group that get work, and
+# the partition count the AsyncAPI document states.
+DEFAULT_PARTITIONS = 6
 
 
 def dlq_topic(topic: str) -> str:

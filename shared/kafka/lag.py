@@ -13,6 +13,7 @@ from typing import Any
 
 from aiokafka import AIOKafkaConsumer, TopicPartition
 from aiokafka.admin import AIOKafkaAdminClient
+from aiokafka.coordinator.protocol import ConsumerProtocolMemberAssignment
 
 from shared.kafka.metadata import client_of, fetch_cluster, topic_partitions
 from shared.kafka.quiet import throttle_metadata_retries
@@ -31,6 +32,17 @@ class PartitionLag:
 
     def as_dict(self) -> dict[str, Any]:
         return asdict(self)
+
+
+@dataclass(frozen=True)
+class GroupMember:
+    """One consumer in a group and the partitions the group's last rebalance gave it."""
+
+    consumergroup: str
+    member_id: str
+    client_id: str
+    host: str
+    partitions: tuple[tuple[str, int], ...]  # (topic, partition), sorted
 
 
 class LagReader:
@@ -95,6 +107,20 @@ class LagReader:
             )
         return rows
 
+    async def members(self, group_id: str) -> list[GroupMember]:
+        """The group's members and their assigned partitions (empty while it rebalances or has none)."""
+        members: list[GroupMember] = []
+        for response in await self._admin.describe_consumer_groups([group_id]):
+            for group in response.groups:
+                _error, _group_id, state, _protocol_type, _protocol, group_members = group[:6]
+                if state != "Stable":
+                    continue  # assignments of a group in the middle of a rebalance are not yet true
+                for member_id, client_id, host, _metadata, assignment in (m[:5] for m in group_members):
+                    decoded = ConsumerProtocolMemberAssignment.decode(assignment) if assignment else None
+                    owned = sorted((t, p) for t, ps in (decoded.assignment if decoded else []) for p in ps)
+                    members.append(GroupMember(group_id, member_id, client_id, host, tuple(owned)))
+        return sorted(members, key=lambda m: m.partitions)
+
     async def groups(self, prefix: str = "") -> list[str]:
         return sorted(g[0] for g in await self._admin.list_consumer_groups() if g[0].startswith(prefix))
 
@@ -144,9 +170,5 @@ class LagMonitor:
         return rows
 
     def _export(self, rows: list[PartitionLag]) -> None:
-        sums: dict[tuple[str, str], int] = {}
         for row in rows:
             self._metrics.consumergroup_lag.labels(row.consumergroup, row.topic, str(row.partition)).set(row.lag)
-            sums[(row.consumergroup, row.topic)] = sums.get((row.consumergroup, row.topic), 0) + row.lag
-        for (group, topic), total in sums.items():
-            self._metrics.consumergroup_lag_sum.labels(group, topic).set(total)

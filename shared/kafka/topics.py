@@ -9,7 +9,7 @@ from aiokafka import TopicPartition
 from aiokafka.admin import AIOKafkaAdminClient, NewTopic
 from aiokafka.errors import TopicAlreadyExistsError
 
-from shared.contracts.topics import ALL_TOPICS
+from shared.contracts.topics import ALL_TOPICS, DEFAULT_PARTITIONS
 from shared.kafka.metadata import fetch_cluster
 from shared.kafka.security import PLAINTEXT, KafkaSecurity
 
@@ -17,7 +17,7 @@ from shared.kafka.security import PLAINTEXT, KafkaSecurity
 async def ensure_topics(
     bootstrap_servers: str,
     *,
-    partitions: int = 6,
+    partitions: int = DEFAULT_PARTITIONS,
     replication_factor: int = 1,
     names: Iterable[str] = ALL_TOPICS,
     timeout_s: float = 15.0,

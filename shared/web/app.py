@@ -16,6 +16,7 @@ from shared.runtime import ServiceDefinition, ServiceRuntime
 from shared.settings import ServiceSettings
 from shared.tracing import configure_tracing, instrument_app
 from shared.web import ops
+from shared.web.asyncapi import DOCS_NOTE, install_asyncapi
 from shared.web.middleware import RequestContextMiddleware
 from shared.web.openapi import RouteDocs, install_docs, install_openapi
 from shared.web.problems import ProblemTable, install_problem_handlers
@@ -68,6 +69,7 @@ def create_service_app(
     # docs_url/redoc_url off: FastAPI's pages load Swagger UI from a CDN; install_docs serves our copy.
     app = FastAPI(
         title=f"Dispute Desk — {definition.name}",
+        description=DOCS_NOTE,  # the link from /docs to the event contract
         lifespan=lifespan,
         telemetry={"tracing": False},
         docs_url=None,
@@ -85,4 +87,5 @@ def create_service_app(
         app.include_router(router)
     install_openapi(app, errors, docs)
     install_docs(app)
+    install_asyncapi(app)
     return app

@@ -37,6 +37,7 @@ from fastapi.routing import APIRoute
 from fastapi.staticfiles import StaticFiles
 from pydantic import TypeAdapter
 
+from shared.blobs import BlobStoreUnavailable
 from shared.errors import DomainError
 from shared.web.auth import current_principal, require_operator
 from shared.web.db import request_session
@@ -45,6 +46,7 @@ from shared.web.problems import PROBLEM_MEDIA_TYPE, SHARED_PROBLEMS, Problem, Pr
 __all__ = [
     "BAD_REQUEST",
     "BEARER",
+    "BLOB_STORE_UNAVAILABLE",
     "COMMIT_FAILED",
     "FORBIDDEN",
     "NOT_FOUND",
@@ -74,6 +76,8 @@ NOT_FOUND = Problem(404, "not_found", "Not Found")  # shared.errors.NotFound (an
 VALIDATION_ERROR = Problem(422, "validation_error", "Request validation failed")
 BAD_REQUEST = Problem(400, "bad_request", "Bad Request")  # FastAPI: a JSON body that does not parse
 COMMIT_FAILED = Problem(503, "commit_failed", "Change not saved")
+# A route that stores or reads blobs (shared/blobs.py): the store away or refusing our credentials.
+BLOB_STORE_UNAVAILABLE = Problem(503, BlobStoreUnavailable.code, BlobStoreUnavailable.title)
 
 PROBLEM_SCHEMA: dict[str, Any] = {
     "title": "Problem",

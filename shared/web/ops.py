@@ -44,6 +44,7 @@ async def metrics(request: Request) -> Response:
         runtime.metrics.outbox_backlog.set(waiting)
         runtime.metrics.outbox_oldest_age.set(oldest_s)
         await refresh_parked_metrics(runtime.metrics.registry, runtime.sessions, runtime.definition.metadata)
+        await runtime.context.metrics.refresh(runtime.sessions, runtime.context.clock.now())
     except Exception:
         pass  # database away: keep the last value, /readyz says why
     if runtime.lag is not None:

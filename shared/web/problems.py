@@ -28,6 +28,11 @@ does not retry it forever), and the missing row shows up in the logs.
 A pydantic `ValidationError` raised inside a route (a body parsed after the signature was
 checked) answers 422 ``validation_error`` exactly like a `RequestValidationError`; neither
 echoes the input values.
+
+Something the request needs being away is not a refusal: PostgreSQL unreachable answers 503
+``database_unavailable``, and a `shared.errors.Unavailable` (the blob store: unreachable, or refusing
+our credentials) 503 with its own ``code`` (``blob_store_unavailable``), both with ``Retry-After``,
+logged as a warning, never a 500 with a traceback.
 """
 
 from __future__ import annotations
@@ -46,7 +51,7 @@ from pydantic import ValidationError
 from starlette.exceptions import HTTPException as StarletteHTTPException
 
 from shared.db.errors import is_connection_error
-from shared.errors import DomainError, InvalidCursor, NotFound
+from shared.errors import DomainError, InvalidCursor, NotFound, Unavailable
 from shared.tracing import current_request_id, current_traceparent, trace_scope
 
 __all__ = [
@@ -266,6 +271,22 @@ async def _on_model_validation_error(request: Request, exc: Exception) -> JSONRe
     return _validation_problem(request, exc.errors(include_url=False, include_context=False, include_input=False))
 
 
+async def _on_unavailable(request: Request, exc: Exception) -> JSONResponse:
+    assert isinstance(exc, Unavailable)
+    cause = exc.__cause__
+    log.warning(
+        "dependency_unavailable",
+        code=exc.code,
+        method=request.method,
+        path=request.url.path,
+        error_type=type(cause).__name__ if cause is not None else type(exc).__name__,
+        error=exc.reason,
+    )
+    return problem_response(
+        503, exc.code, exc.title, exc.detail, instance=request.url.path, headers={"Retry-After": "1"}
+    )
+
+
 async def _on_unhandled(request: Request, exc: Exception) -> JSONResponse:
     # Starlette calls this from its outermost middleware, after RequestContextMiddleware
     # has left its trace scope; that middleware left the ids in request.state for us.
@@ -315,4 +336,5 @@ def install_problem_handlers(app: FastAPI, errors: ProblemTable | None = None) -
     app.add_exception_handler(StarletteHTTPException, _on_http_exception)
     app.add_exception_handler(RequestValidationError, _on_validation_error)
     app.add_exception_handler(ValidationError, _on_model_validation_error)
+    app.add_exception_handler(Unavailable, _on_unavailable)
     app.add_exception_handler(Exception, _on_unhandled)

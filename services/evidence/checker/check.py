@@ -7,7 +7,7 @@ from datetime import datetime
 
 from services.evidence.checker.context import CheckContext, text_of
 from services.evidence.checker.model import CaseFacts, EvidenceItem, EvidenceRef, Report, TrackingRef
-from services.evidence.checker.rules import RULES
+from services.evidence.checker.rules import RULES, capture_of
 from services.evidence.checker.ruleset import load_ruleset
 
 
@@ -29,11 +29,16 @@ def check(
         status="needs_fix" if any(f.severity == "blocker" for f in findings) else "ready",
         ruleset_version=ruleset.version,
         findings=tuple(findings),
-        evidence_set=tuple(EvidenceRef(i.evidence_id, i.kind, i.sha256) for i in items),
+        evidence_set=tuple(_ref(i, ctx) for i in items),
         reason_code=case.reason_code,
         checked_at=now,
         legal_basis=tuple(ruleset.legal["by_reason"].get(case.reason_code, ())),
     )
+
+
+def _ref(item: EvidenceItem, ctx: CheckContext) -> EvidenceRef:
+    capture = capture_of(item, ctx)
+    return EvidenceRef(item.evidence_id, item.kind, item.sha256, capture.shown, capture.source)
 
 
 def tracking_refs(case: CaseFacts, items: Sequence[EvidenceItem]) -> list[TrackingRef]:

@@ -10,6 +10,7 @@ from decimal import Decimal, InvalidOperation
 from typing import Any
 
 from services.evidence.checker.extract import detect_language
+from services.evidence.checker.image_text import ImageText, read_image
 from services.evidence.checker.model import EvidenceItem, TrackingRef
 from services.evidence.checker.ruleset import Carrier, Ruleset, norm_name
 
@@ -92,6 +93,7 @@ class CheckContext:
     tracking_index: Mapping[tuple[str, str], frozenset[str]]  # key -> order ids (normalised)
     texts: Mapping[str, str] = field(default_factory=dict)  # evidence_id -> text the rules read
     languages: Mapping[str, str | None] = field(default_factory=dict)
+    images: Mapping[str, ImageText] = field(default_factory=dict)  # evidence_id -> what its OCR text shows
 
     @classmethod
     def build(
@@ -114,7 +116,12 @@ class CheckContext:
             )
             for i in items
         }
-        return cls(ruleset, now, {k: frozenset(v) for k, v in index.items()}, texts, langs)
+        images = {
+            i.evidence_id: read_image(i.extracted.ocr, ruleset, height=i.extracted.height)
+            for i in items
+            if i.extracted.ocr is not None
+        }
+        return cls(ruleset, now, {k: frozenset(v) for k, v in index.items()}, texts, langs, images)
 
 
 def _meta_text(item: EvidenceItem) -> str:

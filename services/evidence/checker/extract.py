@@ -10,9 +10,10 @@ import io
 import re
 import warnings
 from datetime import datetime, timedelta, timezone
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
-from services.evidence.checker.model import ExtractedFacts
+from services.evidence.checker.model import ExtractedFacts, OcrRead
+from services.evidence.checker.ocr import OcrFailed, OcrOptions, combine, read_image
 from services.evidence.checker.ruleset import load_ruleset
 
 if TYPE_CHECKING:
@@ -48,15 +49,16 @@ def unreadable(reason: str) -> ExtractedFacts:
     return ExtractedFacts(readable=False, unreadable_reason=reason)
 
 
-def extract(data: bytes, media_type: str | None) -> ExtractedFacts:
-    """Facts of one file, by its sniffed media type."""
+def extract(data: bytes, media_type: str | None, *, ocr: OcrOptions | None = None) -> ExtractedFacts:
+    """Facts of one file, by its sniffed media type; images (and image-only PDF pages) are read
+    by OCR when `ocr` options are given."""
     if not data:
         return unreadable("empty")
     kind = (media_type or "").split(";")[0].strip().lower()
     if kind == "application/pdf":
-        return extract_pdf(data)
+        return extract_pdf(data, ocr=ocr)
     if kind.startswith("image/"):
-        return extract_image(data)
+        return extract_image(data, ocr=ocr)
     if kind in TEXT_TYPES or kind.startswith("text/"):
         return extract_text(data)
     return unreadable("unsupported_type")
@@ -78,7 +80,7 @@ def extract_text(data: bytes) -> ExtractedFacts:
     return unreadable("encoding")
 
 
-def extract_pdf(data: bytes) -> ExtractedFacts:
+def extract_pdf(data: bytes, *, ocr: OcrOptions | None = None) -> ExtractedFacts:
     from pypdf import PdfReader
 
     limits = load_ruleset().limits
@@ -96,20 +98,49 @@ def extract_pdf(data: bytes) -> ExtractedFacts:
             if pages > limits["max_pdf_pages"]:
                 return unreadable("too_many_pages")
             parts: list[str] = []
+            scans: list[Image.Image] = []  # images of pages without a text layer, for OCR
             size = 0
             for page in reader.pages[: limits["max_pdf_text_pages"]]:
                 part = page.extract_text() or ""
                 parts.append(part)
                 size += len(part)
+                if ocr is not None and not part.strip() and len(scans) < ocr.max_pdf_pages:
+                    scans.extend(_page_image(page, limits["max_image_pixels"]))
                 if size >= limits["max_text_chars"]:
                     break
     except Exception:  # noqa: BLE001 - any parser failure (PdfReadError, LimitReachedError, KeyError...) is "corrupt"
         return unreadable("corrupt")
     text = "\n".join(parts)[: limits["max_text_chars"]]
-    return ExtractedFacts(text=text, language=detect_language(text), pages=pages)
+    read: OcrRead | None = None
+    if ocr is not None and scans:
+        try:
+            read = combine([read_image(scan, ocr) for scan in scans], ocr.languages)
+        except OcrFailed as exc:
+            return unreadable(exc.reason)
+    return ExtractedFacts(text=text, language=detect_language(text), pages=pages, ocr=read)
 
 
-def extract_image(data: bytes) -> ExtractedFacts:
+def _page_image(page: Any, max_pixels: int) -> list[Image.Image]:
+    """The largest embedded image of a page (a scan or a pasted screenshot), decoded; none when it
+    has none, or it is too large or does not decode (the page's text, empty, is all we know)."""
+    try:
+        candidates = list(page.images)
+    except Exception:  # noqa: BLE001 - an odd image XObject is no scan to read, not a corrupt PDF
+        return []
+    best: Image.Image | None = None
+    for candidate in candidates:
+        try:
+            image = candidate.image
+        except Exception:  # noqa: BLE001 - same
+            continue
+        if image is None or image.width * image.height > max_pixels:
+            continue
+        if best is None or image.width * image.height > best.width * best.height:
+            best = image
+    return [best] if best is not None else []
+
+
+def extract_image(data: bytes, *, ocr: OcrOptions | None = None) -> ExtractedFacts:
     from PIL import Image, UnidentifiedImageError
 
     max_pixels = load_ruleset().limits["max_image_pixels"]
@@ -121,15 +152,23 @@ def extract_image(data: bytes) -> ExtractedFacts:
                 if width * height > max_pixels:
                     return unreadable("too_large")
                 exif_time = _exif_time(img)
-                img.draft("RGB", (512, 512))  # JPEG decodes at a fraction of its size: proves it decodes, cheaply
+                if ocr is None:
+                    img.draft("RGB", (512, 512))  # JPEG decodes at a fraction of its size: proves it decodes, cheaply
                 img.load()
+                decoded = img.copy() if ocr is not None else None  # OCR reads every pixel
     except (Image.DecompressionBombError, Image.DecompressionBombWarning):
         return unreadable("too_large")
     except (UnidentifiedImageError, OSError, ValueError, SyntaxError, EOFError):
         return unreadable("corrupt")
     except Exception:  # noqa: BLE001 - a decoder bug on hostile bytes is still an unreadable file
         return unreadable("corrupt")
-    return ExtractedFacts(width=width, height=height, exif_time=exif_time)
+    read: OcrRead | None = None
+    if decoded is not None and ocr is not None:
+        try:
+            read = read_image(decoded, ocr)
+        except OcrFailed as exc:
+            return unreadable(exc.reason)
+    return ExtractedFacts(width=width, height=height, exif_time=exif_time, ocr=read)
 
 
 def _exif_time(img: Image.Image) -> datetime | None:

@@ -12,6 +12,7 @@ from shared.contracts import DisputeKind, EvidenceKind, ReasonCode
 
 Severity = Literal["blocker", "warning"]
 Status = Literal["ready", "needs_fix"]
+CaptureSource = Literal["meta", "exif", "image_text"]  # where an item's capture time came from
 
 
 @dataclass(frozen=True)
@@ -100,6 +101,8 @@ class EvidenceRef:
     evidence_id: str
     kind: EvidenceKind
     sha256: str | None
+    captured_at: str | None = None  # ISO 8601, or the image's `05-12 14:22` when it shows no year
+    captured_from: CaptureSource | None = None
 
 
 @dataclass(frozen=True)

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from typing import Any
 
 from services.evidence.checker.model import Report
@@ -9,6 +10,7 @@ from services.evidence.checker.ruleset import LANGS, load_ruleset
 
 _TERM_PARAMS = ("kind", "status", "reason", "source", "subject", "language")  # params whose values are terms
 _SEP = {"zh": "、", "ko": ", ", "en": ", "}
+_GAP = {"zh": "", "ko": " ", "en": " "}  # between a message and its image note
 
 
 class UnsupportedLanguage(ValueError):
@@ -39,17 +41,44 @@ def render(report: Report, lang: str) -> list[dict[str, Any]]:
         values = _Keep({k: terms.get(k, {}).get(v, v) if k in _TERM_PARAMS else v for k, v in f.params.items()})
         values["fields"] = _SEP[lang].join(terms["field"].get(x, x) for x in f.fields)
         text = ruleset.messages["rules"][f.rule][lang]
-        out.append(
-            {
-                "rule": f.rule,
-                "severity": f.severity,
-                "evidence_id": f.evidence_id,
-                "fields": list(f.fields),
-                "message": text["message"].format_map(values),
-                "fix": text["fix"].format_map(values),
-            }
-        )
+        message = text["message"].format_map(values)
+        if note := _image_note(f.params, ruleset.messages["image_notes"][lang]):
+            message = f"{message}{_GAP[lang]}{note.format_map(values)}"
+        rendered = {
+            "rule": f.rule,
+            "severity": f.severity,
+            "evidence_id": f.evidence_id,
+            "fields": list(f.fields),
+            "message": message,
+            "fix": text["fix"].format_map(values),
+        }
+        if quote := image_quote(f.params):
+            rendered["image_text"] = quote
+        out.append(rendered)
     return out
+
+
+def _image_note(params: Mapping[str, str], notes: Mapping[str, str]) -> str | None:
+    """What the image's text showed, for findings that rest on it (`image` = found | not_found | uncertain)."""
+    state = params.get("image")
+    if params.get("image_text"):
+        state = "uncertain_quote" if state == "uncertain" else state
+    elif state == "found":
+        return None  # nothing to quote
+    return notes.get(state) if state else None
+
+
+def image_quote(params: Mapping[str, str]) -> dict[str, Any] | None:
+    """The image line a finding quotes, for the dashboard to mark: `{text, box: [l, t, w, h] | None, confidence}`."""
+    if "image_text" not in params:
+        return None
+    box = [int(n) for n in params.get("image_box", "").split(",") if n.strip().lstrip("-").isdigit()]
+    confidence = params.get("image_confidence", "")
+    return {
+        "text": params["image_text"],
+        "box": box if len(box) == 4 else None,
+        "confidence": int(confidence) if confidence.isdigit() else None,
+    }
 
 
 def legal_basis(reason_code: str, lang: str) -> list[dict[str, str]]:

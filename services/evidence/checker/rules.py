@@ -2,11 +2,12 @@
 
 from __future__ import annotations
 
-import re
 from collections.abc import Callable, Mapping, Sequence
+from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
+from services.evidence.checker.addresses import RECIPIENT, full_address
 from services.evidence.checker.context import (
     CheckContext,
     messages_of,
@@ -16,19 +17,13 @@ from services.evidence.checker.context import (
     text_of,
     tracking_key,
 )
-from services.evidence.checker.model import CaseFacts, EvidenceItem, Finding, Severity
+from services.evidence.checker.image_text import ImageText, Seen, box_text
+from services.evidence.checker.model import CaptureSource, CaseFacts, EvidenceItem, Finding, Severity
 from services.evidence.checker.phrases import phrases
 from services.evidence.checker.times import parse_instant, parse_times
 
 Rule = Callable[[CaseFacts, Sequence[EvidenceItem], CheckContext], list[Finding]]
 _SOURCES = {"coupang_messages", "wechat", "whatsapp", "kakaotalk", "email", "other"}
-_BUILDING = re.compile(
-    r"(?:로|길|路|街|동|리|가|번지|road|street|st|ro|gil|ave|avenue)\.?\s*\d+(?:-\d+)?|\d+(?:-\d+)?\s*(?:번지|号|號)"
-    r"|\b\d+(?:-\d+)?\s+(?:[a-z]+\s+){1,3}(?:street|st|road|rd|avenue|ave|blvd|lane|ln|way)\b",
-    re.IGNORECASE,
-)
-_UNIT = re.compile(r"\d+\s*(?:층|호|楼|樓|室|F\b)|(?:unit|apt|suite|room|floor|#)\.?\s*\d+|지하\s*\d+|\bB\d+\b", re.I)
-_RECIPIENT = re.compile(r"(수령인|받는\s*분|收件人|签收人|recipient)\s*[:：]?\s*\S+", re.IGNORECASE)
 
 
 def _finding(
@@ -61,8 +56,77 @@ def _of_kind(items: Sequence[EvidenceItem], *kinds: str) -> list[EvidenceItem]:
     return [i for i in items if i.kind in kinds]
 
 
-def _capture_time(item: EvidenceItem) -> datetime | None:
-    return item.captured_at or parse_instant(item.meta.get("captured_at")) or item.extracted.exif_time
+@dataclass(frozen=True)
+class Capture:
+    """An item's capture time and where it came from (the report names the source)."""
+
+    at: datetime | None  # None: none known, or an image's time without a year (`shown` has it)
+    source: CaptureSource | None = None
+    shown: str | None = None
+    seen: Seen | None = None  # the image line it was read on
+
+
+def capture_of(item: EvidenceItem, ctx: CheckContext) -> Capture:
+    """Meta's `captured_at`, else EXIF's, else the latest date and time visible in the image."""
+    if (meta := parse_instant(item.meta.get("captured_at"))) is not None:
+        return Capture(meta, "meta", meta.isoformat())
+    if item.extracted.exif_time is not None:  # the stored capture time, when EXIF carried an offset
+        at = item.captured_at or item.extracted.exif_time
+        return Capture(at, "exif", at.isoformat())
+    if item.captured_at is not None:
+        return Capture(item.captured_at, "meta", item.captured_at.isoformat())
+    image = ctx.images.get(item.evidence_id)
+    moment = image.latest if image else None
+    if moment is None:
+        return Capture(None)
+    return Capture(moment.at, "image_text", moment.at.isoformat() if moment.at else moment.shown, moment.seen)
+
+
+# --- what the image's OCR text shows: the quote, and honest uncertainty ---------------------------
+
+
+def _image(item: EvidenceItem, ctx: CheckContext) -> ImageText | None:
+    return ctx.images.get(item.evidence_id)
+
+
+def _unsure(ctx: CheckContext, image: ImageText, seen: Seen | None = None) -> bool:
+    """Nothing read at all, or the image's or the quoted line's OCR confidence below the ruleset's:
+    a blurred image's one legible-looking line may still be misread (an order id off by a digit)."""
+    minimum = ctx.ruleset.limits["ocr_min_confidence"]
+    return not image.read or min(image.confidence, seen.confidence if seen else 100.0) < minimum
+
+
+def _from_image(
+    ctx: CheckContext,
+    rule: str,
+    item: EvidenceItem,
+    image: ImageText,
+    seen: Seen | None,
+    fields: tuple[str, ...] = (),
+    **params: str,
+) -> Finding:
+    """A finding that rests on the image text: the line it quotes (or that nothing was found), and a
+    warning instead of its severity when the image could not be read with confidence."""
+    unsure = _unsure(ctx, image, seen)
+    confidence = min(image.confidence, seen.confidence) if seen else image.confidence
+    params |= {"image": "uncertain" if unsure else ("found" if seen else "not_found")}
+    params |= {"image_confidence": str(round(confidence))}
+    if seen is not None:
+        params |= {"image_text": seen.text[:200], "image_box": box_text(seen.box)}
+    return _finding(ctx, rule, item, fields, "warning" if unsure else None, **params)
+
+
+def _korean_page(image: ImageText, ctx: CheckContext) -> bool:
+    """Coupang's or an accepted Korean carrier's page: the times it shows are Korean time."""
+    if image.coupang:
+        return True
+    named = (resolve_carrier(ctx.ruleset, m.group()) for m in phrases(ctx.ruleset).carriers.finditer(image.text))
+    return any(c and c.accepted for c in named)
+
+
+def _image_delivered_at(image: ImageText, ctx: CheckContext) -> bool:
+    korean = _korean_page(image, ctx)
+    return any(m.at is not None and (m.at.tzinfo is not None or korean) for m in image.moments)
 
 
 def _is_picture(item: EvidenceItem) -> bool:
@@ -137,27 +201,34 @@ def not_delivered_status(case: CaseFacts, items: Sequence[EvidenceItem], ctx: Ch
             continue  # a delivery time without a status still says it was delivered
         if not statuses and phrases(ctx.ruleset).delivered.search(ctx.texts.get(i.evidence_id, "")):
             continue  # a file-only tracking page that reads 배송완료
+        if not statuses and (image := _image(i, ctx)) is not None:  # the meta is silent: the page in the image
+            best = image.best_status(ctx.ruleset.image_text["status_rank"])
+            if best is None or best.value != "delivered":
+                status = best.value if best else "unknown"
+                out.append(_from_image(ctx, "not_delivered_status", i, image, best, ("status",), status=status))
+            continue
         out.append(_finding(ctx, "not_delivered_status", i, ("status",), status=statuses[0] if statuses else "unknown"))
     return out
-
-
-def _full_address(text: str) -> bool:
-    return bool(_BUILDING.search(text) and _UNIT.search(text))
 
 
 def delivery_proof_incomplete(case: CaseFacts, items: Sequence[EvidenceItem], ctx: CheckContext) -> list[Finding]:
     out = []
     for i in _of_kind(items, "proof_of_delivery"):
-        text = i.extracted.text
+        text, image = i.extracted.text, _image(i, ctx)
         missing = []
-        if not text_of(i.meta.get("recipient_name")).strip() and not _RECIPIENT.search(text):
-            missing.append("recipient_name")
+        if not text_of(i.meta.get("recipient_name")).strip() and not RECIPIENT.search(text):
+            if not (image and image.recipient):
+                missing.append("recipient_name")
         at = parse_instant(i.meta.get("delivered_at"))
         if (at is None or at.tzinfo is None) and not any(t.at for t in parse_times(text[:20000], limit=50)):
-            missing.append("delivered_at")
-        if not _full_address(text_of(i.meta.get("address"))) and not _full_address(text[:20000]):
-            missing.append("address")
-        if missing:
+            if not (image and _image_delivered_at(image, ctx)):
+                missing.append("delivered_at")
+        if not full_address(text_of(i.meta.get("address"))) and not full_address(text[:20000]):
+            if not (image and image.address):
+                missing.append("address")
+        if missing and image is not None:  # looked for in the image too
+            out.append(_from_image(ctx, "delivery_proof_incomplete", i, image, None, tuple(missing)))
+        elif missing:
             out.append(_finding(ctx, "delivery_proof_incomplete", i, tuple(missing)))
     return out
 
@@ -193,6 +264,9 @@ def order_mismatch(case: CaseFacts, items: Sequence[EvidenceItem], ctx: CheckCon
             out.append(
                 _finding(ctx, "order_mismatch", i, ("order_id",), order_id=str(named), case_order_id=case.order_id)
             )
+        elif (image := _image(i, ctx)) is not None and (other := image.other_order(case.order_id)) is not None:
+            params = {"order_id": other.value, "case_order_id": case.order_id}
+            out.append(_from_image(ctx, "order_mismatch", i, image, other, ("order_id",), **params))
     return out
 
 
@@ -220,9 +294,32 @@ def message_source_not_accepted(case: CaseFacts, items: Sequence[EvidenceItem], 
     out = []
     for i in _of_kind(items, "message_log"):
         source = text_of(i.meta.get("source")).strip().lower()
+        image = _image(i, ctx)
         if source not in ctx.ruleset.accepted_message_sources:
             shown = source if source in _SOURCES else ("other" if source else "unknown")
             out.append(_finding(ctx, "message_source_not_accepted", i, ("source",), source=shown))
+        elif image is not None and image.messengers:  # a WeChat screenshot sent as Coupang messages
+            seen = max(image.messengers, key=lambda s: s.confidence)
+            out.append(_from_image(ctx, "message_source_not_accepted", i, image, seen, ("source",), source=seen.value))
+    return out
+
+
+def platform_id_missing(case: CaseFacts, items: Sequence[EvidenceItem], ctx: CheckContext) -> list[Finding]:
+    """A screenshot offered as Coupang evidence that shows neither the case's order id nor a Coupang marker."""
+    out = []
+    for i in items:
+        if (image := _image(i, ctx)) is None:
+            continue
+        source = text_of(i.meta.get("source")).strip().lower()
+        coupang_log = i.kind == "message_log" and source in ctx.ruleset.accepted_message_sources
+        if not (coupang_log or i.kind in ctx.ruleset.image_text["platform_id_kinds"]):
+            continue
+        if image.coupang or image.shows_order(case.order_id):
+            continue
+        if i.kind == "message_log" and image.messengers:
+            continue  # message_source_not_accepted names the other messenger
+        finding = _from_image(ctx, "platform_id_missing", i, image, None, ("order_id",), case_order_id=case.order_id)
+        out.append(finding)
     return out
 
 
@@ -253,8 +350,14 @@ def buyer_contacted_to_withdraw(case: CaseFacts, items: Sequence[EvidenceItem], 
 def timestamp_missing(case: CaseFacts, items: Sequence[EvidenceItem], ctx: CheckContext) -> list[Finding]:
     out = []
     for i in items:
-        if _is_picture(i) and _capture_time(i) is None:
-            out.append(_finding(ctx, "timestamp_missing", i, ("captured_at",), subject="photo", count="1"))
+        if _is_picture(i) and capture_of(i, ctx).source is None:
+            image = _image(i, ctx)
+            if image is None or i.kind in ctx.ruleset.image_text["picture_kinds"]:
+                # a photo of a thing is not expected to show a time: EXIF or meta must give it
+                out.append(_finding(ctx, "timestamp_missing", i, ("captured_at",), subject="photo", count="1"))
+            else:
+                params = {"subject": "photo", "count": "1"}
+                out.append(_from_image(ctx, "timestamp_missing", i, image, None, ("captured_at",), **params))
         if i.kind == "message_log":
             timeless = sum(parse_instant(m.get("sent_at")) is None for m in _messages(i, ctx))
             if timeless:
@@ -272,8 +375,10 @@ def timezone_missing(case: CaseFacts, items: Sequence[EvidenceItem], ctx: CheckC
             if bad:
                 shown = "; ".join(t.text + (f" → {t.in_kst()}" if t.in_kst() else "") for t in bad[:5])
                 out.append(_finding(ctx, "timezone_missing", i, ("text",), times=shown))
-        if _is_picture(i) and (at := _capture_time(i)) is not None and at.tzinfo is None:
-            out.append(_finding(ctx, "timezone_missing", i, ("captured_at",), "warning", times=at.isoformat()))
+        capture = capture_of(i, ctx) if _is_picture(i) else Capture(None)
+        if capture.source in ("meta", "exif") and capture.at is not None and capture.at.tzinfo is None:
+            # an image's own time is what the screen showed, in the page's zone: nothing to fix there
+            out.append(_finding(ctx, "timezone_missing", i, ("captured_at",), "warning", times=capture.at.isoformat()))
         if i.kind == "message_log":
             naive = [
                 text_of(m.get("sent_at"))
@@ -362,6 +467,7 @@ RULES: dict[str, Rule] = {
         order_mismatch,
         amount_mismatch,
         message_source_not_accepted,
+        platform_id_missing,
         buyer_contacted_to_withdraw,
         timestamp_missing,
         timezone_missing,

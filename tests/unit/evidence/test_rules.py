@@ -58,6 +58,7 @@ def test_every_spec_rule_has_a_function_and_text():
         "order_mismatch",
         "amount_mismatch",
         "file_unreadable",
+        "platform_id_missing",  # issue 22: read from a screenshot's OCR text
     }
     ruleset = load_ruleset()
     assert set(ruleset.rule_ids) == spec == set(ruleset.messages["rules"])

@@ -11,80 +11,16 @@ from pydantic import ValidationError
 
 from shared.contracts import (
     ENVELOPES,
-    CaseSubmittedV1,
-    DeadlineAlertedV1,
-    DeadlineScheduledV1,
     DisputeReceivedV1,
     DisputeUpdatedV1,
     Envelope,
     EventParseError,
-    EvidenceRef,
-    EvidenceUploadedV1,
-    EvidenceValidatedV1,
-    Finding,
     Money,
-    VerdictReturnedV1,
     new_event,
     parse_event,
     topics,
 )
-from tests.support import dispute_received
-
-SHA = "a" * 64
-EVIDENCE_ID = uuid.uuid4()
-
-ONE_OF_EACH = [
-    dispute_received("CD-2026-000123", 1).data,
-    DisputeUpdatedV1(
-        dispute_id="CD-2026-000123",
-        seller_id="V-TEST",
-        change="updated",
-        respond_by="2026-10-02T23:59:59+09:00",
-        amount=Money(value="30000", currency="KRW"),
-    ),
-    EvidenceUploadedV1(
-        dispute_id="CD-1",
-        evidence_id=EVIDENCE_ID,
-        kind="tracking_record",
-        sha256=SHA,
-        size=10,
-        media_type="application/json",
-        source="cj",
-        captured_at="2026-09-24T09:00:00+09:00",
-    ),
-    EvidenceValidatedV1(
-        dispute_id="CD-1",
-        report_id=uuid.uuid4(),
-        status="needs_fix",
-        ruleset_version="2026.11",
-        findings=[Finding(rule="carrier_not_accepted", severity="blocker", evidence_id=EVIDENCE_ID)],
-        evidence_set=[EvidenceRef(evidence_id=EVIDENCE_ID, kind="tracking_record", sha256=SHA)],
-    ),
-    DeadlineScheduledV1(
-        dispute_id="CD-1",
-        due_at="2026-09-30T14:59:59Z",
-        business_days=5,
-        rule="computed",
-        reminder_offsets_minutes=[4320, 1440, 360, 60],
-    ),
-    DeadlineAlertedV1(dispute_id="CD-1", alert="reminder", due_at="2026-09-30T14:59:59Z", hours_left=24.0),
-    CaseSubmittedV1(
-        dispute_id="CD-1",
-        receipt_id="R-1",
-        adapter="http",
-        submitted_at="2026-09-25T01:00:00Z",
-        package_sha256=SHA,
-        evidence_set=[EvidenceRef(evidence_id=EVIDENCE_ID, kind="invoice")],
-    ),
-    VerdictReturnedV1(
-        dispute_id="CD-1",
-        outcome="won",
-        amount=Money(value="45000", currency="KRW"),
-        policy_clause="4.2",
-        summary_zh="胜诉",
-        suggestions=["保留签收照片"],
-    ),
-]
+from tests.support import ONE_OF_EACH, dispute_received
 
 
 def test_there_is_one_envelope_model_per_event_type_of_the_spec():

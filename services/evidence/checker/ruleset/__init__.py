@@ -19,7 +19,15 @@ if TYPE_CHECKING:
     from services.evidence.checker.model import Severity
 
 _DIR = Path(__file__).parent
-_FILES = ("ruleset.json", "carriers.json", "phrases.json", "messages.json", "legal_basis.json", "templates.json")
+_FILES = (
+    "ruleset.json",
+    "carriers.json",
+    "phrases.json",
+    "messages.json",
+    "legal_basis.json",
+    "templates.json",
+    "image_text.json",
+)
 LANGS = ("zh", "ko", "en")
 _PUNCT = re.compile(r"[\s\W_]+", re.UNICODE)
 
@@ -54,6 +62,7 @@ class Ruleset:
     messages: dict[str, Any]
     legal: dict[str, Any]
     templates: dict[str, Any]
+    image_text: dict[str, Any]  # what the checker reads in an image's OCR text: markers, labels, status words
 
     @property
     def rule_ids(self) -> tuple[str, ...]:
@@ -90,4 +99,5 @@ def load_ruleset() -> Ruleset:
         messages=data["messages.json"],
         legal=data["legal_basis.json"],
         templates=data["templates.json"],
+        image_text=data["image_text.json"],
     )
