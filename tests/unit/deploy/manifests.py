@@ -42,7 +42,7 @@ KEDA_SCHEMAS = Path(__file__).parent / "keda"  # vendored from kedacore/keda v2.
 SERVICES = ("ingest", "evidence", "deadline", "notify", "submit", "portal_sim")
 IMAGE = "dispute-desk"
 
-# What h-blobs adds to evidence's and submit's Settings (issue 21 part 3): the manifests set them already.
+# The S3 blob store's settings of evidence and submit (shared/settings.py BlobStoreSettings).
 BLOB_FIELDS = (
     "blob_store",
     "blob_s3_bucket",
@@ -184,16 +184,6 @@ def known_variables(settings_cls: type[ServiceSettings]) -> set[str]:
     """Every environment variable these settings read: DD_<SERVICE>_<FIELD> and DD_<FIELD>."""
     prefix = f"DD_{settings_cls.service.upper()}_"
     return {p + field.upper() for field in settings_cls.model_fields for p in (prefix, "DD_")}
-
-
-def blob_variables(settings_cls: type[ServiceSettings]) -> set[str]:
-    prefix = f"DD_{settings_cls.service.upper()}_"
-    return {p + field.upper() for field in BLOB_FIELDS for p in (prefix, "DD_")}
-
-
-def blob_settings_merged() -> bool:
-    """Whether evidence's and submit's Settings have the S3 fields yet (h-blobs, issue 21 part 3)."""
-    return all(field in settings_class(s).model_fields for s in ("evidence", "submit") for field in BLOB_FIELDS)
 
 
 def settings_of_command(command: list[str]) -> list[type[ServiceSettings]]:

@@ -5,16 +5,17 @@ modules, every variable one the settings read and the services' ports theirs."""
 from __future__ import annotations
 
 import importlib.util
+import os
 import re
 from typing import Any
 
 import pytest
 import yaml
 
+from shared.settings import UnsafeSettingsError
 from tests.unit.deploy.manifests import (
     COMPOSE,
     REPO,
-    blob_variables,
     known_variables,
     settings_class,
     settings_of_command,
@@ -25,20 +26,24 @@ from tests.unit.deploy.manifests import (
 INTERPOLATION = re.compile(r"\$\{([A-Z0-9_]+)(?::?[-?]([^}]*))?\}")
 
 
-def interpolate(value: Any) -> Any:
-    """What compose would substitute with nothing set in the environment: each default."""
+def interpolate(value: Any, given: dict[str, str]) -> Any:
+    """What compose substitutes with `given` set in its environment: their values, else each default."""
     if isinstance(value, str):
-        return INTERPOLATION.sub(lambda m: m.group(2) or "", value).replace("$$", "$")
+        return INTERPOLATION.sub(lambda m: given.get(m.group(1), m.group(2) or ""), value).replace("$$", "$")
     if isinstance(value, dict):
-        return {k: interpolate(v) for k, v in value.items()}
+        return {k: interpolate(v, given) for k, v in value.items()}
     if isinstance(value, list):
-        return [interpolate(v) for v in value]
+        return [interpolate(v, given) for v in value]
     return value
+
+
+def yaml_compose(**given: str | None) -> dict[str, Any]:
+    return interpolate(yaml.safe_load(COMPOSE.read_text()), {k: v for k, v in given.items() if v is not None})
 
 
 @pytest.fixture(scope="module")
 def compose() -> dict[str, Any]:
-    return interpolate(yaml.safe_load(COMPOSE.read_text()))
+    return yaml_compose()
 
 
 def ours(service: dict[str, Any]) -> bool:
@@ -116,19 +121,37 @@ def test_every_command_of_our_image_is_a_real_module(compose):
 
 
 def test_every_variable_is_one_the_settings_read(compose):
-    blob_names: set[str] = set()
     for name, service in compose["services"].items():
-        if not ours(service):
+        if ours(service):
+            known = set().union(*map(known_variables, settings_of_command(service["command"])))
+            for variable in service.get("environment", {}):
+                assert variable in known, f"{name}: {variable}"
+
+
+def services_environment(service: dict[str, Any], monkeypatch, **overrides: str) -> None:
+    for variable in [v for v in os.environ if v.startswith("DD_")]:
+        monkeypatch.delenv(variable)
+    for variable, value in {**service["environment"], **overrides}.items():
+        monkeypatch.setenv(variable, str(value))
+
+
+def test_each_service_starts_with_the_defaults_and_refuses_them_in_production(monkeypatch):
+    """`docker compose up` as it is: a local run. With DD_ENV=production and no secrets given, every
+    service refuses to start (the development secrets) rather than run with them."""
+    for name, service in yaml_compose(DD_ENV=None)["services"].items():
+        if not ours(service) or one_shot(service):
             continue
-        readers = settings_of_command(service["command"])
-        known = set().union(*map(known_variables, readers))
-        pending = set().union(*map(blob_variables, readers)) - known  # until h-blobs (test_k8s.py says so)
-        for variable in service.get("environment", {}):
-            if variable in pending:
-                blob_names.add(variable)
-                continue
-            assert variable in known, f"{name}: {variable}"
-    assert "DD_BLOB_STORE" in blob_names or not blob_names
+        settings_cls = settings_class(name.replace("-", "_"))
+        with monkeypatch.context() as patch:
+            services_environment(service, patch)
+            settings = settings_cls()
+            settings.ensure_safe_to_start()
+            if name in ("evidence", "submit"):
+                assert settings.blob_store == "s3" and settings.blob_s3_endpoint_url == "http://minio:9000"
+        with monkeypatch.context() as patch:
+            services_environment(yaml_compose(DD_ENV="production")["services"][name], patch)
+            with pytest.raises(UnsafeSettingsError, match="DD_AUTH_SECRET"):
+                settings_cls().ensure_safe_to_start()
 
 
 def test_the_services_log_in_as_their_roles_and_migrate_as_the_owner(compose):

@@ -5,8 +5,10 @@ settings read, every Secret and ConfigMap a pod needs present in the dev overlay
 
 from __future__ import annotations
 
+import base64
 import importlib
 import importlib.util
+import os
 from typing import Any
 
 import jsonschema
@@ -22,8 +24,6 @@ from tests.unit.deploy.manifests import (
     KUBERNETES_VERSION,
     KUSTOMIZE_VERSION,
     OVERLAYS,
-    blob_settings_merged,
-    blob_variables,
     by_kind,
     documents,
     keda_schema,
@@ -230,39 +230,63 @@ def variables_of(container: dict[str, Any], config_maps: dict[str, dict[str, Any
 def test_every_variable_a_pod_gets_is_one_its_settings_read(overlay):
     docs = render(overlay)
     config_maps = by_kind(docs, "ConfigMap")
-    awaited: set[str] = set()
     seen = 0
     for doc in docs:
         for container in our_containers(doc):
-            readers = settings_of_command(container["args"])
-            known = set().union(*map(known_variables, readers))
-            pending = set().union(*map(blob_variables, readers)) - known
+            known = set().union(*map(known_variables, settings_of_command(container["args"])))
             for variable, source in variables_of(container, config_maps).items():
                 seen += 1
-                if variable in pending:
-                    awaited.add(variable)
-                    continue
                 assert variable in known, f"{doc['metadata']['name']}/{container['name']}: {variable} ({source})"
     assert seen > 50
-    # Until h-blobs adds the blob_* fields to evidence's and submit's Settings, those names are
-    # checked by test_the_blob_settings_the_manifests_set_are_known, which waits for it.
-    assert awaited <= {f"DD_{f.upper()}" for f in BLOB_FIELDS} | {
-        "DD_EVIDENCE_BLOB_S3_PREFIX",
-        "DD_SUBMIT_BLOB_S3_PREFIX",
+
+
+@pytest.mark.parametrize("overlay", OVERLAYS)
+@pytest.mark.parametrize("service", ("evidence", "submit"))
+def test_evidence_and_submit_keep_their_blobs_in_s3(overlay, service):
+    docs = render(overlay)
+    (container,) = by_kind(docs, "Deployment")[f"dd-{service}"]["spec"]["template"]["spec"]["containers"]
+    variables = variables_of(container, by_kind(docs, "ConfigMap"))
+    assert {f"DD_{field.upper()}" for field in BLOB_FIELDS} - {"DD_BLOB_S3_PREFIX"} <= set(variables) | {
+        "DD_BLOB_S3_ENDPOINT_URL",  # production: AWS S3 itself
+        "DD_BLOB_S3_ALLOW_HTTP",
     }
+    assert by_kind(docs, "ConfigMap")["dd-blobs"]["data"]["DD_BLOB_STORE"] == "s3"
 
 
-def test_the_blob_settings_the_manifests_set_are_known():
-    if not blob_settings_merged():
-        pytest.skip("waits for h-blobs (issue 21 part 3): evidence's and submit's Settings have no blob_* fields yet")
-    for overlay in OVERLAYS:
-        docs = render(overlay)
-        config_maps = by_kind(docs, "ConfigMap")
-        for service in ("evidence", "submit"):
-            (container,) = by_kind(docs, "Deployment")[f"dd-{service}"]["spec"]["template"]["spec"]["containers"]
-            variables = variables_of(container, config_maps)
-            assert {"DD_BLOB_STORE", "DD_BLOB_S3_BUCKET"} <= set(variables)
-            assert set(variables) <= known_variables(settings_class(service))
+def pod_environment(docs, container: dict[str, Any]) -> dict[str, str]:
+    """The variables a container of the dev overlay gets, with the values of its ConfigMaps and Secrets."""
+    config_maps, secrets = by_kind(docs, "ConfigMap"), by_kind(docs, "Secret")
+    env: dict[str, str] = {}
+    for source in container.get("envFrom", []):
+        env.update(config_maps[source["configMapRef"]["name"]].get("data") or {})
+    for item in container.get("env", []):
+        ref = item.get("valueFrom", {}).get("secretKeyRef")
+        if ref is None:
+            env[item["name"]] = item["value"]
+        elif ref["key"] in secrets[ref["name"]].get("data", {}):
+            env[item["name"]] = base64.b64decode(secrets[ref["name"]]["data"][ref["key"]]).decode()
+    return env
+
+
+def test_each_service_would_start_with_what_the_dev_overlay_gives_it(monkeypatch):
+    """Its settings parse (types, bounds) and pass the checks a production start makes (DD_ENV is
+    production there): no development secret, the S3 store's settings complete."""
+    docs = render("dev")
+    for name, deployment in by_kind(docs, "Deployment").items():
+        for container in our_containers(deployment):
+            service = container["args"][2].removeprefix("services.")
+            env = pod_environment(docs, container)
+            assert env["DD_ENV"] == "production"
+            with monkeypatch.context() as patch:
+                for variable in [v for v in os.environ if v.startswith("DD_")]:
+                    patch.delenv(variable)
+                for variable, value in env.items():
+                    patch.setenv(variable, value)
+                settings = settings_class(service)()
+                settings.ensure_safe_to_start()
+                assert settings.kafka_bootstrap_servers == "dd-kafka:9092", name
+                if service in ("evidence", "submit"):
+                    assert settings.blob_store == "s3" and settings.blob_s3_endpoint_url == "http://dd-minio:9000"
 
 
 def test_the_settings_check_would_catch_a_misspelt_variable():
