@@ -25,6 +25,7 @@ from shared.contracts.topics import DEFAULT_PARTITIONS, EVENT_TOPICS, dlq_topic,
 from shared.kafka.dlq import read_dead_letters, replay_dead_letters
 from shared.kafka.lag import GroupMember, LagReader, PartitionLag
 from shared.kafka.producer import create_producer
+from shared.kafka.security import KafkaSecurity
 from shared.kafka.topics import ensure_topics
 from shared.logging import configure_logging
 from shared.settings import ServiceSettings
@@ -72,9 +73,13 @@ def topics(
     replication_factor: Annotated[int, typer.Option(min=1)] = 1,
 ) -> None:
     """Create every event topic and its .dlq twin (existing ones are left alone)."""
+    settings = CliSettings()
     created = asyncio.run(
         ensure_topics(
-            CliSettings().kafka_bootstrap_servers, partitions=partitions, replication_factor=replication_factor
+            settings.kafka_bootstrap_servers,
+            partitions=partitions,
+            replication_factor=replication_factor,
+            security=KafkaSecurity.from_settings(settings),
         )
     )
     typer.echo(f"created {len(created)} topic(s)" + (": " + ", ".join(created) if created else ""))
@@ -94,7 +99,10 @@ def lag(
     """Lag of every consumer group, per topic and partition."""
 
     async def read() -> list[PartitionLag]:
-        reader = LagReader(CliSettings().kafka_bootstrap_servers, client_id="dd-cli")
+        settings = CliSettings()
+        reader = LagReader(
+            settings.kafka_bootstrap_servers, client_id="dd-cli", security=KafkaSecurity.from_settings(settings)
+        )
         await reader.start()
         try:
             groups = group or await reader.groups(prefix="dd-")
@@ -146,7 +154,12 @@ def dlq_list(
     as_json: Annotated[bool, typer.Option("--json")] = False,
 ) -> None:
     """Every message held in the dead-letter topics, with why it is there."""
-    letters = asyncio.run(read_dead_letters(CliSettings().kafka_bootstrap_servers, _dlq_topics(topic)))
+    settings = CliSettings()
+    letters = asyncio.run(
+        read_dead_letters(
+            settings.kafka_bootstrap_servers, _dlq_topics(topic), security=KafkaSecurity.from_settings(settings)
+        )
+    )
     if as_json:
         typer.echo(
             json.dumps(
@@ -176,12 +189,13 @@ def dlq_replay(
 
     async def replay() -> int:
         settings = CliSettings()
-        letters = await read_dead_letters(settings.kafka_bootstrap_servers, _dlq_topics(topic))
+        security = KafkaSecurity.from_settings(settings)
+        letters = await read_dead_letters(settings.kafka_bootstrap_servers, _dlq_topics(topic), security=security)
         if not all_:
             letters = [x for x in letters if x.partition == partition and x.offset == offset]
             if not letters:
                 raise typer.BadParameter(f"no dead letter at partition {partition}, offset {offset}")
-        producer = create_producer(settings.kafka_bootstrap_servers, client_id="dd-cli")
+        producer = create_producer(settings.kafka_bootstrap_servers, client_id="dd-cli", security=security)
         await producer.start()
         try:
             return await replay_dead_letters(producer, letters)

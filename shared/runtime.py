@@ -30,12 +30,14 @@ from shared.contracts.topics import dlq_topic
 from shared.db.engine import create_engine, session_factory
 from shared.db.outbox import Outbox
 from shared.db.session import session_scope
+from shared.db.tls import database_ssl
 from shared.kafka.consumer import EventConsumer, topics_of
 from shared.kafka.handlers import Handler
 from shared.kafka.lag import LagMonitor, LagReader
 from shared.kafka.producer import KafkaProducer
 from shared.kafka.quiet import quiet_aiokafka_logs
 from shared.kafka.relay import OutboxRelay, outbox_state
+from shared.kafka.security import KafkaSecurity
 from shared.metrics import BackboneMetrics, ServiceMetrics
 from shared.settings import ServiceSettings
 from shared.tracing import instrument_kafka
@@ -133,7 +135,10 @@ class ServiceRuntime(Generic[ContextT]):
         self.metrics = BackboneMetrics()
         self.context.metrics.register(self.metrics.registry)  # the service's own, on the same /metrics
         self.engine: AsyncEngine = create_engine(
-            settings.database_url, pool_size=settings.db_pool_size, application_name=definition.name
+            settings.database_url,
+            pool_size=settings.db_pool_size,
+            application_name=definition.name,
+            ssl=database_ssl(settings),
         )
         self.sessions: async_sessionmaker[AsyncSession] = session_factory(self.engine)
         self.outbox = Outbox(definition.outbox_table)
@@ -182,6 +187,7 @@ class ServiceRuntime(Generic[ContextT]):
                 s.kafka_bootstrap_servers,
                 client_id=f"{self.definition.name}-lag",
                 reconnect_backoff_ms=s.kafka_reconnect_backoff_ms,
+                security=KafkaSecurity.from_settings(s),
             ),
             "lag reader",
         )

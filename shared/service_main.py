@@ -11,6 +11,7 @@ from fastapi import FastAPI
 from sqlalchemy import make_url
 
 from shared.db.migrations import upgrade
+from shared.db.tls import database_ssl
 from shared.logging import configure_logging
 from shared.runtime import ServiceDefinition
 from shared.settings import ServiceSettings, UnsafeSettingsError
@@ -50,6 +51,7 @@ def service_cli(
             settings.migration_database_url or settings.database_url,
             revision,
             grant_to=runtime_role(settings),
+            ssl=database_ssl(settings),
         )
         typer.echo(f"{definition.name}: schema {definition.metadata.schema} at {revision}")
 

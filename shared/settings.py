@@ -49,6 +49,20 @@ class ServiceSettings(BaseSettings):
     db_pool_size: int = 10
     # Kafka brokers, comma-separated host:port.
     kafka_bootstrap_servers: str = "127.0.0.1:19092"
+    # A managed cluster's TLS and SASL (shared/kafka/security.py maps them for every client); PLAINTEXT locally.
+    kafka_security_protocol: Literal["PLAINTEXT", "SSL", "SASL_PLAINTEXT", "SASL_SSL"] = "PLAINTEXT"
+    kafka_sasl_mechanism: Literal["PLAIN", "SCRAM-SHA-256", "SCRAM-SHA-512"] = "PLAIN"
+    kafka_sasl_username: str | None = None
+    kafka_sasl_password: str | None = None
+    # The CA bundle of the brokers' certificates (unset: the system's); a client certificate for mutual TLS.
+    kafka_ssl_cafile: str | None = None
+    kafka_ssl_certfile: str | None = None
+    kafka_ssl_keyfile: str | None = None
+    kafka_ssl_check_hostname: bool = True
+    # PostgreSQL over TLS (shared/db/tls.py), as libpq's sslmode: `require` encrypts, `verify-ca` also checks
+    # the server's certificate against `database_ssl_root_cert` (unset: the system's CAs), `verify-full` its name too.
+    database_ssl_mode: Literal["disable", "require", "verify-ca", "verify-full"] = "disable"
+    database_ssl_root_cert: str | None = None
 
     # Auth: HS256 secret shared by every service (SPEC section 3).
     auth_secret: str = Field(default=DEVELOPMENT_AUTH_SECRET, min_length=32)

@@ -115,11 +115,18 @@ def migrate_all(env: Mapping[str, str], *, admin_url: str) -> None:
     """The roles (as `admin_url`, a superuser), then every service's migrations side by side (as the
     owner, each granting its service's role its schema); raises with the failing service's output."""
     asyncio.run(ensure_roles(admin_url, MIGRATED))
+    migrate_services(env)
+
+
+def migrate_services(env: Mapping[str, str], cwd: Path = REPO) -> None:
+    """Every service's `migrate` side by side, in `env` (as the owner, `DD_MIGRATION_DATABASE_URL`, each
+    granting its service's role its schema); raises with the failing service's output. `migrate_all`'s
+    second half, and the deployments' init job's (deploy/bootstrap.py)."""
     procs = {
         name: subprocess.Popen(
             [sys.executable, "-m", f"services.{name}", "migrate"],
             env=dict(env),
-            cwd=REPO,
+            cwd=cwd,
             stdout=subprocess.PIPE,
             stderr=subprocess.STDOUT,
             text=True,

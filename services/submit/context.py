@@ -26,6 +26,7 @@ from services.submit.settings import Settings
 from shared.blobs import BlobStore, blob_store_from
 from shared.clock import Clock
 from shared.db.engine import create_engine
+from shared.db.tls import database_ssl
 from shared.runtime import ProcessContext
 from shared.web.context import process_context
 from shared.worker import Wakeup
@@ -51,7 +52,9 @@ class SubmitContext(ProcessContext):
     @classmethod
     def of(cls, settings: Settings, clock: Clock) -> SubmitContext:
         """The definition's context factory (`ServiceDefinition.context`)."""
-        engine = create_engine(settings.database_url, pool_size=2, application_name="submit-ratelimit")
+        engine = create_engine(
+            settings.database_url, pool_size=2, application_name="submit-ratelimit", ssl=database_ssl(settings)
+        )
         return cls(
             settings,
             clock,

@@ -3,11 +3,14 @@
 from __future__ import annotations
 
 import time
+from ssl import SSLContext
 from typing import Any
 
 from sqlalchemy import event
 from sqlalchemy.exc import DisconnectionError
 from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession, async_sessionmaker, create_async_engine
+
+from shared.db.tls import ssl_connect_args
 
 # A connection back in the pool less than this long ago, and not closed by the server since, is
 # handed out without a ping: a server that stopped has closed it (asyncpg sees the socket close),
@@ -15,7 +18,10 @@ from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession, async_sessionmaker
 FRESH_S = 0.25
 
 
-def create_engine(url: str, *, pool_size: int = 10, application_name: str = "dispute-desk") -> AsyncEngine:
+def create_engine(
+    url: str, *, pool_size: int = 10, application_name: str = "dispute-desk", ssl: SSLContext | None = None
+) -> AsyncEngine:
+    """`ssl`: TLS to the server (shared/db/tls.py `database_ssl`); None connects as the URL says."""
     engine = create_async_engine(
         url,
         pool_size=pool_size,
@@ -24,7 +30,11 @@ def create_engine(url: str, *, pool_size: int = 10, application_name: str = "dis
         # The connection used last goes out first: under light load the same few stay warm (and
         # skip the ping), the rest idle, instead of every connection taking turns.
         pool_use_lifo=True,
-        connect_args={"server_settings": {"application_name": application_name}, "timeout": 5},
+        connect_args={
+            "server_settings": {"application_name": application_name},
+            "timeout": 5,
+            **ssl_connect_args(ssl),
+        },
     )
     _ping_on_checkout(engine)
     return engine

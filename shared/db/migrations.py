@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import asyncio
 from pathlib import Path
+from ssl import SSLContext
 
 from alembic import command, context
 from alembic.config import Config
@@ -17,6 +18,7 @@ from sqlalchemy.ext.asyncio import create_async_engine
 
 from shared.db.backbone import backbone_tables, parked_table
 from shared.db.roles import grant_statements
+from shared.db.tls import ssl_connect_args
 
 VERSION_TABLE = "alembic_version"
 
@@ -28,13 +30,22 @@ def alembic_config(script_location: Path, database_url: str) -> Config:
     return config
 
 
-def upgrade(script_location: Path, database_url: str, revision: str = "head", *, grant_to: str | None = None) -> None:
+def upgrade(
+    script_location: Path,
+    database_url: str,
+    revision: str = "head",
+    *,
+    grant_to: str | None = None,
+    ssl: SSLContext | None = None,
+) -> None:
     """Migrate one service's schema (blocking; call from a thread inside an event loop).
 
     `grant_to`: the service's own role (shared/db/roles.py), granted its schema in the same
-    transaction, so each table a migration adds is usable by the service and by no one else."""
+    transaction, so each table a migration adds is usable by the service and by no one else.
+    `ssl`: TLS to the server (shared/db/tls.py), as the service's own engine connects."""
     config = alembic_config(script_location, database_url)
     config.attributes["grant_to"] = grant_to
+    config.attributes["ssl"] = ssl
     command.upgrade(config, revision)
 
 
@@ -66,7 +77,9 @@ def run_env(target_metadata: MetaData) -> None:
                     connection.execute(text(statement))
 
     async def run() -> None:
-        engine = create_async_engine(url, poolclass=pool.NullPool)
+        engine = create_async_engine(
+            url, poolclass=pool.NullPool, connect_args=ssl_connect_args(context.config.attributes.get("ssl"))
+        )
         try:
             async with engine.begin() as connection:
                 await connection.run_sync(migrate)

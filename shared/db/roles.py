@@ -13,10 +13,13 @@ deployment's business (Kubernetes Secrets); the local servers trust loopback con
 
 from __future__ import annotations
 
-from collections.abc import Iterable
+from collections.abc import Iterable, Mapping
+from ssl import SSLContext
 
 from sqlalchemy import make_url, text
 from sqlalchemy.ext.asyncio import create_async_engine
+
+from shared.db.tls import ssl_connect_args
 
 OWNER_ROLE = "dd_owner"
 
@@ -81,7 +84,9 @@ DO $$ DECLARE item record; BEGIN
 END $$"""
 
 
-async def ensure_roles(admin_url: str, services: Iterable[str], *, adopt_schemas: bool = True) -> None:
+async def ensure_roles(
+    admin_url: str, services: Iterable[str], *, adopt_schemas: bool = True, ssl: SSLContext | None = None
+) -> None:
     """Create the owner and the services' roles (idempotent), as a superuser of the server.
 
     The owner may create schemas in the database; with `adopt_schemas`, a schema an older run
@@ -89,7 +94,7 @@ async def ensure_roles(admin_url: str, services: Iterable[str], *, adopt_schemas
     """
     services = list(services)
     database = make_url(admin_url).database
-    engine = create_async_engine(admin_url, isolation_level="AUTOCOMMIT")
+    engine = create_async_engine(admin_url, isolation_level="AUTOCOMMIT", connect_args=ssl_connect_args(ssl))
     try:
         async with engine.connect() as connection:
             for role in [OWNER_ROLE, *map(service_role, services)]:
@@ -97,5 +102,25 @@ async def ensure_roles(admin_url: str, services: Iterable[str], *, adopt_schemas
             await connection.execute(text(f"GRANT CREATE, CONNECT ON DATABASE {_ident(str(database))} TO {OWNER_ROLE}"))
             for service in services if adopt_schemas else ():
                 await connection.execute(text(_adopt_schema(service)))
+    finally:
+        await engine.dispose()
+
+
+def _literal(value: str) -> str:
+    """A PostgreSQL string literal (ALTER ROLE takes no bind parameters)."""
+    if "\x00" in value:
+        raise ValueError("a password cannot contain NUL")
+    return "'" + value.replace("'", "''") + "'"
+
+
+async def set_passwords(admin_url: str, passwords: Mapping[str, str], *, ssl: SSLContext | None = None) -> None:
+    """Give each role its password, as a superuser: where the server checks passwords (a container's
+    PostgreSQL, a managed one), the roles `ensure_roles` made log in with what the deployment's
+    Secrets hold. Idempotent: the same password set again changes nothing."""
+    engine = create_async_engine(admin_url, isolation_level="AUTOCOMMIT", connect_args=ssl_connect_args(ssl))
+    try:
+        async with engine.connect() as connection:
+            for role, password in passwords.items():
+                await connection.execute(text(f"ALTER ROLE {_ident(role)} PASSWORD {_literal(password)}"))
     finally:
         await engine.dispose()

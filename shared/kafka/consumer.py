@@ -39,6 +39,7 @@ from shared.kafka.handlers import Handler
 from shared.kafka.metadata import client_of
 from shared.kafka.producer import header_dict
 from shared.kafka.quiet import throttle_metadata_retries
+from shared.kafka.security import KafkaSecurity
 from shared.metrics import BackboneMetrics
 from shared.settings import ServiceSettings
 
@@ -140,6 +141,7 @@ class EventConsumer:
         self._commit_lock = asyncio.Lock()  # one offset commit at a time, so a later one never loses
         self._consumer = AIOKafkaConsumer(
             bootstrap_servers=bootstrap_servers,
+            **KafkaSecurity.from_settings(settings).client_kwargs(),
             group_id=group_id,
             client_id=f"{service}-consumer",
             enable_auto_commit=False,

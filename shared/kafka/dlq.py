@@ -15,6 +15,7 @@ from aiokafka import AIOKafkaConsumer, AIOKafkaProducer, ConsumerRecord
 from shared.contracts.topics import EVENT_TOPICS, dlq_topic, origin_of_dlq
 from shared.kafka.metadata import topic_partitions
 from shared.kafka.producer import KafkaProducer, header_dict
+from shared.kafka.security import PLAINTEXT, KafkaSecurity
 
 DLQ_HEADER_PREFIX = "dd-"
 
@@ -68,10 +69,14 @@ class DeadLetter:
         return self.headers.get("dd-original-topic") or origin_of_dlq(self.topic)
 
 
-async def read_dead_letters(bootstrap_servers: str, topics: list[str] | None = None) -> list[DeadLetter]:
+async def read_dead_letters(
+    bootstrap_servers: str, topics: list[str] | None = None, *, security: KafkaSecurity = PLAINTEXT
+) -> list[DeadLetter]:
     """Every message currently held in the given DLQ topics (default: all of them)."""
     topics = topics or [dlq_topic(t) for t in EVENT_TOPICS]
-    consumer = AIOKafkaConsumer(bootstrap_servers=bootstrap_servers, enable_auto_commit=False)
+    consumer = AIOKafkaConsumer(
+        bootstrap_servers=bootstrap_servers, enable_auto_commit=False, **security.client_kwargs()
+    )
     await consumer.start()
     try:
         partitions = await topic_partitions(consumer, topics)

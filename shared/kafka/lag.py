@@ -17,6 +17,7 @@ from aiokafka.coordinator.protocol import ConsumerProtocolMemberAssignment
 
 from shared.kafka.metadata import client_of, fetch_cluster, topic_partitions
 from shared.kafka.quiet import throttle_metadata_retries
+from shared.kafka.security import PLAINTEXT, KafkaSecurity
 from shared.metrics import BackboneMetrics
 
 
@@ -47,10 +48,22 @@ class GroupMember:
 class LagReader:
     """Long-lived admin and metadata clients; one round of look-ups per call."""
 
-    def __init__(self, bootstrap_servers: str, *, client_id: str = "dd-lag", reconnect_backoff_ms: int = 500) -> None:
-        self._admin = AIOKafkaAdminClient(bootstrap_servers=bootstrap_servers, client_id=client_id)
+    def __init__(
+        self,
+        bootstrap_servers: str,
+        *,
+        client_id: str = "dd-lag",
+        reconnect_backoff_ms: int = 500,
+        security: KafkaSecurity = PLAINTEXT,
+    ) -> None:
+        self._admin = AIOKafkaAdminClient(
+            bootstrap_servers=bootstrap_servers, client_id=client_id, **security.client_kwargs()
+        )
         self._meta = AIOKafkaConsumer(
-            bootstrap_servers=bootstrap_servers, client_id=client_id, enable_auto_commit=False
+            bootstrap_servers=bootstrap_servers,
+            client_id=client_id,
+            enable_auto_commit=False,
+            **security.client_kwargs(),
         )
         for client in (self._admin, self._meta):
             throttle_metadata_retries(client_of(client), reconnect_backoff_ms / 1000)

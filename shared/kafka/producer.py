@@ -30,6 +30,7 @@ from aiokafka.errors import (
 from aiokafka.structs import RecordMetadata
 
 from shared.kafka.quiet import throttle_metadata_retries
+from shared.kafka.security import PLAINTEXT, KafkaSecurity
 from shared.metrics import BackboneMetrics
 from shared.settings import ServiceSettings
 
@@ -48,9 +49,11 @@ def create_producer(
     linger_ms: int = 0,
     request_timeout_ms: int = 15_000,
     reconnect_backoff_ms: int = 500,
+    security: KafkaSecurity = PLAINTEXT,
 ) -> AIOKafkaProducer:
     producer = AIOKafkaProducer(
         bootstrap_servers=bootstrap_servers,
+        **security.client_kwargs(),
         client_id=client_id,
         enable_idempotence=True,  # retries never duplicate or reorder within a partition
         acks="all",
@@ -104,6 +107,7 @@ class KafkaProducer:
                 linger_ms=settings.kafka_linger_ms,
                 request_timeout_ms=settings.kafka_request_timeout_ms,
                 reconnect_backoff_ms=settings.kafka_reconnect_backoff_ms,
+                security=KafkaSecurity.from_settings(settings),
             ),
             metrics=metrics,
         )

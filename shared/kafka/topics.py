@@ -11,6 +11,7 @@ from aiokafka.errors import TopicAlreadyExistsError
 
 from shared.contracts.topics import ALL_TOPICS, DEFAULT_PARTITIONS
 from shared.kafka.metadata import fetch_cluster
+from shared.kafka.security import PLAINTEXT, KafkaSecurity
 
 
 async def ensure_topics(
@@ -20,10 +21,11 @@ async def ensure_topics(
     replication_factor: int = 1,
     names: Iterable[str] = ALL_TOPICS,
     timeout_s: float = 15.0,
+    security: KafkaSecurity = PLAINTEXT,
 ) -> list[str]:
     """Create the topics that do not exist yet; returns the ones created."""
     names = list(names)
-    admin = AIOKafkaAdminClient(bootstrap_servers=bootstrap_servers, client_id="dd-topics")
+    admin = AIOKafkaAdminClient(bootstrap_servers=bootstrap_servers, client_id="dd-topics", **security.client_kwargs())
     await admin.start()
     try:
         existing = set(await admin.list_topics())
