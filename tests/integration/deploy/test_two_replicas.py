@@ -19,8 +19,6 @@ from contextlib import asynccontextmanager, suppress
 
 import httpx
 import pytest
-from aiokafka.admin import AIOKafkaAdminClient
-from aiokafka.coordinator.protocol import ConsumerProtocolMemberAssignment
 from sqlalchemy import make_url, text
 from sqlalchemy.ext.asyncio import create_async_engine
 
@@ -35,7 +33,9 @@ from shared.kafka.producer import create_producer
 from tests.integration.deadline.conftest import new_dispute_id, received
 from tests.support import eventually, start_group_at_end
 
-GROUP = Settings().consumer_group  # dd-deadline: the group its ScaledObject watches
+# A group of the test's own (DD_DEADLINE_KAFKA_CONSUMER_GROUP), so no other deadline consumer of the suite can
+# join it; deployed, it is dd-deadline, the group its ScaledObject watches.
+GROUP = f"dd-deadline-replicas-{uuid.uuid4().hex[:6]}"
 TOPICS = topics_of(services.deadline.main.DEFINITION.handlers)
 EVENTS = 240
 
@@ -129,21 +129,18 @@ async def replicas(env: dict[str, str], ports: list[int]) -> AsyncIterator[list[
 
 
 async def assignments(bootstrap: str) -> dict[str, dict[str, set[int]]]:
-    """The group's members (client ids aside, by member id) and the partitions each holds."""
-    admin = AIOKafkaAdminClient(bootstrap_servers=bootstrap, client_id="t-replicas")
-    await admin.start()
+    """The group's members (by member id) and the partitions each holds (`dd members` reads the same)."""
+    reader = LagReader(bootstrap, client_id="t-replicas")
+    await reader.start()
     try:
-        (response,) = await admin.describe_consumer_groups([GROUP])
-        (group,) = response.groups
-        members = group[5] if isinstance(group, tuple) else group.members
         result: dict[str, dict[str, set[int]]] = {}
-        for member in members:
-            member_id, assignment = member[0], member[-1]
-            decoded = ConsumerProtocolMemberAssignment.decode(assignment) if assignment else None
-            result[member_id] = {t: set(ps) for t, ps in (decoded.assignment if decoded else [])}
+        for member in await reader.members(GROUP):
+            held = result.setdefault(member.member_id, {})
+            for topic, partition in member.partitions:
+                held.setdefault(topic, set()).add(partition)
         return result
     finally:
-        await admin.close()
+        await reader.stop()
 
 
 async def lag(bootstrap: str, topic: str) -> int:
@@ -161,6 +158,7 @@ async def test_two_replicas_split_the_partitions_and_both_drain_the_lag(infra, k
         **{k: v for k, v in os.environ.items() if not k.startswith("DD_")},
         "DD_ENV": "local",
         "DD_DEADLINE_DATABASE_URL": database,
+        "DD_DEADLINE_KAFKA_CONSUMER_GROUP": GROUP,
         "DD_KAFKA_BOOTSTRAP_SERVERS": kafka,
         "DD_LAG_REFRESH_INTERVAL_S": "1",
     }
