@@ -59,8 +59,10 @@ GOAL_REPORT_MS = 200.0
 RESULTS_DIR = Path(__file__).with_name("results")
 UPLOADED = {  # screen kind -> the meta it is uploaded with
     "coupang_chat": {"kind": "message_log", "source": "coupang_messages"},
+    # a WeChat chat offered as Coupang messages, and a KakaoTalk one: message_source_not_accepted,
+    # read from the images (the report's work on OCR'd items, not a clean pass)
     "wechat_chat": {"kind": "message_log", "source": "coupang_messages"},
-    "tracking_delivered": {"kind": "tracking_record"},
+    "tracking_delivered": {"kind": "tracking_record", "carrier": "CJ", "tracking_number": "641234567890"},
     "kakao_chat": {"kind": "message_log", "source": "kakaotalk"},
 }
 
