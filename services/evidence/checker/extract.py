@@ -7,6 +7,7 @@ checker reports as `file_unreadable`. Limits bound the work any one file can cau
 from __future__ import annotations
 
 import io
+import math
 import re
 import warnings
 from datetime import datetime, timedelta, timezone
@@ -154,8 +155,11 @@ def extract_image(data: bytes, *, ocr: OcrOptions | None = None) -> ExtractedFac
                 exif_time = _exif_time(img)
                 if ocr is None:
                     img.draft("RGB", (512, 512))  # JPEG decodes at a fraction of its size: proves it decodes, cheaply
+                elif max(width, height) > ocr.max_side_px:  # ... or at no more than OCR will read
+                    fit = ocr.max_side_px / max(width, height)
+                    img.draft("RGB", (math.ceil(width * fit), math.ceil(height * fit)))
                 img.load()
-                decoded = img.copy() if ocr is not None else None  # OCR reads every pixel
+                decoded = img if ocr is not None else None  # loaded: usable after the file closes
     except (Image.DecompressionBombError, Image.DecompressionBombWarning):
         return unreadable("too_large")
     except (UnidentifiedImageError, OSError, ValueError, SyntaxError, EOFError):
@@ -165,7 +169,7 @@ def extract_image(data: bytes, *, ocr: OcrOptions | None = None) -> ExtractedFac
     read: OcrRead | None = None
     if decoded is not None and ocr is not None:
         try:
-            read = read_image(decoded, ocr)
+            read = read_image(decoded, ocr, size=(width, height))
         except OcrFailed as exc:
             return unreadable(exc.reason)
     return ExtractedFacts(width=width, height=height, exif_time=exif_time, ocr=read)

@@ -68,15 +68,19 @@ class _Word:
     bottom: int
 
 
-def read_image(image: Image.Image, options: OcrOptions) -> OcrRead:
-    """The text of one decoded image, with its lines' confidences and boxes (original pixels)."""
-    prepared, scale = prepare(image, options)
+def read_image(image: Image.Image, options: OcrOptions, *, size: tuple[int, int] | None = None) -> OcrRead:
+    """The text of one decoded image, with its lines' confidences and boxes in the pixels of the
+    original, whose `size` is given when it was decoded smaller (a JPEG draft)."""
+    prepared, scale = prepare(image, options, size=size)
     words, texts = _words(prepared, options)
     return _read(words, texts, scale, options.languages)
 
 
-def prepare(image: Image.Image, options: OcrOptions) -> tuple[Image.Image, float]:
-    """Grayscale, autocontrast, resized into the bounds; the scale applied (prepared / original)."""
+def prepare(
+    image: Image.Image, options: OcrOptions, *, size: tuple[int, int] | None = None
+) -> tuple[Image.Image, float]:
+    """Grayscale, autocontrast, resized into the bounds; the scale from the original (of `size`,
+    else the image's own) to the prepared image."""
     from PIL import Image, ImageOps
 
     if image.mode in ("RGBA", "LA", "PA") or (image.mode == "P" and "transparency" in image.info):
@@ -84,15 +88,16 @@ def prepare(image: Image.Image, options: OcrOptions) -> tuple[Image.Image, float
         ground = Image.new("RGBA", rgba.size, (255, 255, 255, 255))
         image = Image.alpha_composite(ground, rgba)  # transparent is white, as a viewer shows it
     gray = ImageOps.autocontrast(ImageOps.grayscale(image))
-    long_side = max(gray.size)
+    width, height = size or gray.size
+    long_side = max(width, height)
     scale = 1.0
     if long_side > options.max_side_px:
         scale = options.max_side_px / long_side
     elif 0 < long_side < options.min_side_px:
         scale = min(_MAX_UPSCALE, options.max_side_px / long_side)
-    if scale != 1.0:
-        size = (max(1, round(gray.width * scale)), max(1, round(gray.height * scale)))
-        gray = gray.resize(size, Image.Resampling.LANCZOS)
+    target = (max(1, round(width * scale)), max(1, round(height * scale)))
+    if target != gray.size:
+        gray = gray.resize(target, Image.Resampling.LANCZOS)
     return gray, scale
 
 

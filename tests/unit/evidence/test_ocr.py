@@ -75,10 +75,10 @@ def test_korean_words_keep_their_spacing_and_chinese_has_none():
     assert "快递显示已签收" in wechat
 
 
-def _resized(png: bytes, factor: float) -> bytes:
-    image = Image.open(io.BytesIO(png))
+def _resized(png: bytes, factor: float, fmt: str = "PNG") -> bytes:
+    image = Image.open(io.BytesIO(png)).convert("RGB")
     out = io.BytesIO()
-    image.resize((round(image.width * factor), round(image.height * factor)), Image.Resampling.LANCZOS).save(out, "PNG")
+    image.resize((round(image.width * factor), round(image.height * factor)), Image.Resampling.LANCZOS).save(out, fmt)
     return out.getvalue()
 
 
@@ -87,10 +87,13 @@ def _order_box(facts: ExtractedFacts) -> tuple[int, int, int, int]:
     return next(line.box for line in facts.ocr.lines if ORDER in line.text.replace(" ", ""))
 
 
-@pytest.mark.parametrize("factor", [2.0, 0.5])
-def test_large_images_are_shrunk_and_small_ones_enlarged_with_boxes_in_the_original_pixels(factor: float):
+@pytest.mark.parametrize(
+    ("factor", "fmt"),
+    [(2.0, "PNG"), (0.5, "PNG"), (3.0, "JPEG")],  # a large JPEG is decoded smaller at once (its draft)
+)
+def test_large_images_are_shrunk_and_small_ones_enlarged_with_boxes_in_the_original_pixels(factor: float, fmt: str):
     page = screens.tracking_page("배송중", order_id=ORDER)
-    facts = extract(_resized(page, factor), "image/png", ocr=OPTIONS)
+    facts = extract(_resized(page, factor, fmt), f"image/{fmt.lower()}", ocr=OPTIONS)
     assert (facts.width, facts.height) == (round(1080 * factor), round(1920 * factor))
     assert facts.ocr is not None and ORDER in facts.ocr.text and "배송중" in facts.ocr.text
     base = _order_box(read("tracking_in_transit"))
@@ -109,6 +112,9 @@ def test_preparing_bounds_the_long_side_and_enlarges_at_most_three_times():
     assert scale_of((2160, 4800)) == ((1080, 2400), 0.5)
     assert scale_of((480, 960)) == ((1200, 2400), 2.5)
     assert scale_of((100, 50)) == ((300, 150), 3.0)
+    draft = Image.new("RGB", (1620, 2880), "white")  # a 6480×11520 JPEG decoded at a quarter
+    prepared, scale = prepare(draft, OcrOptions(max_side_px=2400), size=(6480, 11520))
+    assert prepared.size == (1350, 2400) and scale == 2400 / 11520
     transparent = Image.new("RGBA", (1200, 1200), (0, 0, 0, 0))
     assert prepare(transparent, OPTIONS)[0].getextrema() == (255, 255)  # transparent reads as white, not black
 
