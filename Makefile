@@ -80,6 +80,7 @@ bench: install
 	$(PY) -m bench.backbone
 	$(PY) -m bench.ingest
 	$(PY) -m bench.evidence
+	$(PY) -m bench.ocr
 	$(PY) -m bench.deadline
 	$(PY) -m bench.deadline --replicas 2
 	$(PY) -m bench.submit
