@@ -12,10 +12,11 @@ from __future__ import annotations
 
 import asyncio
 import json
+from collections.abc import Awaitable, Callable
 from datetime import timedelta
 from enum import StrEnum
 from pathlib import Path
-from typing import Annotated, ClassVar
+from typing import Annotated, ClassVar, TypeVar
 
 import httpx
 import typer
@@ -91,6 +92,25 @@ def asyncapi(fmt: Annotated[Format, typer.Option("--format", help="yaml or json"
     typer.echo(render(asyncapi_document(), fmt.value), nl=False)
 
 
+Row = TypeVar("Row")
+
+
+async def _per_group(
+    group: list[str] | None, read_one: Callable[[LagReader, str], Awaitable[list[Row]]]
+) -> list[Row]:
+    """`read_one` of each named group (default: every dd-* group), through one reader."""
+    settings = CliSettings()
+    reader = LagReader(
+        settings.kafka_bootstrap_servers, client_id="dd-cli", security=KafkaSecurity.from_settings(settings)
+    )
+    await reader.start()
+    try:
+        groups = group or await reader.groups(prefix="dd-")
+        return [row for g in groups for row in await read_one(reader, g)]
+    finally:
+        await reader.stop()
+
+
 @app.command()
 def lag(
     group: Annotated[list[str] | None, typer.Option(help="consumer group(s); default every dd-* group")] = None,
@@ -98,19 +118,7 @@ def lag(
 ) -> None:
     """Lag of every consumer group, per topic and partition."""
 
-    async def read() -> list[PartitionLag]:
-        settings = CliSettings()
-        reader = LagReader(
-            settings.kafka_bootstrap_servers, client_id="dd-cli", security=KafkaSecurity.from_settings(settings)
-        )
-        await reader.start()
-        try:
-            groups = group or await reader.groups(prefix="dd-")
-            return [row for g in groups for row in await reader.group_lag(g)]
-        finally:
-            await reader.stop()
-
-    rows = asyncio.run(read())
+    rows: list[PartitionLag] = asyncio.run(_per_group(group, lambda reader, g: reader.group_lag(g)))
     if as_json:
         typer.echo(json.dumps([r.as_dict() for r in rows], indent=2))
         return
@@ -127,17 +135,9 @@ def members(
 ) -> None:
     """Each group's consumers (one per replica) and the partitions each was given: is the work split?"""
 
-    async def read() -> list[GroupMember]:
-        reader = LagReader(CliSettings().kafka_bootstrap_servers, client_id="dd-cli")
-        await reader.start()
-        try:
-            groups = group or await reader.groups(prefix="dd-")
-            return [m for g in groups for m in await reader.members(g)]
-        finally:
-            await reader.stop()
-
+    found: list[GroupMember] = asyncio.run(_per_group(group, lambda reader, g: reader.members(g)))
     typer.echo(f"{'GROUP':<16} {'CLIENT':<28} {'HOST':<16} PARTITIONS")
-    for m in asyncio.run(read()):
+    for m in found:
         owned = ", ".join(f"{t}[{p}]" for t, p in m.partitions) or "-"
         typer.echo(f"{m.consumergroup:<16} {m.client_id:<28} {m.host:<16} {owned}")
 

@@ -74,3 +74,30 @@ async def _invoke_in_thread(*args: str) -> str:
     import asyncio
 
     return await asyncio.to_thread(invoke, *args)
+
+
+async def test_members_shows_which_consumer_owns_which_partitions(cli_env, kafka):
+    from aiokafka import AIOKafkaConsumer
+
+    topic, group = f"cli-{uuid.uuid4().hex[:8]}", f"dd-cli-members-{uuid.uuid4().hex[:6]}"
+    await ensure_topics(kafka, partitions=2, names=[topic])
+    consumers = [
+        AIOKafkaConsumer(topic, bootstrap_servers=kafka, group_id=group, client_id=f"replica-{i}") for i in range(2)
+    ]
+    for consumer in consumers:
+        await consumer.start()
+    try:
+        import asyncio
+
+        out = ""
+        for _ in range(60):  # until the group settles: two members, a partition each
+            await asyncio.gather(*(c.getmany(timeout_ms=100) for c in consumers))  # keeps both in the group
+            out = await _invoke_in_thread("members", "--group", group)
+            if out.count(f"{topic}[") == 2:
+                break
+        rows = {line.split()[1]: line for line in out.splitlines()[1:]}
+        assert set(rows) == {"replica-0", "replica-1"}, out
+        assert {f"{topic}[0]", f"{topic}[1]"} == {row.split()[-1] for row in rows.values()}, out
+    finally:
+        for consumer in consumers:
+            await consumer.stop()
