@@ -68,7 +68,11 @@ class ImageText:
 
     def shows_order(self, order_id: str) -> Seen | None:
         """The line showing this order id (spaces, dashes and OCR's O/l for 0/1 forgiven)."""
-        key = id_key(order_id)
+        return self.shows_number(order_id)
+
+    def shows_number(self, number: str) -> Seen | None:
+        """The line showing this id or number (an order id, a waybill number), forgiving as `shows_order`."""
+        key = id_key(number)
         if len(key) < 4:
             return None
         return next((line for line in self.lines if key in line.value), None)

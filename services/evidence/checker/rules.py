@@ -316,6 +316,9 @@ def platform_id_missing(case: CaseFacts, items: Sequence[EvidenceItem], ctx: Che
             continue
         if image.coupang or image.shows_order(case.order_id):
             continue
+        if not coupang_log and (waybill := text_of(i.meta.get("tracking_number")).strip()):
+            if image.shows_number(waybill):
+                continue  # a carrier's page names its waybill, which the item's tracking record ties to the case
         if i.kind == "message_log" and image.messengers:
             continue  # message_source_not_accepted names the other messenger
         finding = _from_image(ctx, "platform_id_missing", i, image, None, ("order_id",), case_order_id=case.order_id)

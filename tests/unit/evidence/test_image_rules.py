@@ -219,6 +219,15 @@ def test_a_tracking_page_without_either_and_kinds_it_does_not_apply_to():
     assert [r for r, _ in of(report, "photo") + of(report, "label") if r == "platform_id_missing"] == []
 
 
+def test_a_carrier_page_showing_the_declared_waybill_number_is_tied_to_the_case():
+    # A CJ대한통운 page names its waybill, not the Coupang order: the tracking record's number ties it.
+    page = ocr("CJ대한통운 배송조회", "운송장번호 6412-3456-7890", "배송상태 배송완료", "2024.05.13 10:41")
+    assert [r for r, _ in of(run("NOT_RECEIVED", shot("cj", "tracking_record", page, TRACKING)), "cj")] == []
+    other = {**TRACKING, "tracking_number": "999988887777"}
+    report = run("NOT_RECEIVED", shot("cj", "tracking_record", page, other))
+    assert ("platform_id_missing", "blocker") in of(report, "cj")  # another waybill than the one declared
+
+
 def test_platform_id_is_not_asked_of_an_item_without_ocr():
     log = item("chat", "message_log", COUPANG_LOG, media_type="image/png", extracted=ExtractedFacts(width=9, height=9))
     assert [r for r, _ in of(run("NOT_RECEIVED", log), "chat") if r == "platform_id_missing"] == []
