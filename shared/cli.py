@@ -95,9 +95,24 @@ def asyncapi(fmt: Annotated[Format, typer.Option("--format", help="yaml or json"
 Row = TypeVar("Row")
 
 
-async def _per_group(
-    group: list[str] | None, read_one: Callable[[LagReader, str], Awaitable[list[Row]]]
-) -> list[Row]:
+def _partition_ranges(partitions: tuple[tuple[str, int], ...]) -> str:
+    """`case.submitted[0-5] dispute.received[0,2,4]`: a topic once, its partitions as runs."""
+    by_topic: dict[str, list[int]] = {}
+    for topic, partition in partitions:
+        by_topic.setdefault(topic, []).append(partition)
+    shown = []
+    for topic, numbers in sorted(by_topic.items()):
+        runs: list[list[int]] = []
+        for n in sorted(numbers):
+            if runs and n == runs[-1][-1] + 1:
+                runs[-1].append(n)
+            else:
+                runs.append([n])
+        shown.append(f"{topic}[{','.join(f'{r[0]}-{r[-1]}' if len(r) > 2 else ','.join(map(str, r)) for r in runs)}]")
+    return " ".join(shown)
+
+
+async def _per_group(group: list[str] | None, read_one: Callable[[LagReader, str], Awaitable[list[Row]]]) -> list[Row]:
     """`read_one` of each named group (default: every dd-* group), through one reader."""
     settings = CliSettings()
     reader = LagReader(
@@ -138,7 +153,7 @@ def members(
     found: list[GroupMember] = asyncio.run(_per_group(group, lambda reader, g: reader.members(g)))
     typer.echo(f"{'GROUP':<16} {'CLIENT':<28} {'HOST':<16} PARTITIONS")
     for m in found:
-        owned = ", ".join(f"{t}[{p}]" for t, p in m.partitions) or "-"
+        owned = _partition_ranges(m.partitions) or "-"
         typer.echo(f"{m.consumergroup:<16} {m.client_id:<28} {m.host:<16} {owned}")
 
 
