@@ -31,7 +31,7 @@ from pydantic.json_schema import models_json_schema
 
 from shared.contracts import ENVELOPES
 from shared.contracts import topics as topic_names
-from shared.contracts.envelope import EventData
+from shared.contracts.envelope import CONTENT_TYPE_HEADER, STRUCTURED_CONTENT_TYPE, EventData
 from shared.contracts.events import (
     EVENT_DATA_TYPES,
     CaseSubmittedV1,
@@ -47,7 +47,7 @@ from shared.contracts.events import (
 ASYNCAPI_VERSION = "3.0.0"
 # The contract's own version (semver over the whole document, docs/asyncapi.md): patch for wording,
 # minor for an added topic, event version, optional field or enum value, major for anything else.
-CONTRACT_VERSION = "1.0.0"
+CONTRACT_VERSION = "1.1.0"
 CLOUDEVENTS_JSON = "application/cloudevents+json"
 KAFKA_BINDING_VERSION = "0.5.0"
 SERVER = "kafka"
@@ -95,14 +95,15 @@ The Kafka topics of Dispute Desk, for systems that consume them (or produce to t
 - **One topic per event type**, each with a `.dlq` twin for messages a consumer could not handle.
 - **Every message is a CloudEvents 1.0 event in structured mode**: the Kafka value is the whole
   event as UTF-8 JSON (`application/cloudevents+json`), whose `data` is the event version's
-  payload. The producers set no `content-type` header: a CloudEvents SDK must be told to read
-  the value as a structured event rather than detect the mode from the headers.
+  payload. Every message's `content-type` header says so (`application/cloudevents+json;
+  charset=UTF-8`, the CloudEvents Kafka binding), so a CloudEvents SDK detects the mode itself.
 - **`dataschema` names the event version** (`dispute.received/v1`); `type` is the topic's event type.
 - **The key is the dispute id** (= `subject` = `data.dispute_id`, UTF-8), so the events of one
   dispute are in order on one partition. There is no order across topics.
 - **At least once**: an event may arrive twice (a relay retried after a crash); a consumer
   drops repeats by the event's `id`.
-- **Headers** carry the W3C trace context (`traceparent`, `tracestate`) when the writer had one.
+- **Headers**: `content-type` always (since 1.1.0), and the W3C trace context (`traceparent`,
+  `tracestate`) when the writer had one.
 
 Versions: an event version only gains optional fields and values; anything else is a new
 version (`.../v2`) on the same topic, and consumers pick the model by `dataschema`. The
@@ -146,8 +147,17 @@ def _schemas() -> dict[str, Any]:
     schemas = _lifted_schemas()
     schemas[EVENT_HEADERS_SCHEMA] = {
         "type": "object",
-        "description": "Kafka headers (UTF-8 values). Only the W3C trace context, and only when the writer had one.",
+        "description": (
+            "Kafka headers (UTF-8 values): the CloudEvents content type (structured mode), and the W3C trace "
+            "context when the writer had one."
+        ),
+        "required": [CONTENT_TYPE_HEADER],
         "properties": {
+            CONTENT_TYPE_HEADER: {
+                "type": "string",
+                "const": STRUCTURED_CONTENT_TYPE,
+                "description": "CloudEvents structured mode (the Kafka protocol binding); since 1.1.0.",
+            },
             "traceparent": {"type": "string", "pattern": _TRACEPARENT, "description": "W3C Trace Context."},
             "tracestate": {"type": "string", "description": "W3C Trace Context vendor state."},
         },
@@ -158,6 +168,7 @@ def _schemas() -> dict[str, Any]:
         "required": sorted(_DEAD_LETTER_HEADERS),
         "properties": {
             **{name: {"type": "string", "description": text} for name, text in _DEAD_LETTER_HEADERS.items()},
+            CONTENT_TYPE_HEADER: {"type": "string", "description": "As on the original message."},
             "traceparent": {"type": "string", "pattern": _TRACEPARENT, "description": "As on the original message."},
             "tracestate": {"type": "string", "description": "As on the original message."},
         },

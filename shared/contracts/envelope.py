@@ -12,6 +12,11 @@ from typing import Any, ClassVar, Generic, Literal, TypeVar
 
 from pydantic import AwareDatetime, BaseModel, ConfigDict, Field, field_validator
 
+# The Kafka `content-type` header of every event (the CloudEvents Kafka binding, structured mode): a
+# CloudEvents SDK reading our topics tells the mode from it, as the binding says it should.
+CONTENT_TYPE_HEADER = "content-type"
+STRUCTURED_CONTENT_TYPE = "application/cloudevents+json; charset=UTF-8"
+
 
 class EventData(BaseModel):
     """Base of every event's `data`. Subclasses name their type and schema version."""

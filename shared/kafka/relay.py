@@ -26,6 +26,7 @@ from sqlalchemy.engine import make_url
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from shared.backoff import Backoff
+from shared.contracts.envelope import CONTENT_TYPE_HEADER, STRUCTURED_CONTENT_TYPE
 from shared.db.backbone import notify_channel, qualified_name
 from shared.kafka.producer import KafkaProducer, kafka_headers
 from shared.metrics import BackboneMetrics
@@ -157,7 +158,10 @@ class OutboxRelay:
                 with continued_from(headers):  # the publish span continues the writer's trace
                     deliveries.append(
                         await self._producer.send(
-                            row["topic"], value=row["payload"], key=row["key"].encode(), headers=kafka_headers(headers)
+                            row["topic"],
+                            value=row["payload"],
+                            key=row["key"].encode(),
+                            headers=kafka_headers({CONTENT_TYPE_HEADER: STRUCTURED_CONTENT_TYPE, **headers}),
                         )
                     )
         except Exception as exc:  # e.g. no producer while the broker is away: the rest waits

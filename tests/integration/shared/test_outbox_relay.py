@@ -185,6 +185,8 @@ async def test_kafka_headers_carry_the_traceparent_of_the_writer(scratch, infra,
     # instrumented (an earlier test in the session may have done it).
     assert trace_id_of(dict(record.headers)["traceparent"].decode()) == trace_id_of(traceparent)
     assert uuid.UUID(str(parse_event(record.value).id))
+    # CloudEvents' Kafka binding: the structured mode is said in the content-type header.
+    assert dict(record.headers)["content-type"] == b"application/cloudevents+json; charset=UTF-8"
 
 
 async def test_the_trace_of_an_http_request_rides_on_the_events_it_writes(scratch):

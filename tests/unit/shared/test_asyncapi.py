@@ -33,6 +33,7 @@ from shared.contracts.asyncapi import (
     render,
     service_receives,
 )
+from shared.contracts.envelope import CONTENT_TYPE_HEADER, STRUCTURED_CONTENT_TYPE
 from shared.contracts.topics import ALL_TOPICS, DEFAULT_PARTITIONS, dlq_topic
 from shared.tracing import inject_headers
 from tests.services import SERVICES_DIR, service_main, service_names
@@ -184,9 +185,10 @@ def test_a_real_event_is_valid_against_its_message(document, data):
     assert list(_payload_validator(document, name).iter_errors(value)) == []
     key_schema = message["bindings"]["kafka"]["key"]
     assert list(Draft7Validator(key_schema).iter_errors(event.key.decode())) == []
-    headers = inject_headers({"traceparent": TRACEPARENT})
+    headers = inject_headers({CONTENT_TYPE_HEADER: STRUCTURED_CONTENT_TYPE, "traceparent": TRACEPARENT})
     headers_schema = message["headers"]["$ref"].rsplit("/", 1)[-1]
     assert list(_payload_validator(document, headers_schema).iter_errors(headers)) == []
+    assert list(_payload_validator(document, headers_schema).iter_errors({"traceparent": TRACEPARENT}))  # no type
 
 
 @pytest.mark.parametrize("data", ONE_OF_EACH, ids=lambda d: d.dataschema())
