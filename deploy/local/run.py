@@ -197,7 +197,7 @@ def run(ports: SystemPorts, infra: LocalInfra) -> int:
 def banner(ports: SystemPorts, infra: LocalInfra, *, seconds: float) -> str:
     lines = [f"\nDispute Desk is up in {seconds:.1f}s:"]
     for name, _ in ports.items():
-        routes = "/healthz /readyz" if name == "portal_sim" else "/healthz /readyz /metrics /v1/ops/lag"
+        routes = "/healthz /readyz" if name == "portal_sim" else "/healthz /readyz /metrics /v1/ops/lag /asyncapi.yaml"
         lines.append(f"  {name:<11} {ports.url(name)}   ({routes})")
     lines += [
         f"  postgres    {infra.database_url}",
