@@ -37,11 +37,11 @@ system-packages:
 	  fi; \
 	fi
 
-# One install path for everything (runtime, tests, CLI): the root pyproject, editable.
+# One install path for everything (runtime, tests, CLI, the local servers): the root pyproject, editable.
 $(STAMP): pyproject.toml
 	$(PYTHON) -m venv $(VENV)
 	$(PY) -m pip install --quiet --upgrade pip
-	$(PY) -m pip install --quiet -e '.[test]'
+	$(PY) -m pip install --quiet -e '.[test,local]'
 	touch $@
 
 ## Start PostgreSQL, Kafka, the five services and the portal simulator; Ctrl-C stops all.
