@@ -174,6 +174,8 @@ def _guarded(
             return await page(request, ctx, *args, **kwargs)
         except SignedOut as out:
             return _to_sign_in(request, ctx, out.reason)
+        except _ForbiddenError:
+            return _forbidden(request, ctx)
         except Refused as refused:
             if refused.status == 401:
                 return _to_sign_in(
@@ -204,7 +206,8 @@ def _who(request: Request, ctx: IngestContext) -> Session:
 
 
 def _checked_post(request: Request, ctx: IngestContext, form_csrf: str | None) -> Session:
-    """The session of a signed-in POST whose origin and CSRF token are ours; else `SignedOut`."""
+    """The session of a signed-in POST whose origin and CSRF token are ours; else `SignedOut`, or
+    `_ForbiddenError` (answered 403 by `_guarded`)."""
     who = _who(request, ctx)
     if not session.same_origin(request) or not session.csrf_ok(who, form_csrf):
         raise _ForbiddenError
@@ -406,10 +409,7 @@ async def submit_case(dispute_id: str, request: Request, ctx: Ctx) -> Response:
 @_guarded
 async def _submit_case(request: Request, ctx: IngestContext, dispute_id: str) -> Response:
     form = await _form(request)
-    try:
-        who = _checked_post(request, ctx, form.get("csrf"))
-    except _ForbiddenError:
-        return _forbidden(request, ctx)
+    who = _checked_post(request, ctx, form.get("csrf"))
     key = form.get("idempotency_key", "")
     if not 1 <= len(key) <= 255:
         key = f"dash-{uuid.uuid4()}"
@@ -442,10 +442,7 @@ async def check_case(dispute_id: str, request: Request, ctx: Ctx) -> Response:
 @_guarded
 async def _check_case(request: Request, ctx: IngestContext, dispute_id: str) -> Response:
     form = await _form(request)
-    try:
-        who = _checked_post(request, ctx, form.get("csrf"))
-    except _ForbiddenError:
-        return _forbidden(request, ctx)
+    who = _checked_post(request, ctx, form.get("csrf"))
     async with _services(request, ctx, who) as services:
         return await _act(dispute_id, services.check(dispute_id, _lang(request)))
 
@@ -466,10 +463,7 @@ async def _upload_evidence(request: Request, ctx: IngestContext, dispute_id: str
     Its CSRF token is in the form's action URL (`?csrf=`): the body is not parsed here, and evidence
     would refuse a part it does not know.
     """
-    try:
-        who = _checked_post(request, ctx, request.query_params.get("csrf"))
-    except _ForbiddenError:
-        return _forbidden(request, ctx)
+    who = _checked_post(request, ctx, request.query_params.get("csrf"))
     content_type = request.headers.get("content-type", "")
     if not content_type.lower().startswith("multipart/form-data"):
         return _back(dispute_id, error="malformed_multipart")
