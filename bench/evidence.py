@@ -195,19 +195,24 @@ async def wait_until(check, what: str, timeout_s: float = 60) -> None:
     raise RuntimeError(f"{what} did not happen within {timeout_s} s")
 
 
+def evidence_env(infra: LocalInfra, port: int, *, check_debounce_ms: int) -> dict[str, str]:
+    """The environment of `python -m services.evidence serve` on the bench's servers."""
+    return os.environ | {
+        "DD_ENV": "local",
+        "DD_EVIDENCE_DATABASE_URL": infra.database_url,
+        "DD_EVIDENCE_KAFKA_BOOTSTRAP_SERVERS": infra.kafka_bootstrap_servers,
+        "DD_EVIDENCE_PORT": str(port),
+        "DD_EVIDENCE_LOG_LEVEL": "WARNING",
+        "DD_EVIDENCE_BLOB_ROOT": str(infra.root / "evidence-blobs"),
+        "DD_EVIDENCE_CHECK_DEBOUNCE_MS": str(check_debounce_ms),
+    }
+
+
 async def run(runs: int, infra: LocalInfra, port: int) -> list[dict]:
     bootstrap = infra.kafka_bootstrap_servers
     await ensure_topics(bootstrap)
     await asyncio.to_thread(upgrade, DEFINITION.migrations, infra.database_url)
-    env = os.environ | {
-        "DD_ENV": "local",
-        "DD_EVIDENCE_DATABASE_URL": infra.database_url,
-        "DD_EVIDENCE_KAFKA_BOOTSTRAP_SERVERS": bootstrap,
-        "DD_EVIDENCE_PORT": str(port),
-        "DD_EVIDENCE_LOG_LEVEL": "WARNING",
-        "DD_EVIDENCE_BLOB_ROOT": str(infra.root / "evidence-blobs"),
-        "DD_EVIDENCE_CHECK_DEBOUNCE_MS": "0",
-    }
+    env = evidence_env(infra, port, check_debounce_ms=0)
     url = f"http://127.0.0.1:{port}"
     process = serve(port, env)
     blobs = files()

@@ -38,7 +38,7 @@ from typing import Any
 import httpx
 
 from bench.backbone import add_http_port_argument, on_bench_servers, record_report
-from bench.evidence import POD, TRACKING, percentile, serve, wait_until
+from bench.evidence import POD, TRACKING, evidence_env, percentile, serve, wait_until
 from deploy.local.infra import LocalInfra
 from services.evidence.checker import Amount, CaseFacts, EvidenceItem, ExtractedFacts, check, extract
 from services.evidence.checker.ocr import OcrOptions
@@ -162,15 +162,7 @@ async def report_figures(cases: int, checks: int, infra: LocalInfra, port: int) 
     bootstrap = infra.kafka_bootstrap_servers
     await ensure_topics(bootstrap)
     await asyncio.to_thread(upgrade, DEFINITION.migrations, infra.database_url)
-    env = os.environ | {
-        "DD_ENV": "local",
-        "DD_EVIDENCE_DATABASE_URL": infra.database_url,
-        "DD_EVIDENCE_KAFKA_BOOTSTRAP_SERVERS": bootstrap,
-        "DD_EVIDENCE_PORT": str(port),
-        "DD_EVIDENCE_LOG_LEVEL": "WARNING",
-        "DD_EVIDENCE_BLOB_ROOT": str(infra.root / "evidence-blobs"),
-        "DD_EVIDENCE_CHECK_DEBOUNCE_MS": "60000",  # the timed checks only, not the worker's
-    }
+    env = evidence_env(infra, port, check_debounce_ms=60_000)  # the timed checks only, not the worker's
     url = f"http://127.0.0.1:{port}"
     drawn = screens.drawn(ORDER)
     process = serve(port, env)
